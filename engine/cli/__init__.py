@@ -1,0 +1,60 @@
+"""The ``inceptionism`` command line: one entry point, subcommands.
+
+Each subcommand lives in its own module of this package and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to a
+callable taking the parsed ``argparse.Namespace`` and returning an exit
+status. Errors a user can cause become one line on stderr and a non-zero exit;
+``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: Modules (in this package) whose ``register`` adds subcommands.
+COMMAND_MODULES = ("weights_cmd", "net_cmd", "dream_cmd")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inceptionism",
+        description="DeepDream without a deep-learning framework.",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show full tracebacks on errors"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.{name}":
+                continue  # subcommand group not built into this version
+            raise
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("inceptionism: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line for the user, traceback with --debug
+        if args.debug:
+            raise
+        msg = str(exc) or type(exc).__name__
+        print(f"inceptionism: error: {msg}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Array backend: NumPy everywhere, CuPy on NVIDIA GPUs.
+
+This is the only module in the project that imports :mod:`cupy`; the import is
+guarded so that the package imports and works without it. Kernel code is
+written once against ``xp = get_array_module(x)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+try:  # pragma: no cover - depends on the machine
+    import cupy as _cupy
+except Exception:  # ImportError, or a CUDA library that fails to load
+    _cupy = None
+
+CUDA_DIR = Path(__file__).with_name("cuda")
+
+#: Set ``INCEPTIONISM_CUSTOM_KERNELS=0`` (or call :func:`set_custom_kernels`)
+#: to run every op through the plain ``xp`` code even on a GPU.
+_custom_kernels = os.environ.get("INCEPTIONISM_CUSTOM_KERNELS", "1") != "0"
+
+
+class DeviceUnavailableError(RuntimeError):
+    """Raised when ``device="cuda"`` is asked for but cannot be used."""
+
+
+def get_array_module(x: Any):
+    """Return :mod:`cupy` for CuPy arrays and :mod:`numpy` for anything else."""
+    if _cupy is not None and isinstance(x, _cupy.ndarray):
+        return _cupy
+    return np
+
+
+def is_cupy(x: Any) -> bool:
+    return _cupy is not None and isinstance(x, _cupy.ndarray)
+
+
+@functools.lru_cache(maxsize=1)
+def gpu_available() -> bool:
+    """True when CuPy imports and at least one CUDA device answers."""
+    if _cupy is None:
+        return False
+    try:
+        return _cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def require_gpu() -> None:
+    """Raise :class:`DeviceUnavailableError` with one clear sentence."""
+    if _cupy is None:
+        raise DeviceUnavailableError(
+            "device 'cuda' needs CuPy: install it with "
+            "`pip install 'inceptionism[cuda]'`, or use --device cpu"
+        )
+    if not gpu_available():
+        raise DeviceUnavailableError(
+            "device 'cuda' asked for, but CuPy finds no usable NVIDIA GPU "
+            "(check the driver and CUDA_VISIBLE_DEVICES), or use --device cpu"
+        )
+
+
+def xp_for_device(device: str):
+    """The array module for ``"cpu"`` or ``"cuda"``."""
+    if device == "cpu":
+        return np
+    if device == "cuda":
+        require_gpu()
+        return _cupy
+    raise ValueError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
+
+
+def to_device(a, device: str):
+    """Copy a host or device array to ``device`` (no copy if already there)."""
+    xp = xp_for_device(device)
+    return xp.asarray(a)
+
+
+def to_numpy(a) -> np.ndarray:
+    """Bring an array back to the host as a NumPy array."""
+    if is_cupy(a):
+        return _cupy.asnumpy(a)
+    return np.asarray(a)
+
+
+def custom_kernels_enabled() -> bool:
+    """Whether hand-written CUDA kernels replace the ``xp`` code on the GPU."""
+    return _custom_kernels
+
+
+def set_custom_kernels(enabled: bool) -> None:
+    """The one switch that turns the CUDA kernels on or off."""
+    global _custom_kernels
+    _custom_kernels = bool(enabled)
+
+
+@functools.lru_cache(maxsize=None)
+def cuda_module(filename: str, options: tuple[str, ...] = ()):
+    """Compile (once) and return a ``cupy.RawModule`` from ``kernels/cuda/``."""
+    require_gpu()
+    source = (CUDA_DIR / filename).read_text()
+    return _cupy.RawModule(code=source, options=("--std=c++14", *options))
