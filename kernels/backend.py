@@ -100,7 +100,7 @@ def set_custom_kernels(enabled: bool) -> None:
     _custom_kernels = bool(enabled)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cuda_module(filename: str, options: tuple[str, ...] = ()):
     """Compile (once) and return a ``cupy.RawModule`` from ``kernels/cuda/``."""
     require_gpu()

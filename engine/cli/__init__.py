@@ -14,7 +14,7 @@ import importlib
 import sys
 
 #: Modules (in this package) whose ``register`` adds subcommands.
-COMMAND_MODULES = ("weights_cmd", "net_cmd", "dream_cmd")
+COMMAND_MODULES = ("weights_cmd", "net_cmd", "dream_cmd", "plugins_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,155 @@
+"""Base classes shared by objectives, regularizers and image priors.
+
+These are the contract between the plugins and the dream loop
+(``inceptionism.engine.dream``); third-party plugins subclass them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class Objective:
+    """Something to maximise, read from network blobs.
+
+    Subclasses set ``layers`` (the blob names they read; ``Net.forward`` is
+    asked for exactly these) and implement ``__call__(blobs) -> (value,
+    grads)`` where ``grads`` maps each blob name to dvalue/dblob, an array of
+    that blob's shape on the blob's device (the seeds of ``Net.backward``).
+
+    Objectives compose like numbers (as in lucid's ``objectives.py``):
+    ``a + b``, ``a - b``, ``2.0 * a``, ``sum([a, b])``.
+    """
+
+    layers: tuple[str, ...] = ()
+
+    def __init__(self, layers=()):
+        self.layers = tuple(layers)
+
+    def bind(self, net) -> None:
+        """Called once by the dream loop before the first step.
+
+        Objectives that need the network (weights, or features of a guide
+        image) fetch them here; the default does nothing.
+        """
+
+    def __call__(self, blobs: Mapping[str, Any]) -> tuple[float, dict[str, Any]]:
+        raise NotImplementedError
+
+    # -- composition -----------------------------------------------------
+    def __add__(self, other):
+        if isinstance(other, (int, float)) and other == 0:
+            return self
+        if not isinstance(other, Objective):
+            return NotImplemented
+        return Sum((self, other), (1.0, 1.0))
+
+    __radd__ = __add__  # so that sum([...]) works from its start value 0
+
+    def __sub__(self, other):
+        if not isinstance(other, Objective):
+            return NotImplemented
+        return Sum((self, other), (1.0, -1.0))
+
+    def __mul__(self, scale):
+        if not isinstance(scale, (int, float)):
+            return NotImplemented
+        return Sum((self,), (float(scale),))
+
+    __rmul__ = __mul__
+
+    def __neg__(self):
+        return self * -1.0
+
+
+class Sum(Objective):
+    """A weighted sum of objectives; gradients add up at shared blobs."""
+
+    def __init__(self, terms, weights):
+        flat_terms, flat_weights = [], []
+        for term, w in zip(terms, weights):
+            if isinstance(term, Sum):  # flatten nested sums
+                flat_terms += term.terms
+                flat_weights += [w * v for v in term.weights]
+            else:
+                flat_terms.append(term)
+                flat_weights.append(float(w))
+        layers = dict.fromkeys(name for t in flat_terms for name in t.layers)
+        super().__init__(layers)
+        self.terms = tuple(flat_terms)
+        self.weights = tuple(flat_weights)
+
+    def bind(self, net) -> None:
+        for term in self.terms:
+            term.bind(net)
+
+    def __call__(self, blobs):
+        total, grads = 0.0, {}
+        for term, w in zip(self.terms, self.weights):
+            value, g = term(blobs)
+            total += w * value
+            for name, gi in g.items():
+                grads[name] = grads[name] + w * gi if name in grads else w * gi
+        return total, grads
+
+    def __repr__(self):
+        return " + ".join(f"{w:g}*{t!r}" for t, w in zip(self.terms, self.weights))
+
+
+class Regularizer:
+    """A penalty on the (preprocessed) image, minimised by the dream loop.
+
+    ``__call__(x) -> (value, grad)`` with ``x`` of shape (1, 3, H, W) on the
+    image's device and ``grad`` of the same shape. The loop adds
+    ``-weight * grad`` to the objective's image gradient.
+    """
+
+    weight: float = 1.0
+
+    def __call__(self, x) -> tuple[float, Any]:
+        raise NotImplementedError
+
+
+@dataclass
+class StepState:
+    """Where the dream loop is, handed to priors and observers.
+
+    octave and step count from 0; ``mean`` is the per-channel mean (in the
+    network's channel order, on the image's device) and ``scale`` the pixel
+    range, so the valid range of channel c is ``[-mean[c], scale - mean[c]]``.
+    ``rng`` is the dream's one seeded generator. ``extras`` lets priors keep
+    per-step values (e.g. jitter's shift) without module state.
+    """
+
+    octave: int
+    n_octaves: int
+    step: int
+    n_steps: int
+    rng: np.random.Generator
+    mean: Any
+    scale: float
+    extras: dict = field(default_factory=dict)
+
+
+class Prior:
+    """Shapes each step of the dream. All three methods default to identity.
+
+    Order within a step: ``before_step`` (e.g. jitter) on the image, forward,
+    backward, ``grad`` on the image gradient (smoothing, normalisation,
+    decorrelation), the normalised update, then ``after_step`` on the image
+    (un-jitter, clipping). Priors run in list order for ``before_step`` and
+    ``grad`` and in reverse order for ``after_step``.
+    """
+
+    def before_step(self, x, state: StepState):
+        return x
+
+    def grad(self, g, state: StepState):
+        return g
+
+    def after_step(self, x, state: StepState):
+        return x
