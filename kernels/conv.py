@@ -1,0 +1,215 @@
+"""Convolution (Caffe ``Convolution``): forward and backward to the input.
+
+Cross-correlation with zero padding, stride, dilation and groups, as Caffe
+``conv_layer.cpp`` / ``base_conv_layer.cpp``::
+
+    y[n, o, oh, ow] = b[o] + sum_{c, i, j} w[o, c, i, j]
+                      * xpad[n, g*Cg + c, oh*sh + i*dh, ow*sw + j*dw]
+
+with ``g = o // (O/group)``, ``Cg = C/group``, and output size
+``floor((H + 2p - d(k-1) - 1)/s) + 1``. Each group is one batched GEMM
+``(O/g, Cg*kh*kw) @ (Cg*kh*kw, Ho*Wo)`` on the im2col matrix, whose product is
+already NCHW; a 1x1 stride-1 unpadded convolution multiplies ``x`` itself.
+Backward: ``dcols = W^T @ dy`` then col2im. No weight gradients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from ._geometry import check_rank, check_window, conv_out_hw
+from ._im2col import col2im, im2col
+from .backend import get_array_module
+
+OP = "Convolution"
+
+
+@dataclass(frozen=True)
+class Params:
+    """Convolution parameters; pairs are ``(h, w)``."""
+
+    num_output: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int] = (1, 1)
+    pad: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    group: int = 1
+    bias_term: bool = True
+
+    def __post_init__(self):
+        check_window(self.kernel, self.stride, self.pad, self.dilation, op=OP)
+        if self.num_output < 1 or self.group < 1:
+            raise ValueError(
+                f"{OP}: num_output and group must be >= 1, got "
+                f"num_output={self.num_output}, group={self.group}"
+            )
+        if self.num_output % self.group:
+            raise ValueError(
+                f"{OP}: num_output {self.num_output} is not divisible by "
+                f"group {self.group}"
+            )
+
+
+def _caffe_pair(d: dict, name: str, prefix: str, default: int | None):
+    """Read Caffe's ``name`` (int or repeated: 1 or 2 values) or the pair
+    ``prefix_h``/``prefix_w``, as ``base_conv_layer.cpp`` LayerSetUp does."""
+    hw = (f"{prefix}_h", f"{prefix}_w")
+    if any(k in d for k in hw):
+        if name in d or not all(k in d for k in hw):
+            raise ValueError(
+                f"{OP}: give either {name} or both {hw[0]} and {hw[1]}, got "
+                f"{sorted(k for k in (name, *hw) if k in d)}"
+            )
+        return int(d[hw[0]]), int(d[hw[1]])
+    if name not in d:
+        if default is None:
+            raise ValueError(f"{OP}: convolution_param needs {name} or {hw}")
+        return default, default
+    v = d[name]
+    if isinstance(v, (list, tuple)):
+        if len(v) not in (1, 2):
+            raise ValueError(
+                f"{OP}: {name} must have 1 or 2 values (2-d conv), got {v!r}"
+            )
+        return int(v[0]), int(v[-1])
+    return int(v), int(v)
+
+
+def _as_bool(v, name: str) -> bool:
+    """A prototxt bool: a Python bool or the words true/false."""
+    if isinstance(v, str) and v.lower() in ("true", "false"):
+        return v.lower() == "true"
+    if isinstance(v, (bool, int)):
+        return bool(v)
+    raise ValueError(f"{OP}: {name} must be true or false, got {v!r}")
+
+
+def params_from_caffe(d: dict) -> Params:
+    """Build :class:`Params` from a Caffe ``convolution_param`` dict.
+
+    Caffe defaults: stride 1, pad 0, dilation 1, group 1, bias_term true.
+    """
+    if "num_output" not in d:
+        raise ValueError(f"{OP}: convolution_param needs num_output")
+    return Params(
+        num_output=int(d["num_output"]),
+        kernel=_caffe_pair(d, "kernel_size", "kernel", None),
+        stride=_caffe_pair(d, "stride", "stride", 1),
+        pad=_caffe_pair(d, "pad", "pad", 0),
+        dilation=_caffe_pair(d, "dilation", "dilation", 1),
+        group=int(d.get("group", 1)),
+        bias_term=_as_bool(d.get("bias_term", True), "bias_term"),
+    )
+
+
+def output_shape(in_shape, params: Params) -> tuple:
+    """``(N, C, H, W) -> (N, num_output, Ho, Wo)``."""
+    if len(in_shape) != 4:
+        raise ValueError(f"{OP}: expected (N, C, H, W), got shape {tuple(in_shape)}")
+    n, c, h, w = in_shape
+    if c % params.group:
+        raise ValueError(
+            f"{OP}: input channels {c} are not divisible by group {params.group}"
+        )
+    ho, wo = conv_out_hw(
+        (h, w), params.kernel, params.stride, params.pad, params.dilation
+    )
+    return (n, params.num_output, ho, wo)
+
+
+class Ctx(NamedTuple):
+    """What backward needs: conv is linear in x, so x itself is not kept."""
+
+    in_shape: tuple
+    params: Params
+    weight: object  # (O, C/group, kh, kw), cast to the input's dtype
+
+
+def _check_weights(x, params: Params, weight, bias) -> None:
+    c = x.shape[1]
+    want = (params.num_output, c // params.group, *params.kernel)
+    if weight.ndim != 4 or weight.shape[0] != want[0] or weight.shape[2:] != want[2:]:
+        raise ValueError(
+            f"{OP}: weight shape {tuple(weight.shape)} does not match "
+            f"num_output={params.num_output}, kernel={params.kernel}; expected "
+            f"(num_output, C/group, kh, kw) = {want}"
+        )
+    if weight.shape[1] * params.group != c:
+        raise ValueError(
+            f"{OP}: channel mismatch: input has {c} channels but weight "
+            f"expects {weight.shape[1]} x group {params.group} = "
+            f"{weight.shape[1] * params.group}"
+        )
+    if params.bias_term and bias is None:
+        raise ValueError(f"{OP}: bias_term is true but no bias was given")
+    if not params.bias_term and bias is not None:
+        raise ValueError(f"{OP}: a bias was given but bias_term is false")
+    if bias is not None and tuple(bias.shape) != (params.num_output,):
+        raise ValueError(
+            f"{OP}: bias shape {tuple(bias.shape)} does not match "
+            f"num_output: expected ({params.num_output},)"
+        )
+
+
+def _grouped(weight, group: int):
+    """OIHW -> ``(group, O/group, Cg*kh*kw)`` (a view)."""
+    o = weight.shape[0]
+    return weight.reshape(group, o // group, -1)
+
+
+def forward(x, params: Params, weight, bias=None):
+    """y = conv(x, weight) + bias.
+
+    x : ndarray, shape (N, C, H, W), float32 or float64
+    weight : shape (num_output, C/group, kh, kw); bias : shape (num_output,)
+    returns : (y of shape (N, num_output, Ho, Wo) and x's dtype, Ctx)
+    """
+    check_rank(x, 4, OP)
+    _check_weights(x, params, weight, bias)
+    xp = get_array_module(x)
+    n, c, h, w = x.shape
+    out_hw = conv_out_hw(
+        (h, w), params.kernel, params.stride, params.pad, params.dilation
+    )
+    g = params.group
+    weight = weight.astype(x.dtype, copy=False)
+    cols = im2col(x, params.kernel, params.stride, params.pad, params.dilation, out_hw)
+    y = xp.empty((n, params.num_output, *out_hw), dtype=x.dtype)
+    # (g, Og, K) @ (N, g, K, P) -> (N, g, Og, P): one GEMM per (item, group),
+    # written straight into y, which is NCHW already.
+    xp.matmul(
+        _grouped(weight, g),
+        cols.reshape(n, g, -1, out_hw[0] * out_hw[1]),
+        out=y.reshape(n, g, params.num_output // g, -1),
+    )
+    if bias is not None:
+        y += bias.astype(x.dtype, copy=False).reshape(1, -1, 1, 1)
+    return y, Ctx(tuple(x.shape), params, weight)
+
+
+def backward(dy, ctx: Ctx):
+    """dx = col2im(W^T @ dy).
+
+    dy : ndarray, shape (N, num_output, Ho, Wo)
+    returns : dx of shape ctx.in_shape, dy's dtype
+    """
+    xp = get_array_module(dy)
+    p = ctx.params
+    n, c, h, w = ctx.in_shape
+    g = p.group
+    if dy.ndim != 4 or dy.shape[:2] != (n, p.num_output):
+        raise ValueError(
+            f"{OP}: upstream gradient shape {tuple(dy.shape)} does not match "
+            f"the output (N={n}, num_output={p.num_output}, Ho, Wo)"
+        )
+    ho, wo = dy.shape[2:]
+    w3 = _grouped(ctx.weight.astype(dy.dtype, copy=False), g)
+    kh, kw = p.kernel
+    dcols = xp.empty((n, c, kh, kw, ho, wo), dtype=dy.dtype)
+    xp.matmul(
+        w3.transpose(0, 2, 1),
+        dy.reshape(n, g, p.num_output // g, ho * wo),
+        out=dcols.reshape(n, g, -1, ho * wo),
+    )
+    return col2im(dcols, (h, w), p.stride, p.pad, p.dilation)
