@@ -1,0 +1,130 @@
+"""The registry of known models: where to download them and how to use them.
+
+``MODELS`` maps a name to a frozen :class:`ModelSpec`. Plugins add models
+through the ``inceptionism_models`` hook (engine/plugins wire that up; this
+module only knows the built-ins). A spec whose checksum is unknown has
+``sha1=None``: ``fetch`` then refuses to download it unverified and says how
+to convert a hand-downloaded file instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+
+from inceptionism.weights.topologies import BUILDERS
+
+#: Shipped label files (weights/data/) and their SHA-1, checked on load.
+LABEL_FILES: dict[str, str] = {
+    "ilsvrc12_synset_words.txt": "96513e4e2e91177212128d8a6d28b02786bbb66c",
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A known model.
+
+    name : registry name (also the converted file's stem and model name).
+    url : where the original ``.caffemodel`` (or an archive holding it) lives.
+    sha1 : hex SHA-1 of the file at ``url``, or None when not known.
+    size : its size in bytes, or None.
+    mean : per-channel BGR mean of the training set (0..255 pixels).
+    labels : name of a label file shipped in ``inceptionism.weights/data``,
+        one class per line in output order, or None (classes print as indices).
+    graph : builder of the deploy topology (design section 4 graph dict).
+    description : one line for ``inceptionism models``.
+    filename : name of the downloaded file in the cache.
+    archive : True if ``url`` is an archive the caffemodel must be taken from
+        by hand (``fetch`` does not unpack archives).
+    """
+
+    name: str
+    url: str
+    sha1: str | None
+    size: int | None
+    mean: tuple[float, float, float]
+    labels: str | None
+    graph: Callable[[], dict]
+    description: str
+    filename: str = ""
+    archive: bool = False
+
+    @property
+    def download_name(self) -> str:
+        return self.filename or f"{self.name}.caffemodel"
+
+    def preprocess(self) -> dict:
+        """The ``preprocess`` attribute of a converted file (design section 4)."""
+        return {
+            "channel_order": "BGR",
+            "mean": [float(m) for m in self.mean],
+            "scale": 255.0,
+        }
+
+    def load_labels(self) -> tuple[str, ...] | None:
+        return None if self.labels is None else read_label_file(self.labels)
+
+
+def read_label_file(name: str) -> tuple[str, ...]:
+    """Lines of a shipped label file, verified against ``LABEL_FILES``."""
+    import hashlib
+
+    data = resources.files("inceptionism.weights").joinpath("data", name).read_bytes()
+    want = LABEL_FILES.get(name)
+    if want is not None and hashlib.sha1(data).hexdigest() != want:
+        raise ValueError(
+            f"label file {name} is damaged (SHA-1 mismatch); reinstall inceptionism"
+        )
+    return tuple(line for line in data.decode("utf-8").splitlines() if line.strip())
+
+
+MODELS: dict[str, ModelSpec] = {
+    "bvlc_googlenet": ModelSpec(
+        name="bvlc_googlenet",
+        url="http://dl.caffe.berkeleyvision.org/bvlc_googlenet.caffemodel",
+        sha1="405fc5acd08a3bb12de8ee5e23a96bec22f08204",
+        size=53_533_754,
+        mean=(104.0, 117.0, 123.0),
+        labels="ilsvrc12_synset_words.txt",
+        graph=BUILDERS["bvlc_googlenet"],
+        description="BVLC GoogLeNet, ILSVRC-2012 (1000 classes); the DeepDream net",
+    ),
+    # MIT Places205 GoogLeNet (Zhou et al. 2014). The model zoo ships it as a
+    # tarball whose caffemodel is googlelet_places205_train_iter_2400000;
+    # no published checksum is known to us.
+    "googlenet_places205": ModelSpec(
+        name="googlenet_places205",
+        url="http://places.csail.mit.edu/model/googlenet_places205.tar.gz",
+        sha1=None,
+        size=None,
+        mean=(105.417, 113.753, 116.047),
+        labels=None,
+        graph=BUILDERS["googlenet_places205"],
+        description="GoogLeNet trained on MIT Places205 scenes (205 classes)",
+        filename="googlenet_places205.tar.gz",
+        archive=True,
+    ),
+    # CSAILVision/places365 README link; no published checksum is known to us.
+    "googlenet_places365": ModelSpec(
+        name="googlenet_places365",
+        url="http://places2.csail.mit.edu/models_places365/googlenet_places365.caffemodel",
+        sha1=None,
+        size=None,
+        mean=(104.051, 112.514, 116.676),
+        labels=None,
+        graph=BUILDERS["googlenet_places365"],
+        description="GoogLeNet trained on MIT Places365 scenes (365 classes)",
+    ),
+}
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec of a built-in model; unknown names list the known ones."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))} "
+            "(see `inceptionism models`)"
+        ) from None
