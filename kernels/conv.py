@@ -198,12 +198,12 @@ def backward(dy, ctx: Ctx):
     p = ctx.params
     n, c, h, w = ctx.in_shape
     g = p.group
-    if dy.ndim != 4 or dy.shape[:2] != (n, p.num_output):
+    ho, wo = conv_out_hw((h, w), p.kernel, p.stride, p.pad, p.dilation)
+    if tuple(dy.shape) != (n, p.num_output, ho, wo):
         raise ValueError(
             f"{OP}: upstream gradient shape {tuple(dy.shape)} does not match "
-            f"the output (N={n}, num_output={p.num_output}, Ho, Wo)"
+            f"the output shape {(n, p.num_output, ho, wo)}"
         )
-    ho, wo = dy.shape[2:]
     w3 = _grouped(ctx.weight.astype(dy.dtype, copy=False), g)
     kh, kw = p.kernel
     dcols = xp.empty((n, c, kh, kw, ho, wo), dtype=dy.dtype)

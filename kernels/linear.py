@@ -1,0 +1,145 @@
+"""InnerProduct (Caffe ``InnerProduct``): forward and backward to the input.
+
+As Caffe ``inner_product_layer.cpp``: the input is flattened from ``axis``
+into ``(M, K)`` with ``M = prod(shape[:axis])``, ``K = prod(shape[axis:])``,
+and::
+
+    y = x2 @ W^T + b        W : (num_output, K), b : (num_output,)
+
+giving ``shape[:axis] + (num_output,)``. With ``transpose: true`` Caffe stores
+``W`` as ``(K, num_output)`` and ``y = x2 @ W``. Backward: ``dx = dy @ W``
+reshaped to the input's shape. No weight gradients.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from .backend import get_array_module
+
+OP = "InnerProduct"
+
+
+@dataclass(frozen=True)
+class Params:
+    """InnerProduct parameters (Caffe names and defaults)."""
+
+    num_output: int
+    bias_term: bool = True
+    axis: int = 1
+    transpose: bool = False
+
+    def __post_init__(self):
+        if self.num_output < 1:
+            raise ValueError(f"{OP}: num_output must be >= 1, got {self.num_output}")
+
+
+def _as_bool(v, name: str) -> bool:
+    """A prototxt bool: a Python bool or the words true/false."""
+    if isinstance(v, str) and v.lower() in ("true", "false"):
+        return v.lower() == "true"
+    if isinstance(v, (bool, int)):
+        return bool(v)
+    raise ValueError(f"{OP}: {name} must be true or false, got {v!r}")
+
+
+def params_from_caffe(d: dict) -> Params:
+    """Build :class:`Params` from a Caffe ``inner_product_param`` dict.
+
+    Caffe defaults: bias_term true, axis 1, transpose false.
+    """
+    if "num_output" not in d:
+        raise ValueError(f"{OP}: inner_product_param needs num_output")
+    return Params(
+        num_output=int(d["num_output"]),
+        bias_term=_as_bool(d.get("bias_term", True), "bias_term"),
+        axis=int(d.get("axis", 1)),
+        transpose=_as_bool(d.get("transpose", False), "transpose"),
+    )
+
+
+def _axis(ndim: int, axis: int) -> int:
+    """Caffe's CanonicalAxisIndex: negative axes count from the end."""
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"{OP}: axis {axis} is out of range for a {ndim}-d input; "
+            f"use -{ndim} <= axis < {ndim}"
+        )
+    return axis % ndim
+
+
+def output_shape(in_shape, params: Params) -> tuple:
+    """``shape[:axis] + (num_output,)``."""
+    a = _axis(len(in_shape), params.axis)
+    return (*tuple(in_shape[:a]), params.num_output)
+
+
+class Ctx(NamedTuple):
+    """What backward needs: the op is linear in x, so x itself is not kept."""
+
+    in_shape: tuple
+    params: Params
+    weight: object  # (num_output, K), cast to the input's dtype
+
+
+def _weight_2d(weight, params: Params, k: int):
+    """Check ``weight`` and return it as ``(num_output, K)`` (a view)."""
+    want = (k, params.num_output) if params.transpose else (params.num_output, k)
+    if weight.ndim != 2 or tuple(weight.shape) != want:
+        layout = "(K, num_output)" if params.transpose else "(num_output, K)"
+        raise ValueError(
+            f"{OP}: in-features mismatch: weight shape {tuple(weight.shape)}, "
+            f"expected {layout} = {want} for an input with K={k} features "
+            f"from axis {params.axis}"
+        )
+    return weight.T if params.transpose else weight
+
+
+def _check_bias(bias, params: Params) -> None:
+    if params.bias_term and bias is None:
+        raise ValueError(f"{OP}: bias_term is true but no bias was given")
+    if not params.bias_term and bias is not None:
+        raise ValueError(f"{OP}: a bias was given but bias_term is false")
+    if bias is not None and tuple(bias.shape) != (params.num_output,):
+        raise ValueError(
+            f"{OP}: bias shape {tuple(bias.shape)} does not match "
+            f"num_output: expected ({params.num_output},)"
+        )
+
+
+def forward(x, params: Params, weight, bias=None):
+    """y = flatten(x) @ W^T + b.
+
+    x : ndarray, any rank > axis, float32 or float64
+    weight : (num_output, K) (``(K, num_output)`` if transpose); bias : (num_output,)
+    returns : (y of shape x.shape[:axis] + (num_output,), x's dtype; Ctx)
+    """
+    xp = get_array_module(x)
+    a = _axis(x.ndim, params.axis)
+    m, k = math.prod(x.shape[:a]), math.prod(x.shape[a:])
+    w2 = _weight_2d(weight, params, k).astype(x.dtype, copy=False)
+    _check_bias(bias, params)
+    y = xp.matmul(x.reshape(m, k), w2.T)
+    if bias is not None:
+        y += bias.astype(x.dtype, copy=False)
+    return y.reshape(output_shape(x.shape, params)), Ctx(tuple(x.shape), params, w2)
+
+
+def backward(dy, ctx: Ctx):
+    """dx = dy @ W, reshaped to the input's shape.
+
+    dy : ndarray, shape in_shape[:axis] + (num_output,)
+    returns : dx of shape ctx.in_shape, dy's dtype
+    """
+    want = output_shape(ctx.in_shape, ctx.params)
+    if tuple(dy.shape) != want:
+        raise ValueError(
+            f"{OP}: upstream gradient shape {tuple(dy.shape)} does not match "
+            f"the output shape {want}"
+        )
+    xp = get_array_module(dy)
+    w2 = ctx.weight.astype(dy.dtype, copy=False)
+    dx = xp.matmul(dy.reshape(-1, ctx.params.num_output), w2)
+    return dx.reshape(ctx.in_shape)

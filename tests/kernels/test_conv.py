@@ -1,0 +1,389 @@
+"""Convolution: loop reference, finite differences, PyTorch, CuPy; errors."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+from inceptionism.kernels import conv
+from tests.tolerances import tol
+
+
+class Case(NamedTuple):
+    x_shape: tuple  # (N, C, H, W)
+    num_output: int
+    kernel: tuple
+    stride: tuple = (1, 1)
+    pad: tuple = (0, 0)
+    dilation: tuple = (1, 1)
+    group: int = 1
+    bias_term: bool = True
+
+    def params(self) -> conv.Params:
+        return conv.Params(
+            self.num_output,
+            self.kernel,
+            self.stride,
+            self.pad,
+            self.dilation,
+            self.group,
+            self.bias_term,
+        )
+
+
+CASES = [
+    pytest.param(Case((2, 3, 7, 9), 4, (3, 3), pad=(1, 1)), id="3x3_pad1_batch2"),
+    pytest.param(Case((2, 5, 5, 6), 3, (1, 1)), id="1x1"),
+    pytest.param(Case((1, 4, 7, 6), 3, (1, 1), stride=(2, 2)), id="1x1_stride2"),
+    pytest.param(Case((1, 3, 6, 5), 2, (1, 1), pad=(1, 0)), id="1x1_pad"),
+    pytest.param(
+        Case((2, 2, 9, 8), 3, (5, 3), stride=(2, 1), pad=(2, 1)),
+        id="5x3_stride2x1_pad2x1",
+    ),
+    pytest.param(
+        Case((1, 4, 9, 7), 6, (3, 3), stride=(2, 2), pad=(1, 1), group=2),
+        id="group2_stride2",
+    ),
+    pytest.param(
+        Case((2, 6, 5, 7), 3, (2, 3), group=3, bias_term=False),
+        id="group3_2x3_nobias",
+    ),
+    pytest.param(
+        Case((1, 2, 9, 10), 3, (3, 3), pad=(2, 2), dilation=(2, 2)),
+        id="dilation2",
+    ),
+    pytest.param(
+        Case((2, 2, 8, 9), 2, (2, 3), stride=(1, 2), pad=(1, 0), dilation=(3, 1)),
+        id="dilation3x1_2x3",
+    ),
+    pytest.param(
+        Case((1, 3, 11, 13), 4, (7, 7), stride=(2, 2), pad=(3, 3)),
+        id="7x7_stride2_pad3",
+    ),
+    pytest.param(
+        Case((3, 2, 10, 11), 2, (4, 4), stride=(3, 3), bias_term=False),
+        id="4x4_stride3_unused_border_batch3",
+    ),
+    pytest.param(Case((1, 2, 3, 3), 2, (3, 3)), id="kernel_equals_input"),
+]
+DTYPES = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")]
+
+
+def make(case: Case, dtype, rng):
+    x = rng.standard_normal(case.x_shape).astype(dtype)
+    c = case.x_shape[1]
+    w = rng.standard_normal((case.num_output, c // case.group, *case.kernel))
+    b = rng.standard_normal(case.num_output) if case.bias_term else None
+    return x, w.astype(dtype), None if b is None else b.astype(dtype)
+
+
+def reference_forward(x, params: conv.Params, w, b):
+    """One output element at a time, padding by bounds checks (float64)."""
+    n, c, h, wd = x.shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (
+        params.kernel,
+        params.stride,
+        params.pad,
+        params.dilation,
+    )
+    o_total, cg = params.num_output, c // params.group
+    og = o_total // params.group
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    wo = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    y = np.zeros((n, o_total, ho, wo))
+    for b_ in range(n):
+        for o in range(o_total):
+            g = o // og
+            for oh in range(ho):
+                for ow in range(wo):
+                    acc = 0.0 if b is None else float(b[o])
+                    for ci in range(cg):
+                        for i in range(kh):
+                            for j in range(kw):
+                                r = oh * sh - ph + i * dh
+                                q = ow * sw - pw + j * dw
+                                if 0 <= r < h and 0 <= q < wd:
+                                    acc += float(w[o, ci, i, j]) * float(
+                                        x[b_, g * cg + ci, r, q]
+                                    )
+                    y[b_, o, oh, ow] = acc
+    return y
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES)
+def test_forward_matches_loop_reference(case, dtype, rng):
+    x, w, b = make(case, dtype, rng)
+    p = case.params()
+    y, _ = conv.forward(x, p, w, b)
+    assert y.dtype == dtype
+    assert y.shape == conv.output_shape(x.shape, p)
+    np.testing.assert_allclose(y, reference_forward(x, p, w, b), **tol(dtype))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_backward_matches_finite_differences(case, rng):
+    x, w, b = make(case, np.float64, rng)
+    p = case.params()
+    y, ctx = conv.forward(x, p, w, b)
+    g = rng.standard_normal(y.shape)
+    dx = conv.backward(g, ctx)
+    assert dx.shape == x.shape and dx.dtype == np.float64
+    # Conv is linear in x, so the central difference has no truncation error
+    # at any step; a unit step keeps the rounding error near 1e-14. The
+    # difference of outputs is taken before the dot with g, so untouched
+    # outputs cancel exactly.
+    eps = 1.0
+    num = np.empty_like(x)
+    for idx in np.ndindex(x.shape):
+        xp_, xm = x.copy(), x.copy()
+        xp_[idx] += eps
+        xm[idx] -= eps
+        dy = conv.forward(xp_, p, w, b)[0] - conv.forward(xm, p, w, b)[0]
+        num[idx] = np.sum(g * dy) / (2 * eps)
+    np.testing.assert_allclose(dx, num, **tol(np.float64))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES)
+def test_forward_backward_match_torch(case, dtype, rng):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x, w, b = make(case, dtype, rng)
+    p = case.params()
+    y, ctx = conv.forward(x, p, w, b)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    dx = conv.backward(g, ctx)
+
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    bt = None if b is None else torch.from_numpy(b)
+    yt = F.conv2d(xt, torch.from_numpy(w), bt, p.stride, p.pad, p.dilation, p.group)
+    yt.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(y, yt.detach().numpy(), **tol(dtype))
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol(dtype))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES)
+def test_numpy_matches_cupy(case, dtype, rng):
+    cp = pytest.importorskip("cupy")
+    x, w, b = make(case, dtype, rng)
+    p = case.params()
+    y, ctx = conv.forward(x, p, w, b)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    dx = conv.backward(g, ctx)
+
+    bd = None if b is None else cp.asarray(b)
+    yd, ctxd = conv.forward(cp.asarray(x), p, cp.asarray(w), bd)
+    dxd = conv.backward(cp.asarray(g), ctxd)
+    assert isinstance(yd, cp.ndarray) and isinstance(dxd, cp.ndarray)
+    assert yd.dtype == dtype and dxd.dtype == dtype
+    np.testing.assert_allclose(cp.asnumpy(yd), y, **tol(dtype))
+    np.testing.assert_allclose(cp.asnumpy(dxd), dx, **tol(dtype))
+
+
+def test_float32_stays_float32_with_float64_weights(rng):
+    case = Case((1, 2, 5, 5), 3, (3, 3), pad=(1, 1))
+    x, w, b = make(case, np.float32, rng)
+    y, ctx = conv.forward(x, case.params(), w.astype(np.float64), b.astype(np.float64))
+    dx = conv.backward(rng.standard_normal(y.shape).astype(np.float32), ctx)
+    assert y.dtype == np.float32 and dx.dtype == np.float32
+
+
+def test_backward_accepts_non_contiguous_gradient(rng):
+    case = Case((2, 4, 6, 6), 4, (3, 3), pad=(1, 1), group=2)
+    x, w, b = make(case, np.float64, rng)
+    _, ctx = conv.forward(x, case.params(), w, b)
+    wide = rng.standard_normal((2, 8, 6, 6))
+    g = wide[:, 2:6]  # as a Concat backward would hand it over
+    np.testing.assert_array_equal(
+        conv.backward(g, ctx), conv.backward(np.ascontiguousarray(g), ctx)
+    )
+
+
+# --- Caffe parameters -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "d, want",
+    [
+        pytest.param(
+            {"num_output": 8, "kernel_size": 3},
+            conv.Params(8, (3, 3)),
+            id="defaults",
+        ),
+        pytest.param(
+            {"num_output": 4, "kernel_size": [5], "stride": [2], "pad": [1]},
+            conv.Params(4, (5, 5), (2, 2), (1, 1)),
+            id="repeated_one_value",
+        ),
+        pytest.param(
+            {"num_output": 4, "kernel_size": [5, 3], "stride": [2, 1], "pad": [2, 1]},
+            conv.Params(4, (5, 3), (2, 1), (2, 1)),
+            id="repeated_two_values",
+        ),
+        pytest.param(
+            {
+                "num_output": 6,
+                "kernel_h": 1,
+                "kernel_w": 7,
+                "stride_h": 1,
+                "stride_w": 2,
+                "pad_h": 0,
+                "pad_w": 3,
+                "dilation": 2,
+                "group": 2,
+                "bias_term": False,
+            },
+            conv.Params(6, (1, 7), (1, 2), (0, 3), (2, 2), 2, False),
+            id="h_w_fields_group_dilation_nobias",
+        ),
+        pytest.param(
+            {"num_output": 2, "kernel_size": 1, "bias_term": "false"},
+            conv.Params(2, (1, 1), bias_term=False),
+            id="bias_term_word",
+        ),
+    ],
+)
+def test_params_from_caffe(d, want):
+    assert conv.params_from_caffe(d) == want
+
+
+@pytest.mark.parametrize(
+    "d, match",
+    [
+        pytest.param({"num_output": 2}, "kernel_size", id="no_kernel"),
+        pytest.param({"kernel_size": 3}, "num_output", id="no_num_output"),
+        pytest.param(
+            {"num_output": 2, "kernel_size": 3, "kernel_h": 3, "kernel_w": 3},
+            "either kernel_size or both",
+            id="kernel_twice",
+        ),
+        pytest.param(
+            {"num_output": 2, "kernel_h": 3}, "both kernel_h and kernel_w", id="half"
+        ),
+        pytest.param(
+            {"num_output": 2, "kernel_size": [3, 3, 3]}, "1 or 2 values", id="3d"
+        ),
+        pytest.param(
+            {"num_output": 2, "kernel_size": 3, "stride": 0}, "stride", id="stride0"
+        ),
+        pytest.param(
+            {"num_output": 3, "kernel_size": 3, "group": 2},
+            "not divisible by group",
+            id="num_output_group",
+        ),
+        pytest.param(
+            {"num_output": 2, "kernel_size": 3, "bias_term": "maybe"},
+            "bias_term",
+            id="bias_term_word",
+        ),
+    ],
+)
+def test_params_from_caffe_rejects(d, match):
+    with pytest.raises(ValueError, match=match):
+        conv.params_from_caffe(d)
+
+
+# --- bad arguments ----------------------------------------------------------
+
+
+def _args(rng, x_shape=(1, 4, 6, 6), w_shape=(4, 4, 3, 3), bias_shape=(4,)):
+    x = rng.standard_normal(x_shape)
+    w = rng.standard_normal(w_shape)
+    b = None if bias_shape is None else rng.standard_normal(bias_shape)
+    return x, w, b
+
+
+@pytest.mark.parametrize(
+    "x_shape, w_shape, bias_shape, params, match",
+    [
+        pytest.param(
+            (4, 6, 6), (4, 4, 3, 3), (4,), conv.Params(4, (3, 3)), "4-d",
+            id="rank3_input",
+        ),
+        pytest.param(
+            (1, 1, 4, 6, 6), (4, 4, 3, 3), (4,), conv.Params(4, (3, 3)), "4-d",
+            id="rank5_input",
+        ),
+        pytest.param(
+            (1, 5, 6, 6), (4, 4, 3, 3), (4,), conv.Params(4, (3, 3)),
+            "channel mismatch", id="channels",
+        ),
+        pytest.param(
+            (1, 4, 6, 6), (4, 4, 3, 3), (4,), conv.Params(4, (3, 3), group=2),
+            "channel mismatch", id="channels_group",
+        ),
+        pytest.param(
+            (1, 4, 6, 6), (5, 4, 3, 3), (4,), conv.Params(4, (3, 3)),
+            "weight shape", id="weight_num_output",
+        ),
+        pytest.param(
+            (1, 4, 6, 6), (4, 4, 3, 2), (4,), conv.Params(4, (3, 3)),
+            "weight shape", id="weight_kernel",
+        ),
+        pytest.param(
+            (1, 4, 2, 6), (4, 4, 3, 3), (4,), conv.Params(4, (3, 3)),
+            "larger than the padded input", id="kernel_too_big",
+        ),
+        pytest.param(
+            (1, 4, 6, 6), (4, 4, 3, 3), (4,),
+            conv.Params(4, (3, 3), pad=(1, 1), dilation=(4, 1)),
+            "larger than the padded input", id="dilated_kernel_too_big",
+        ),
+        pytest.param(
+            (1, 4, 6, 6), (4, 4, 3, 3), (3,), conv.Params(4, (3, 3)),
+            "bias shape", id="bias_shape",
+        ),
+        pytest.param(
+            (1, 4, 6, 6), (4, 4, 3, 3), None, conv.Params(4, (3, 3)),
+            "no bias", id="bias_missing",
+        ),
+        pytest.param(
+            (1, 4, 6, 6), (4, 4, 3, 3), (4,), conv.Params(4, (3, 3), bias_term=False),
+            "bias_term is false", id="bias_unexpected",
+        ),
+    ],
+)  # fmt: skip
+def test_forward_rejects_bad_arguments(
+    x_shape, w_shape, bias_shape, params, match, rng
+):
+    x, w, b = _args(rng, x_shape, w_shape, bias_shape)
+    with pytest.raises(ValueError, match=match):
+        conv.forward(x, params, w, b)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        pytest.param({"stride": (0, 1)}, "stride must be >= 1", id="zero_stride"),
+        pytest.param({"kernel": (0, 3)}, "kernel must be >= 1", id="zero_kernel"),
+        pytest.param({"pad": (-1, 0)}, "pad must be >= 0", id="negative_pad"),
+        pytest.param({"dilation": (1, 0)}, "dilation", id="zero_dilation"),
+        pytest.param({"group": 3}, "not divisible by group", id="num_output_group"),
+    ],
+)
+def test_params_reject_bad_values(kwargs, match):
+    args = {"num_output": 4, "kernel": (3, 3)} | kwargs
+    with pytest.raises(ValueError, match=match):
+        conv.Params(**args)
+
+
+def test_output_shape_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        conv.output_shape((4, 6, 6), conv.Params(4, (3, 3)))
+    with pytest.raises(ValueError, match="not divisible by group"):
+        conv.output_shape((1, 3, 6, 6), conv.Params(4, (3, 3), group=2))
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        conv.output_shape((1, 4, 6, 2), conv.Params(4, (3, 3)))
+
+
+def test_backward_rejects_wrong_gradient_shape(rng):
+    x, w, b = _args(rng)
+    y, ctx = conv.forward(x, conv.Params(4, (3, 3)), w, b)
+    with pytest.raises(ValueError, match="upstream gradient shape"):
+        conv.backward(y[:, :, :-1], ctx)
