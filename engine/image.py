@@ -1,0 +1,300 @@
+"""Reading and writing images (Pillow), with the dream's recipe embedded.
+
+- :func:`load_image` returns float32 RGB ``(H, W, 3)`` in 0..255 (and the
+  alpha channel, if any, as float32 ``(H, W)`` in 0..255). EXIF orientation is
+  applied; L, LA, P, RGBA, CMYK, 1-bit and 16-bit (``I;16``, ``I``) inputs are
+  converted; 16-bit values are scaled by 255/65535.
+- :func:`save_image` writes PNG, JPEG, WebP or TIFF (others through Pillow,
+  with a sidecar recipe). 8-bit by default; ``bits=16`` writes a 16-bit PNG
+  (Pillow cannot write 16-bit RGB, so that PNG is encoded here with zlib).
+  The recipe (a JSON-able dict) goes into a PNG ``iTXt`` chunk keyword
+  ``inceptionism``, the EXIF ``UserComment`` of JPEG and WebP, the TIFF
+  ``ImageDescription``, or ``<out>.json`` for any other format.
+- Writes are atomic: a temporary file in the destination folder, then
+  :func:`os.replace`; on failure nothing is left behind and an existing file
+  is untouched. A path in ``protect`` (the input) is never overwritten.
+- Decompression bombs (more than ``max_pixels`` pixels, Pillow's
+  ``Image.MAX_IMAGE_PIXELS`` by default) and files that are not images are
+  refused with an :class:`ImageError` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+import warnings
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+#: Keyword of the PNG text chunk that holds the recipe.
+RECIPE_KEY = "inceptionism"
+_EXIF_IFD = 0x8769
+_USER_COMMENT = 0x9286
+_IMAGE_DESCRIPTION = 270
+_ASCII_CODE = b"ASCII\0\0\0"  # EXIF UserComment character-code prefix
+
+_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+
+
+class ImageError(ValueError):
+    """An image file that cannot be read or written; the message names it."""
+
+
+# -- reading ---------------------------------------------------------------
+
+
+def _open(path: Path, max_pixels: int | None) -> Image.Image:
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file")
+    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    try:
+        img = Image.open(path)
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image (Pillow cannot read it)") from None
+    except Image.DecompressionBombError as exc:  # over twice Pillow's limit
+        raise ImageError(
+            f"{path}: refused as a possible decompression bomb ({exc})"
+        ) from None
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read the image ({exc})") from None
+    w, h = img.size
+    if limit is not None and w * h > limit:
+        img.close()
+        raise ImageError(
+            f"{path}: {w}x{h} = {w * h} pixels is over the limit of {limit} "
+            "(a possible decompression bomb); downsize it first"
+        )
+    return img
+
+
+def load_image(
+    path, *, with_alpha: bool = False, max_pixels: int | None = None
+) -> np.ndarray | tuple[np.ndarray, np.ndarray | None]:
+    """Read an image as float32 RGB ``(H, W, 3)`` in 0..255.
+
+    With ``with_alpha=True`` returns ``(rgb, alpha)``, alpha float32 ``(H, W)``
+    in 0..255 or None. ``max_pixels`` (default Pillow's
+    ``Image.MAX_IMAGE_PIXELS``) bounds the pixel count before decoding.
+    """
+    path = Path(path)
+    img = _open(path, max_pixels)
+    try:
+        with warnings.catch_warnings():
+            # the limit is checked above; Pillow's own warning would be noise
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            rgb, alpha = _to_rgb_alpha(img)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path}: cannot decode the image ({exc})") from None
+    finally:
+        img.close()
+    return (rgb, alpha) if with_alpha else rgb
+
+
+def _to_rgb_alpha(img: Image.Image):
+    """Mode-by-mode conversion to float RGB and optional alpha, 0..255."""
+    mode = img.mode
+    if mode == "P":
+        mode_to = "RGBA" if "transparency" in img.info else "RGB"
+        img, mode = img.convert(mode_to), mode_to
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16-bit (or 32-bit integer) grey: keep the precision, scale to 0..255
+        a = np.asarray(img.convert("I"), dtype=np.float64) * (255.0 / 65535.0)
+        a = np.clip(a, 0.0, 255.0).astype(np.float32)
+        return np.repeat(a[..., None], 3, axis=2), None
+    if mode == "F":
+        a = np.clip(np.asarray(img, dtype=np.float32), 0.0, 255.0)
+        return np.repeat(a[..., None], 3, axis=2), None
+    alpha = None
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        alpha = np.asarray(img.getchannel("A"), dtype=np.float32)
+    rgb = np.asarray(img.convert("RGB"), dtype=np.float32)  # L, 1, CMYK, YCbCr..
+    return rgb, alpha
+
+
+# -- writing ---------------------------------------------------------------
+
+
+def _format_for(path: Path) -> str | None:
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        Image.init()
+        fmt = Image.EXTENSION.get(path.suffix.lower())
+    return fmt
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (
+            a.exists() and b.exists() and os.path.samefile(a, b)
+        )
+    except OSError:
+        return False
+
+
+def _to_uint(a: np.ndarray, bits: int) -> np.ndarray:
+    a = np.clip(np.nan_to_num(np.asarray(a, dtype=np.float64)), 0.0, 255.0)
+    if bits == 16:
+        return np.rint(a * (65535.0 / 255.0)).astype(np.uint16)
+    return np.rint(a).astype(np.uint8)
+
+
+def _png16(rgb16: np.ndarray, text: str | None) -> bytes:
+    """A 16-bit RGB(A) PNG (color type 2 or 6, filter 0 on every row)."""
+    h, w, c = rgb16.shape
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    color_type = 6 if c == 4 else 2
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0)
+    rows = rgb16.astype(">u2").view(np.uint8).reshape(h, w * c * 2)
+    raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1).tobytes()
+    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+    if text is not None:  # iTXt: keyword, no compression, no language tags
+        itxt = RECIPE_KEY.encode() + b"\0\0\0\0\0" + text.encode("utf-8")
+        out += chunk(b"iTXt", itxt)
+    return out + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Call ``write(file_object)`` on a temp file beside ``path``, then rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def save_image(
+    path,
+    rgb: np.ndarray,
+    *,
+    alpha: np.ndarray | None = None,
+    recipe: dict | None = None,
+    bits: int = 8,
+    quality: int = 95,
+    protect: Iterable = (),
+) -> Path:
+    """Write float RGB ``(H, W, 3)`` (values clipped to 0..255) to ``path``.
+
+    alpha : optional ``(H, W)`` in 0..255, re-attached (PNG, WebP, TIFF; JPEG
+        has no alpha and drops it).
+    recipe : JSON-able dict embedded in the file (see the module docstring).
+    bits : 8, or 16 for a 16-bit PNG.
+    protect : paths that must not be overwritten (the input image).
+    Returns the path written.
+    """
+    path = Path(path)
+    for p in protect:
+        if p is not None and _same_file(path, Path(p)):
+            raise ImageError(
+                f"{path}: refusing to overwrite the input image; choose another -o"
+            )
+    fmt = _format_for(path)
+    if fmt is None:
+        raise ImageError(
+            f"{path}: unknown image format {path.suffix!r}; use .png, .jpg, "
+            ".webp or .tif"
+        )
+    if bits not in (8, 16):
+        raise ImageError(f"{path}: bits must be 8 or 16, not {bits}")
+    if bits == 16 and fmt != "PNG":
+        raise ImageError(f"{path}: 16-bit output is written as PNG only; use .png")
+    if not path.parent.is_dir():
+        raise ImageError(f"{path}: folder {path.parent} does not exist")
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ImageError(f"{path}: expected an (H, W, 3) RGB array, got {rgb.shape}")
+    if alpha is not None and fmt == "JPEG":
+        alpha = None
+    text = None if recipe is None else json.dumps(recipe, sort_keys=True)
+    sidecar = fmt not in ("PNG", "JPEG", "WEBP", "TIFF") and text is not None
+
+    planes = [rgb] if alpha is None else [rgb, np.asarray(alpha)[..., None]]
+    data = _to_uint(np.concatenate(planes, axis=2), bits)
+
+    def write(f):
+        if bits == 16:
+            f.write(_png16(data, text))
+            return
+        img = Image.fromarray(data, "RGB" if alpha is None else "RGBA")
+        kwargs = {}
+        if fmt == "PNG" and text is not None:
+            info = PngImagePlugin.PngInfo()
+            info.add_itxt(RECIPE_KEY, text)
+            kwargs["pnginfo"] = info
+        elif fmt in ("JPEG", "WEBP") and text is not None:
+            exif = Image.Exif()
+            exif.get_ifd(_EXIF_IFD)[_USER_COMMENT] = _ASCII_CODE + text.encode(
+                "ascii", "backslashreplace"
+            )
+            kwargs["exif"] = exif.tobytes()
+        elif fmt == "TIFF" and text is not None:
+            kwargs["tiffinfo"] = {_IMAGE_DESCRIPTION: text}
+        if fmt in ("JPEG", "WEBP"):
+            kwargs["quality"] = quality
+        img.save(f, format=fmt, **kwargs)
+
+    try:
+        _atomic_write(path, write)
+        if sidecar:
+            _atomic_write(_sidecar(path), lambda f: f.write(text.encode("utf-8")))
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot write the image ({exc})") from None
+    return path
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+# -- the recipe ------------------------------------------------------------
+
+
+def read_recipe(path) -> dict | None:
+    """The recipe embedded by :func:`save_image`, or None if there is none."""
+    path = Path(path)
+    img = _open(path, None)
+    try:
+        text = img.info.get(RECIPE_KEY)  # PNG iTXt/tEXt
+        if text is None and img.format == "TIFF":
+            text = img.tag_v2.get(_IMAGE_DESCRIPTION)
+        if text is None and img.format in ("JPEG", "WEBP"):
+            raw = img.getexif().get_ifd(_EXIF_IFD).get(_USER_COMMENT)
+            if isinstance(raw, bytes) and raw.startswith(_ASCII_CODE):
+                text = raw[len(_ASCII_CODE) :].decode("ascii")
+            elif isinstance(raw, str):
+                text = raw
+    finally:
+        img.close()
+    if text is None and _sidecar(path).is_file():
+        text = _sidecar(path).read_text(encoding="utf-8")
+    if text is None:
+        return None
+    try:
+        recipe = json.loads(str(text))
+    except json.JSONDecodeError:
+        return None  # some other program's text in the same place
+    return recipe if isinstance(recipe, dict) else None
