@@ -1,0 +1,168 @@
+"""String specs for the CLI: objectives, regularizers and priors by name.
+
+Grammar of an objective spec::
+
+    spec  := term (("+" | "-") term)*
+    term  := [FLOAT "*"] name (":" arg)*
+
+``deepdream:inception_4c/output``, ``channel:inception_4d/3x3_reduce:139``,
+``0.5*deepdream:inception_3b/output+channel:inception_4c/output:7``,
+``deepdream - 1e-2*channel:inception_4c/output:7``. A term's arguments are
+the text between colons, passed to the factory as strings. Layer names hold
+``/`` but never ``:`` or ``+``; a ``-`` separates terms only when what
+follows reads as a term (``[FLOAT*]name:`` or a registered objective name
+standing alone), so ``conv1-1`` or ``my-flowers.jpg`` stay in one argument.
+
+Regularizer and prior specs are a single ``name[:arg...]`` (``tv:0.01``,
+``jitter:32``, ``clip``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+from collections.abc import Callable, Collection
+from typing import Any
+
+from inceptionism.plugins.base import Objective, Prior, Regularizer, Sum
+from inceptionism.plugins.manager import get_plugin_manager, registry
+
+_FLOAT = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_NAME = r"[A-Za-z_][\w.]*"
+_TERM_START = re.compile(rf"\s*([+-])?\s*(?:({_FLOAT})\s*\*\s*)?")
+_AFTER_MINUS = re.compile(rf"\s*(?:{_FLOAT}\s*\*\s*)?({_NAME})(\s*:|\s*$|\s*[+-])")
+
+_NOUN = {"objectives": "objective", "regularizers": "regularizer", "priors": "prior"}
+_BASE = {"objectives": Objective, "regularizers": Regularizer, "priors": Prior}
+
+
+def usage(name: str, factory: Callable[..., Any]) -> str:
+    """How to write a spec for ``factory`` registered as ``name``.
+
+    A factory's ``usage`` attribute wins (its leading name is replaced by the
+    registered one); otherwise the signature gives ``name:ARG[:OPTIONAL]``.
+    """
+    text = getattr(factory, "usage", None)
+    if isinstance(text, str):
+        return name + text[re.match(r"[\w.-]*", text).end() :]
+    try:
+        params = list(inspect.signature(factory).parameters.values())
+    except (TypeError, ValueError):
+        return f"{name}[:ARG...]"
+    out = name
+    for p in params:
+        if p.kind is p.VAR_POSITIONAL:
+            out += f"[:{p.name.upper()}...]"
+        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            arg = p.name.upper()
+            out += f":{arg}" if p.default is p.empty else f"[:{arg}]"
+    return out
+
+
+def _unknown(kind: str, name: str, known: Collection[str]) -> ValueError:
+    noun = _NOUN[kind]
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else "."
+    return ValueError(
+        f"unknown {noun} {name!r}{hint} Known {kind}: {', '.join(sorted(known))} "
+        "(`inceptionism plugins` lists them with their usage)"
+    )
+
+
+def _build(kind: str, text: str, entries) -> Any:
+    """Resolve one ``name[:arg...]`` through a merged registry."""
+    name, *args = (part.strip() for part in text.strip().split(":"))
+    if not name:
+        raise ValueError(f"empty {_NOUN[kind]} spec {text!r}")
+    if name not in entries:
+        raise _unknown(kind, name, entries)
+    factory, plugin = entries[name]
+    how = usage(name, factory)
+    if any(a == "" for a in args):
+        raise ValueError(f"empty argument in {text.strip()!r}; usage: {how}")
+    try:
+        inspect.signature(factory).bind(*args)
+    except TypeError:
+        raise ValueError(
+            f"{_NOUN[kind]} {name!r} got {len(args)} argument(s) in "
+            f"{text.strip()!r}; usage: {how}"
+        ) from None
+    except ValueError:
+        pass  # no introspectable signature: let the call decide
+    try:
+        made = factory(*args)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{text.strip()!r}: {exc}; usage: {how}") from exc
+    if not isinstance(made, _BASE[kind]):
+        raise TypeError(
+            f"plugin {plugin!r}: {_NOUN[kind]} factory {name!r} returned "
+            f"{type(made).__name__}, not a {_BASE[kind].__name__}"
+        )
+    return made
+
+
+def split_terms(spec: str, names: Collection[str]) -> list[tuple[float, str]]:
+    """Split an objective spec into ``(weight, "name:arg...")`` terms."""
+    terms, pos, sign = [], 0, 1.0
+    while True:
+        m = _TERM_START.match(spec, pos)
+        if m.group(1) == "-":
+            sign = -sign
+        coef = float(m.group(2)) if m.group(2) else 1.0
+        start = i = m.end()
+        while i < len(spec):
+            ch = spec[i]
+            if ch == "+":
+                break
+            if ch == "-" and i > start:
+                after = _AFTER_MINUS.match(spec, i + 1)
+                if after and (after.group(2).strip() == ":" or after.group(1) in names):
+                    break
+            i += 1
+        body = spec[start:i].strip()
+        if not body:
+            raise ValueError(
+                f"objective spec {spec!r}: a term is empty at column {start}"
+            )
+        terms.append((sign * coef, body))
+        if i >= len(spec):
+            return terms
+        sign = 1.0 if spec[i] == "+" else -1.0
+        pos = i + 1
+
+
+def parse_objective(spec: str | Objective, pm=None) -> Objective:
+    """An :class:`Objective` from a CLI spec (see the module docstring).
+
+    An ``Objective`` is returned as is. Unknown names raise ``ValueError``
+    listing close names; wrong argument counts show the factory's usage.
+    """
+    if isinstance(spec, Objective):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError(f"objective must be a spec string or Objective, not {spec!r}")
+    entries = registry(pm or get_plugin_manager(), "objectives")
+    if not spec.strip():
+        raise ValueError("empty objective spec; e.g. deepdream:inception_4c/output")
+    parsed = split_terms(spec, entries)
+    objs = [_build("objectives", body, entries) for _, body in parsed]
+    weights = [w for w, _ in parsed]
+    if len(objs) == 1 and weights[0] == 1.0:
+        return objs[0]
+    return Sum(objs, weights)
+
+
+def make_regularizer(spec: str | Regularizer, pm=None) -> Regularizer:
+    """A :class:`Regularizer` from ``name[:arg...]`` (``tv:0.01``), or as is."""
+    if isinstance(spec, Regularizer):
+        return spec
+    entries = registry(pm or get_plugin_manager(), "regularizers")
+    return _build("regularizers", spec, entries)
+
+
+def make_prior(spec: str | Prior, pm=None) -> Prior:
+    """A :class:`Prior` from ``name[:arg...]`` (``jitter:32``, ``clip``), or as is."""
+    if isinstance(spec, Prior):
+        return spec
+    return _build("priors", spec, registry(pm or get_plugin_manager(), "priors"))
