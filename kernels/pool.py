@@ -1,0 +1,347 @@
+"""Pooling (MAX and AVE), forward and backward; matches Caffe pooling_layer.cpp.
+
+Output size: ``ceil((H + 2p - k)/s) + 1``, minus one if ``p > 0`` and the last
+window would start at or past ``H + p`` (:func:`_geometry.pool_out_hw`);
+``round_mode: FLOOR`` (newer Caffe) uses ``floor`` instead of ``ceil``.
+Window ``(oh, ow)`` starts at ``(oh*s - p, ow*s - p)``.
+
+- MAX looks only at pixels inside the image (padding never wins). Ties go to
+  the first maximum in raster order of the window, and backward routes the
+  whole gradient there. With ``p == 0`` and ``s > k`` Caffe's last window can
+  lie entirely past the image; Caffe outputs ``-FLT_MAX`` there and so do we
+  (no gradient flows).
+- AVE sums the in-image part of the window and divides by the window size
+  clipped to ``H + p`` *before* clipping to the image, as Caffe does (this is
+  PyTorch's ``count_include_pad=True``). An empty window (see above; Caffe
+  computes 0/0 there) gives 0 here.
+- ``global_pooling``: kernel = (H, W), stride 1, pad 0.
+
+Implementation: a loop over the ``kh*kw`` window offsets on strided views of
+a padded copy of the input (``-inf`` for MAX, 0 for AVE); MAX keeps a running
+maximum and the offset index of the first maximum (``uint8`` when it fits).
+Backward adds each offset's share into the same strided views of a padded
+gradient: one offset's view never repeats a position, so plain ``+=`` is exact.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from inceptionism.kernels._geometry import (
+    check_rank,
+    check_window,
+    conv_out_size,
+    pair,
+    pool_out_hw,
+)
+from inceptionism.kernels.backend import get_array_module
+
+#: Caffe initialises its running maximum to -FLT_MAX for float and double.
+_CAFFE_LOWEST = float(np.finfo(np.float32).min)
+
+
+class Pool(enum.Enum):
+    MAX = "MAX"
+    AVE = "AVE"
+
+
+class RoundMode(enum.Enum):
+    CEIL = "CEIL"
+    FLOOR = "FLOOR"
+
+
+@dataclass(frozen=True)
+class Params:
+    pool: Pool = Pool.MAX
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    pad: tuple[int, int] = (0, 0)
+    global_pooling: bool = False
+    round_mode: RoundMode = RoundMode.CEIL
+
+
+class Ctx(NamedTuple):
+    pool: Pool
+    in_shape: tuple[int, ...]
+    dtype: np.dtype
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pad: tuple[int, int]
+    out_hw: tuple[int, int]
+    argmax: object  # MAX: offset index per output (uint8/uint16/int32); AVE: None
+    inv_count: object  # AVE: 1/divisor, shape (oh, ow); MAX: None
+
+
+_POOL_CODES = {0: Pool.MAX, 1: Pool.AVE, 2: "STOCHASTIC"}
+_ROUND_CODES = {0: RoundMode.CEIL, 1: RoundMode.FLOOR}
+_KNOWN = {
+    "pool", "kernel_size", "kernel_h", "kernel_w", "stride", "stride_h",
+    "stride_w", "pad", "pad_h", "pad_w", "global_pooling", "round_mode", "engine",
+}  # fmt: skip
+
+
+def _enum(value, enum_cls, codes, what):
+    """An enum from itself, its prototxt name or its protobuf number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = codes.get(value, value)
+    if isinstance(value, enum_cls):
+        return value
+    try:
+        return enum_cls(str(value).upper())
+    except ValueError:
+        raise ValueError(
+            f"Pooling: {what} {value!r} is not supported; use one of "
+            f"{', '.join(m.value for m in enum_cls)}"
+        ) from None
+
+
+def _hw(d, name, default):
+    """Caffe's ``name`` or ``name_h``/``name_w`` (``kernel_size`` for kernel)."""
+    key = "kernel_size" if name == "kernel" else name
+    both = f"{name}_h" in d or f"{name}_w" in d
+    if key in d and both:
+        raise ValueError(f"Pooling: give either {key} or {name}_h/{name}_w, not both")
+    if both:
+        if f"{name}_h" not in d or f"{name}_w" not in d:
+            raise ValueError(f"Pooling: {name}_h and {name}_w must be given together")
+        return int(d[f"{name}_h"]), int(d[f"{name}_w"])
+    if key in d:
+        v = d[key]
+        if isinstance(v, (list, tuple)) and len(v) == 1:
+            v = v[0]
+        return pair(v, key)
+    return default
+
+
+def params_from_caffe(d: dict) -> Params:
+    """Build :class:`Params` from a Caffe ``pooling_param`` dict (Caffe defaults)."""
+    unknown = set(d) - _KNOWN
+    if unknown:
+        raise ValueError(
+            f"Pooling: unknown parameter(s) {sorted(unknown)}; known: {sorted(_KNOWN)}"
+        )
+    pool = _enum(d.get("pool", Pool.MAX), Pool, _POOL_CODES, "pool method")
+    glob = bool(d.get("global_pooling", False))
+    kernel = _hw(d, "kernel", None)
+    stride = _hw(d, "stride", (1, 1))
+    pad = _hw(d, "pad", (0, 0))
+    if glob:
+        if kernel is not None:
+            raise ValueError("Pooling: global_pooling takes no kernel size; drop it")
+        if stride != (1, 1) or pad != (0, 0):
+            raise ValueError("Pooling: global_pooling needs stride 1 and pad 0")
+        kernel = (1, 1)
+    elif kernel is None:
+        raise ValueError("Pooling: kernel_size (or kernel_h/kernel_w) is required")
+    round_mode = _enum(
+        d.get("round_mode", RoundMode.CEIL), RoundMode, _ROUND_CODES, "round_mode"
+    )
+    params = Params(pool, kernel, stride, pad, glob, round_mode)
+    _check_params(params)
+    return params
+
+
+def _check_params(p: Params) -> None:
+    if not isinstance(p.pool, Pool):
+        raise ValueError(f"Pooling: pool must be a Pool enum, got {p.pool!r}")
+    check_window(p.kernel, p.stride, p.pad, op="Pooling")
+    if not p.global_pooling and (p.pad[0] >= p.kernel[0] or p.pad[1] >= p.kernel[1]):
+        raise ValueError(
+            f"Pooling: pad {p.pad} must be smaller than the kernel {p.kernel} "
+            "(Caffe's rule)"
+        )
+
+
+def _geometry(in_shape, p: Params):
+    """Resolve (kernel, stride, pad, out_hw) for an input shape (N, C, H, W)."""
+    _check_params(p)
+    hw = tuple(in_shape[2:])
+    if p.global_pooling:
+        return hw, (1, 1), (0, 0), (1, 1)
+    out = pool_out_hw(hw, p.kernel, p.stride, p.pad)  # also checks the fit
+    if p.round_mode is RoundMode.FLOOR:
+        out = tuple(conv_out_size(*a) for a in zip(hw, p.kernel, p.stride, p.pad))
+    return p.kernel, p.stride, p.pad, out
+
+
+def output_shape(in_shape, params: Params) -> tuple[int, ...]:
+    if len(in_shape) != 4:
+        raise ValueError(
+            f"Pooling: expected a 4-d shape (N, C, H, W), got {tuple(in_shape)}"
+        )
+    return (*in_shape[:2], *_geometry(in_shape, params)[3])
+
+
+def _padded_extent(size, k, s, p, out):
+    """Padded length the windows touch, and how many image rows/columns fit."""
+    need = (out - 1) * s + k
+    return need, max(0, min(size, need - p))
+
+
+def _phase_layout(W, kw, sw, pw, wn):
+    """Per column phase ``b``: (plane width, first x column, its plane column, count).
+
+    Plane ``b`` holds padded columns ``b, b + sw, ...`` contiguously, so every
+    window offset becomes a slice with unit stride along W (fast SIMD loops)
+    instead of a stride-``sw`` view. Offsets ``j < kw`` only use ``j % sw``.
+    """
+    out = []
+    for b in range(min(sw, kw)):
+        width = -(-(wn - b) // sw)
+        cx0 = (b - pw) % sw
+        q0 = (cx0 + pw) // sw
+        count = max(0, min(len(range(cx0, W, sw)), width - q0))
+        out.append((width, cx0, q0, count))
+    return out
+
+
+def _split(x, xp, kernel, stride, pad, out_hw, fill):
+    """The ``fill``-padded input as column-phase planes (no copy if not needed)."""
+    (n, c, H, W), (ph, pw), sw = x.shape, pad, stride[1]
+    hn, hin = _padded_extent(H, kernel[0], stride[0], ph, out_hw[0])
+    wn, _ = _padded_extent(W, kernel[1], sw, pw, out_hw[1])
+    if sw == 1 and ph == 0 and pw == 0 and hn <= H and wn <= W:
+        return [x]
+    planes = []
+    for width, cx0, q0, count in _phase_layout(W, kernel[1], sw, pw, wn):
+        plane = xp.full((n, c, hn, width), fill, dtype=x.dtype)
+        cols = slice(cx0, cx0 + sw * (count - 1) + 1, sw)
+        plane[:, :, ph : ph + hin, q0 : q0 + count] = x[:, :, :hin, cols]
+        planes.append(plane)
+    return planes
+
+
+def _merge(planes, xp, in_shape, kernel, stride, pad, out_hw):
+    """Inverse of :func:`_split` for gradients: crop padding, interleave phases."""
+    (H, W), (ph, pw), sw = in_shape[2:], pad, stride[1]
+    hn, hin = _padded_extent(H, kernel[0], stride[0], ph, out_hw[0])
+    wn, _ = _padded_extent(W, kernel[1], sw, pw, out_hw[1])
+    if len(planes) == 1 and tuple(planes[0].shape) == tuple(in_shape):
+        return planes[0]
+    dx = xp.zeros(in_shape, dtype=planes[0].dtype)
+    for plane, (_, cx0, q0, count) in zip(
+        planes, _phase_layout(W, kernel[1], sw, pw, wn)
+    ):
+        cols = slice(cx0, cx0 + sw * (count - 1) + 1, sw)
+        dx[:, :, :hin, cols] = plane[:, :, ph : ph + hin, q0 : q0 + count]
+    return dx
+
+
+def _views(planes, kernel, stride, out_hw):
+    """Yield ``(offset_index, view)`` for every window offset in raster order."""
+    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
+    for i in range(kh):
+        for j in range(kw):
+            q = j // sw
+            rows = slice(i, i + sh * (oh - 1) + 1, sh)
+            yield i * kw + j, planes[j % sw][..., rows, q : q + ow]
+
+
+def _ave_inv_count(xp, dtype, hw, kernel, stride, pad, out_hw):
+    """1 / Caffe's divisor per output, shape (oh, ow)."""
+    sizes = []
+    for size, k, s, p, o in zip(hw, kernel, stride, pad, out_hw):
+        start = np.arange(o) * s - p
+        n = np.minimum(start + k, size + p) - start
+        sizes.append(np.maximum(n, 1))  # empty windows (sum 0) divide by 1
+    return xp.asarray(1.0 / np.outer(*sizes), dtype=dtype)
+
+
+def forward(x, params: Params):
+    """Pool ``x``.
+
+    x : array (N, C, H, W), float32 or float64.
+    Returns ``y`` of shape (N, C, oh, ow) (same dtype) and the backward context.
+    """
+    xp = get_array_module(x)
+    check_rank(x, 4, "Pooling")
+    if x.dtype.kind != "f":
+        raise ValueError(f"Pooling: expected a floating-point array, got {x.dtype}")
+    kernel, stride, pad, out_hw = _geometry(x.shape, params)
+    (kh, kw), (oh, ow) = kernel, out_hw
+    kk = kh * kw
+    idx_dtype = np.uint8 if kk <= 255 else np.uint16 if kk <= 65535 else np.int32
+    inv = argmax = None
+    if params.pool is Pool.AVE:
+        inv = _ave_inv_count(xp, x.dtype, x.shape[2:], kernel, stride, pad, out_hw)
+    if out_hw == (1, 1) and pad == (0, 0):
+        # One window (global pooling): a reduction beats kh*kw tiny steps.
+        win = x[:, :, :kh, :kw].reshape(*x.shape[:2], kk)
+        if params.pool is Pool.MAX:
+            argmax = win.argmax(axis=-1).astype(idx_dtype)[..., None, None]
+            y = win.max(axis=-1)[..., None, None]
+        else:
+            y = win.sum(axis=-1)[..., None, None] * inv
+    elif params.pool is Pool.MAX:
+        planes = _split(x, xp, kernel, stride, pad, out_hw, -np.inf)
+        views = _views(planes, kernel, stride, out_hw)
+        _, v0 = next(views)
+        y = v0.copy()
+        argmax = xp.zeros(y.shape, dtype=idx_dtype)
+        better = xp.empty(y.shape, dtype=bool)
+        mark = xp.empty(y.shape, dtype=idx_dtype)
+        for o, v in views:
+            # Branch-free (masked copies are slow): strict > keeps the first
+            # maximum; offsets rise, so max(argmax, better*o) records o.
+            xp.greater(v, y, out=better)
+            xp.maximum(y, v, out=y)
+            xp.multiply(better, argmax.dtype.type(o), out=mark)
+            xp.maximum(argmax, mark, out=argmax)
+        # Windows wholly past the image (p == 0, s > k): Caffe's -FLT_MAX.
+        if (oh - 1) * stride[0] - pad[0] >= x.shape[2]:
+            y[:, :, -1, :] = _CAFFE_LOWEST
+        if (ow - 1) * stride[1] - pad[1] >= x.shape[3]:
+            y[:, :, :, -1] = _CAFFE_LOWEST
+    else:
+        planes = _split(x, xp, kernel, stride, pad, out_hw, 0)
+        views = _views(planes, kernel, stride, out_hw)
+        _, v0 = next(views)
+        y = v0.copy()
+        for _, v in views:
+            y += v
+        y *= inv
+    ctx = Ctx(params.pool, x.shape, x.dtype, kernel, stride, pad, out_hw, argmax, inv)
+    return y, ctx
+
+
+def backward(dy, ctx: Ctx):
+    """Gradient with respect to the input, shape ``ctx.in_shape``."""
+    xp = get_array_module(dy)
+    n, c, H, W = ctx.in_shape
+    (ph, pw), (oh, ow) = ctx.pad, ctx.out_hw
+    if tuple(dy.shape) != (n, c, oh, ow):
+        raise ValueError(
+            f"Pooling backward: dy has shape {tuple(dy.shape)}, expected "
+            f"{(n, c, oh, ow)}"
+        )
+    if ctx.out_hw == (1, 1) and ctx.pad == (0, 0):
+        kh, kw = ctx.kernel
+        if ctx.pool is Pool.MAX:
+            hit = xp.arange(kh * kw) == ctx.argmax[:, :, 0, 0, None]
+            win = hit * dy[:, :, 0, :]
+        else:
+            win = xp.broadcast_to(dy[:, :, 0, :] * ctx.inv_count, (n, c, kh * kw))
+        dx = xp.zeros(ctx.in_shape, dtype=dy.dtype)
+        dx[:, :, :kh, :kw] = win.reshape(n, c, kh, kw)
+        return dx
+    hn, _ = _padded_extent(H, ctx.kernel[0], ctx.stride[0], ph, oh)
+    wn, _ = _padded_extent(W, ctx.kernel[1], ctx.stride[1], pw, ow)
+    layout = _phase_layout(W, ctx.kernel[1], ctx.stride[1], pw, wn)
+    planes = [xp.zeros((n, c, hn, lay[0]), dtype=dy.dtype) for lay in layout]
+    views = _views(planes, ctx.kernel, ctx.stride, ctx.out_hw)
+    if ctx.pool is Pool.MAX:
+        hit = xp.empty(dy.shape, dtype=bool)
+        share = xp.empty_like(dy)
+        for o, v in views:
+            xp.equal(ctx.argmax, o, out=hit)
+            xp.multiply(dy, hit, out=share)
+            v += share
+    else:
+        share = dy * ctx.inv_count
+        for _, v in views:
+            v += share
+    return _merge(planes, xp, ctx.in_shape, ctx.kernel, ctx.stride, ctx.pad, ctx.out_hw)
