@@ -347,7 +347,10 @@ def balanced(
 
 
 def layers(*names: str) -> Balanced:
-    """``layers:A,B,...``: DeepDream at several layers, each at unit norm."""
+    """DeepDream at several layers, each layer's gradient at unit norm.
+
+    Spec ``layers:A,B,...``; the factory of :class:`Balanced` for the CLI.
+    """
     split = [n.strip() for arg in names for n in arg.split(",") if n.strip()]
     if not split:
         raise ValueError(f"name at least one layer: {Balanced.usage}")

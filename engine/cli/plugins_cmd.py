@@ -74,10 +74,8 @@ def run(args: argparse.Namespace) -> int:
         w_usage = max((len(r["usage"]) for r in rows), default=0)
         w_plugin = max((len(r["plugin"]) for r in rows), default=0)
         for r in rows:
-            line = (
-                f"  {r['usage']:<{w_usage}}  {r['plugin']:<{w_plugin}}  {r['summary']}"
-            )
-            print(line.rstrip())
+            cols = f"{r['usage']:<{w_usage}}  {r['plugin']:<{w_plugin}}"
+            print(f"  {cols}  {r['summary']}".rstrip())
         print()
     print("plugins:")
     for row in info["plugins"]:
