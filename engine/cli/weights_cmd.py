@@ -1,0 +1,77 @@
+"""``inceptionism weights convert|fetch|synthetic`` and ``inceptionism models``."""
+
+from __future__ import annotations
+
+import argparse
+
+from inceptionism.weights import cache_dir, save_model
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from inceptionism.weights.convert import convert
+
+    m = convert(args.caffemodel, args.output, prototxt=args.prototxt, model=args.model)
+    n = sum(a.size for blobs in m.params.values() for a in blobs.values())
+    print(
+        f"wrote {args.output}: {m.name}, {len(m.graph['layers'])} layers, "
+        f"{n:,} parameters"
+    )
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from inceptionism.weights.download import fetch
+
+    path = fetch(args.name, force=args.force)
+    print(path)
+    return 0
+
+
+def _synthetic(args: argparse.Namespace) -> int:
+    from inceptionism.weights.synthetic import synthetic_model
+
+    m = synthetic_model(args.name, seed=args.seed)
+    save_model(m, args.output)
+    print(f"wrote {args.output}: synthetic {m.name} (seed {args.seed})")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from inceptionism.weights.registry import MODELS
+
+    root = cache_dir()
+    width = max(len(n) for n in MODELS)
+    print(f"{'name':<{width}}  cached  description")
+    for name, spec in sorted(MODELS.items()):
+        cached = "yes" if (root / f"{name}.h5").exists() else "no"
+        print(f"{name:<{width}}  {cached:<6}  {spec.description}")
+    print(f"cache: {root}")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``weights`` (with convert/fetch/synthetic) and ``models``."""
+    w = subparsers.add_parser("weights", help="convert, fetch or make weight files")
+    wsub = w.add_subparsers(dest="weights_command", metavar="ACTION", required=True)
+
+    c = wsub.add_parser("convert", help="convert a Caffe .caffemodel to HDF5")
+    c.add_argument("caffemodel", help="input .caffemodel")
+    c.add_argument("--prototxt", help="deploy prototxt (default: the registry's "
+                   "topology, or the caffemodel's own)")  # fmt: skip
+    c.add_argument("--model", help="registry model name (topology, mean, labels)")
+    c.add_argument("-o", "--output", required=True, help="output .h5 file")
+    c.set_defaults(func=_convert)
+
+    f = wsub.add_parser("fetch", help="download, verify and convert a model")
+    f.add_argument("name", help="registry model name (see `inceptionism models`)")
+    f.add_argument("--force", action="store_true", help="convert again if cached")
+    f.set_defaults(func=_fetch)
+
+    s = wsub.add_parser("synthetic", help="seeded synthetic weights (tests, offline)")
+    s.add_argument("name", help="registry model name (architecture)")
+    s.add_argument("-o", "--output", required=True, help="output .h5 file")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.set_defaults(func=_synthetic)
+
+    m = subparsers.add_parser("models", help="known models and what is cached")
+    m.set_defaults(func=_models)
