@@ -1,0 +1,102 @@
+"""Concatenation along one axis (default 1, channels); Caffe concat_layer.cpp.
+
+Forward: ``y = concatenate(xs, axis)``; every input must have the same rank,
+dtype and shape except along ``axis``. Backward splits ``dy`` back into the
+inputs' extents along ``axis``; the pieces are views of ``dy`` (no copy), so
+copy one before changing it in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from inceptionism.kernels.backend import get_array_module
+
+
+@dataclass(frozen=True)
+class Params:
+    axis: int = 1
+
+
+class Ctx(NamedTuple):
+    axis: int
+    sizes: tuple[int, ...]  # each input's extent along axis
+
+
+_KNOWN = {"axis", "concat_dim"}
+
+
+def params_from_caffe(d: dict) -> Params:
+    """Build :class:`Params` from a Caffe ``concat_param`` dict (Caffe defaults).
+
+    The legacy ``concat_dim`` is accepted; giving both it and ``axis`` is an
+    error, as in Caffe.
+    """
+    unknown = set(d) - _KNOWN
+    if unknown:
+        raise ValueError(
+            f"Concat: unknown parameter(s) {sorted(unknown)}; known: {sorted(_KNOWN)}"
+        )
+    if "axis" in d and "concat_dim" in d:
+        raise ValueError("Concat: give either axis or concat_dim, not both")
+    return Params(int(d.get("axis", d.get("concat_dim", 1))))
+
+
+def _check_shapes(shapes, axis: int) -> int:
+    """Validate the input shapes; return the axis as a non-negative index."""
+    shapes = [tuple(s) for s in shapes]
+    if not shapes:
+        raise ValueError("Concat: needs at least one input")
+    ndim = len(shapes[0])
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"Concat: axis {axis} is out of range for {ndim}-d inputs")
+    axis %= ndim
+    for i, s in enumerate(shapes[1:], 1):
+        if len(s) != ndim or s[:axis] + s[axis + 1 :] != (
+            shapes[0][:axis] + shapes[0][axis + 1 :]
+        ):
+            raise ValueError(
+                f"Concat: input {i} has shape {s}, incompatible with input 0 "
+                f"{shapes[0]}: all dimensions but axis {axis} must match"
+            )
+    return axis
+
+
+def output_shape(in_shapes, params: Params) -> tuple[int, ...]:
+    """Output shape for a list of input shapes."""
+    axis = _check_shapes(in_shapes, params.axis)
+    out = list(in_shapes[0])
+    out[axis] = sum(s[axis] for s in in_shapes)
+    return tuple(out)
+
+
+def forward(xs, params: Params):
+    """``xs``: list of arrays; returns their concatenation and ctx."""
+    xs = list(xs)
+    axis = _check_shapes([x.shape for x in xs], params.axis)
+    dtypes = {x.dtype for x in xs}
+    if len(dtypes) != 1:
+        raise ValueError(
+            f"Concat: inputs have mixed dtypes {sorted(map(str, dtypes))}; cast them "
+            "to one dtype first"
+        )
+    xp = get_array_module(xs[0])
+    y = xp.concatenate(xs, axis=axis)
+    return y, Ctx(axis, tuple(x.shape[axis] for x in xs))
+
+
+def backward(dy, ctx: Ctx):
+    """A list of gradients, one per input (views of ``dy``)."""
+    if dy.shape[ctx.axis] != sum(ctx.sizes):
+        raise ValueError(
+            f"Concat backward: dy has {dy.shape[ctx.axis]} entries along axis "
+            f"{ctx.axis}, expected {sum(ctx.sizes)}"
+        )
+    out, start = [], 0
+    index = [slice(None)] * dy.ndim
+    for size in ctx.sizes:
+        index[ctx.axis] = slice(start, start + size)
+        out.append(dy[tuple(index)])
+        start += size
+    return out

@@ -1,0 +1,61 @@
+"""Dropout at inference: the identity (Caffe dropout_layer.cpp, TEST phase).
+
+Caffe scales at training time (``scale_train: true``), so at test time
+``y = x`` and ``dx = dy``; both are returned as is, without a copy. DeepDream
+only ever runs nets in inference mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+
+@dataclass(frozen=True)
+class Params:
+    dropout_ratio: float = 0.5
+    scale_train: bool = True
+
+
+class Ctx(NamedTuple):
+    pass
+
+
+_KNOWN = {"dropout_ratio", "scale_train"}
+
+
+def params_from_caffe(d: dict) -> Params:
+    """Build :class:`Params` from a Caffe ``dropout_param`` dict (Caffe defaults)."""
+    unknown = set(d) - _KNOWN
+    if unknown:
+        raise ValueError(
+            f"Dropout: unknown parameter(s) {sorted(unknown)}; known: {sorted(_KNOWN)}"
+        )
+    params = Params(
+        float(d.get("dropout_ratio", 0.5)), bool(d.get("scale_train", True))
+    )
+    _check_params(params)
+    return params
+
+
+def _check_params(p: Params) -> None:
+    if not 0.0 <= p.dropout_ratio < 1.0:
+        raise ValueError(
+            f"Dropout: dropout_ratio must be in [0, 1), got {p.dropout_ratio}"
+        )
+
+
+def output_shape(in_shape, params: Params) -> tuple[int, ...]:
+    _check_params(params)
+    return tuple(in_shape)
+
+
+def forward(x, params: Params):
+    """Identity: returns ``x`` itself and an empty ctx."""
+    _check_params(params)
+    return x, Ctx()
+
+
+def backward(dy, ctx: Ctx):
+    """Identity: returns ``dy`` itself."""
+    return dy

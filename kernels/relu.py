@@ -1,0 +1,82 @@
+"""ReLU with Caffe's ``negative_slope``; matches Caffe relu_layer.cpp.
+
+Forward: ``y = x if x > 0 else negative_slope * x``.
+Backward: ``dx = dy if y > 0 else negative_slope * dy`` (0 at ``x == 0`` when
+the slope is 0). The mask is read from the *output*, so ``ctx`` keeps ``y``
+and not ``x``: in-place ReLU (Caffe nets store the post-ReLU value in the
+conv blob) is legal. That needs ``sign(y) == sign(x)``, so a negative slope
+is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from inceptionism.kernels.backend import get_array_module
+
+
+@dataclass(frozen=True)
+class Params:
+    negative_slope: float = 0.0
+
+
+class Ctx(NamedTuple):
+    params: Params
+    y: object  # the output
+
+
+_KNOWN = {"negative_slope", "engine"}
+
+
+def params_from_caffe(d: dict) -> Params:
+    """Build :class:`Params` from a Caffe ``relu_param`` dict (Caffe defaults)."""
+    unknown = set(d) - _KNOWN
+    if unknown:
+        raise ValueError(
+            f"ReLU: unknown parameter(s) {sorted(unknown)}; known: {sorted(_KNOWN)}"
+        )
+    params = Params(float(d.get("negative_slope", 0.0)))
+    _check_params(params)
+    return params
+
+
+def _check_params(p: Params) -> None:
+    if not p.negative_slope >= 0:
+        raise ValueError(
+            f"ReLU: negative_slope must be >= 0, got {p.negative_slope} (the "
+            "gradient is read from the output, which needs sign(y) == sign(x))"
+        )
+
+
+def output_shape(in_shape, params: Params) -> tuple[int, ...]:
+    _check_params(params)
+    return tuple(in_shape)
+
+
+def forward(x, params: Params):
+    """``y`` (same shape and dtype as ``x``, any shape) and ctx."""
+    _check_params(params)
+    xp = get_array_module(x)
+    if x.dtype.kind != "f":
+        raise ValueError(f"ReLU: expected a floating-point array, got {x.dtype}")
+    slope = params.negative_slope
+    if slope == 0:
+        y = xp.maximum(x, x.dtype.type(0))
+    else:
+        y = xp.where(x > 0, x, x * x.dtype.type(slope))
+    return y, Ctx(params, y)
+
+
+def backward(dy, ctx: Ctx):
+    """Gradient with respect to the input, from the saved output."""
+    xp = get_array_module(dy)
+    if dy.shape != ctx.y.shape:
+        raise ValueError(
+            f"ReLU backward: dy has shape {tuple(dy.shape)}, expected "
+            f"{tuple(ctx.y.shape)}"
+        )
+    slope = ctx.params.negative_slope
+    if slope == 0:
+        return xp.multiply(dy, ctx.y > 0)
+    return xp.where(ctx.y > 0, dy, dy * dy.dtype.type(slope))

@@ -1,0 +1,72 @@
+"""Softmax over one axis (default 1, channels); matches Caffe softmax_layer.cpp.
+
+Forward: ``y = exp(x - max(x)) / sum(exp(x - max(x)))`` along ``axis`` (the
+maximum is subtracted for stability, as Caffe does).
+Backward: ``dx = y * (dy - sum(dy * y))`` along ``axis``.
+Any rank; a negative axis counts from the end, as in Caffe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from inceptionism.kernels.backend import get_array_module
+
+
+@dataclass(frozen=True)
+class Params:
+    axis: int = 1
+
+
+class Ctx(NamedTuple):
+    axis: int
+    y: object  # the output
+
+
+_KNOWN = {"axis", "engine"}
+
+
+def params_from_caffe(d: dict) -> Params:
+    """Build :class:`Params` from a Caffe ``softmax_param`` dict (Caffe defaults)."""
+    unknown = set(d) - _KNOWN
+    if unknown:
+        raise ValueError(
+            f"Softmax: unknown parameter(s) {sorted(unknown)}; known: {sorted(_KNOWN)}"
+        )
+    return Params(int(d.get("axis", 1)))
+
+
+def _axis(ndim: int, axis: int) -> int:
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"Softmax: axis {axis} is out of range for a {ndim}-d input")
+    return axis % ndim
+
+
+def output_shape(in_shape, params: Params) -> tuple[int, ...]:
+    _axis(len(in_shape), params.axis)
+    return tuple(in_shape)
+
+
+def forward(x, params: Params):
+    """``y`` (same shape and dtype as ``x``) and ctx."""
+    xp = get_array_module(x)
+    if x.dtype.kind != "f":
+        raise ValueError(f"Softmax: expected a floating-point array, got {x.dtype}")
+    axis = _axis(x.ndim, params.axis)
+    y = x - x.max(axis=axis, keepdims=True)
+    xp.exp(y, out=y)
+    y /= y.sum(axis=axis, keepdims=True)
+    return y, Ctx(axis, y)
+
+
+def backward(dy, ctx: Ctx):
+    """Gradient with respect to the input."""
+    if dy.shape != ctx.y.shape:
+        raise ValueError(
+            f"Softmax backward: dy has shape {tuple(dy.shape)}, expected "
+            f"{tuple(ctx.y.shape)}"
+        )
+    dx = dy * ctx.y
+    dx -= ctx.y * dx.sum(axis=ctx.axis, keepdims=True)
+    return dx
