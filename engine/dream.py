@@ -1,0 +1,371 @@
+"""The dream loop: google/deepdream ``dream.ipynb``'s ``deepdream`` and
+``make_step``, with objectives, regularizers and priors as plugins.
+
+Per step (defaults = the notebook)::
+
+    x = prior.before_step(x)          # jitter: roll by rng.integers(-32, 33, 2)
+    blobs = net.forward(x, end=objective.layers)
+    value, seeds = objective(blobs)   # deepdream: 1/2 sum a^2, seed = a
+    g = net.backward(seeds)
+    g -= sum(reg.weight * reg(x).grad)          # regularizers, minimised
+    g = prior.grad(g)                           # smoothing, normalisation, ...
+    x += step_size / mean(|g|) * g              # (no update if g == 0)
+    x = prior.after_step(x)           # un-roll, then clip to [-mean, scale-mean]
+
+Octaves: the preprocessed image is zoomed by ``1 / octave_scale`` ``octaves -
+1`` times (:func:`inceptionism.engine.resample.zoom`: align corners, rounded
+sizes, as ``scipy.ndimage.zoom(order=1)``); from the smallest up, the dreamed
+detail (image minus base) is resized to the next base and added to it. Octaves
+too small for the objective's blobs are skipped with an
+:class:`OctaveSkippedWarning`. Every random draw comes from one
+``numpy.random.Generator`` (``seed``), so the same seed gives the same image.
+Everything between preprocess and deprocess stays on the net's device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from inceptionism.engine.resample import resize, zoom, zoom_in
+from inceptionism.plugins.base import Objective, Prior, Regularizer, StepState
+
+#: The notebook's objective: ``objective_L2`` at ``inception_4c/output``.
+DEFAULT_OBJECTIVE = "deepdream:inception_4c/output"
+
+
+class OctaveSkippedWarning(UserWarning):
+    """An octave was smaller than the objective's blobs need and was skipped."""
+
+
+@dataclass(frozen=True)
+class DreamConfig:
+    """Every parameter of one dream (defaults = google/deepdream ``dream.ipynb``).
+
+    objective, regularizers, priors : CLI spec strings (``repr`` of objects
+        given directly); ``jitter`` and ``clip`` add the built-in priors
+        ``jitter:N`` and ``clip`` in front of ``priors``.
+    seed : seed of the one ``numpy.random.Generator``; None draws fresh
+        entropy (not reproducible).
+    """
+
+    objective: str = DEFAULT_OBJECTIVE
+    octaves: int = 4
+    octave_scale: float = 1.4
+    steps: int = 10
+    step_size: float = 1.5
+    jitter: int = 32
+    clip: bool = True
+    seed: int | None = None
+    regularizers: tuple[str, ...] = ()
+    priors: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        checks = [
+            (self.octaves >= 1, f"octaves must be >= 1, got {self.octaves}"),
+            (
+                self.octave_scale > 1.0 or self.octaves == 1,
+                f"octave scale must be > 1, got {self.octave_scale}",
+            ),
+            (self.steps >= 0, f"steps must be >= 0, got {self.steps}"),
+            (self.step_size >= 0, f"step size must be >= 0, got {self.step_size}"),
+            (self.jitter >= 0, f"jitter must be >= 0, got {self.jitter}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def to_dict(self) -> dict:
+        """JSON-able form (for the recipe); :meth:`from_dict` inverts it."""
+        d = dataclasses.asdict(self)
+        d["regularizers"], d["priors"] = list(self.regularizers), list(self.priors)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DreamConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown dream parameters: {', '.join(unknown)}")
+        d = dict(d)
+        for key in ("regularizers", "priors"):
+            if key in d:
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+
+# -- resolving plugins -------------------------------------------------------
+
+
+def _manager(pm):
+    if pm is None:
+        from inceptionism.plugins import get_plugin_manager
+
+        pm = get_plugin_manager()
+    return pm
+
+
+def _spec(item) -> str:
+    return item if isinstance(item, str) else repr(item)
+
+
+def resolve(config: DreamConfig, pm, objective=None, regularizers=None, priors=None):
+    """Objective, regularizers and priors for ``config``.
+
+    Objects passed in are used as they are; otherwise the config's spec
+    strings are parsed through the plugin manager. Priors are ``[clip,
+    jitter, *priors]`` so that, ``after_step`` running in reverse, the image
+    is un-rolled and then clipped, as in ``make_step``.
+    """
+    from inceptionism.plugins.spec import make_prior, make_regularizer, parse_objective
+
+    if not isinstance(objective, Objective):
+        objective = parse_objective(config.objective, pm)
+    regs = [
+        r if isinstance(r, Regularizer) else make_regularizer(r, pm)
+        for r in (config.regularizers if regularizers is None else regularizers)
+    ]
+    user = [
+        p if isinstance(p, Prior) else make_prior(p, pm)
+        for p in (config.priors if priors is None else priors)
+    ]
+    builtin = []
+    if config.clip:
+        builtin.append(make_prior("clip", pm))
+    if config.jitter:
+        builtin.append(make_prior(f"jitter:{config.jitter}", pm))
+    return objective, regs, builtin + user
+
+
+# -- octaves -----------------------------------------------------------------
+
+
+def octave_bases(x, octaves: int, octave_scale: float) -> list:
+    """``[x, zoom(x, 1/s), zoom(zoom(x, 1/s), 1/s), ...]``, largest first."""
+    bases = [x]
+    for _ in range(octaves - 1):
+        bases.append(zoom(bases[-1], 1.0 / octave_scale))
+    return bases
+
+
+def _fits(net, hw, layers) -> str | None:
+    """None if every blob of ``layers`` is non-empty at input size ``hw``;
+    otherwise the reason."""
+    problems: dict = {}
+    try:
+        shapes = net.shapes(hw, problems)
+    except ValueError as exc:
+        return str(exc)
+    missing = [name for name in layers if name not in shapes]
+    if not missing:
+        return None
+    why = "; ".join(f"{k}: {v}" for k, v in list(problems.items())[:1])
+    return f"{', '.join(missing)} would be empty" + (f" ({why})" if why else "")
+
+
+# -- the loop ----------------------------------------------------------------
+
+
+def make_step(net, x, objective, regularizers, priors, step_size, state):
+    """One gradient-ascent step (``dream.ipynb``'s ``make_step``); returns
+    ``(x, value)``. ``x`` stays on the net's device."""
+    xp = net.xp
+    for p in priors:
+        x = p.before_step(x, state)
+    blobs = net.forward(x, end=list(objective.layers))
+    value, seeds = objective(blobs)
+    del blobs
+    g = net.backward(seeds)
+    for reg in regularizers:
+        _, rg = reg(x)
+        g = g - reg.weight * rg
+    for p in priors:
+        g = p.grad(g, state)
+    m = xp.abs(g).mean()
+    m = xp.where(m > 0, m, xp.ones_like(m))  # g == 0: no update, no 0/0
+    x = x + (step_size / m).astype(x.dtype) * g
+    for p in reversed(priors):
+        x = p.after_step(x, state)
+    return x, value
+
+
+def run(
+    net,
+    rgb,
+    config: DreamConfig = DreamConfig(),  # noqa: B008 - frozen, so shared is fine
+    *,
+    objective: Objective | None = None,
+    regularizers=None,
+    priors=None,
+    pm=None,
+    observers: Iterable = (),
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """Dream ``rgb`` (float (H, W, 3) RGB 0..255, host) with ``config``.
+
+    ``objective``/``regularizers``/``priors`` objects override the config's
+    specs; ``observers`` are plugin objects registered on ``pm`` for this call
+    (progress bars, frame savers); ``rng`` overrides ``config.seed`` (a zoom
+    sequence shares one). Returns float32 (H, W, 3) RGB (in 0..255 when
+    ``clip``; unclipped otherwise, as the notebook's ``deprocess``).
+    """
+    pm = _manager(pm)
+    objective, regs, prs = resolve(config, pm, objective, regularizers, priors)
+    rng = np.random.default_rng(config.seed) if rng is None else rng
+    layers = [net.resolve(name) for name in objective.layers]
+    rgb = np.asarray(rgb, dtype=np.float32)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an RGB image of shape (H, W, 3), got {rgb.shape}")
+
+    bases = octave_bases(net.preprocess(rgb), config.octaves, config.octave_scale)
+    todo = []
+    for i, base in enumerate(bases):
+        hw = tuple(base.shape[-2:])
+        why = _fits(net, hw, layers)
+        if why is None:
+            todo.append(base)
+        elif i == 0:
+            raise ValueError(
+                f"the image ({hw[0]}x{hw[1]}) is too small for the objective: "
+                f"{why}; use a larger image or a shallower layer"
+            )
+        else:
+            warnings.warn(
+                f"octave {i + 1} of {config.octaves} ({hw[0]}x{hw[1]}) is too small "
+                f"for {', '.join(layers)} and is skipped ({why})",
+                OctaveSkippedWarning,
+                stacklevel=2,
+            )
+    todo.reverse()  # smallest first
+
+    observers = list(observers)
+    for obs in observers:
+        pm.register(obs)
+    try:
+        objective.bind(net)
+        pm.hook.inceptionism_dream_start(net=net, config=config, rgb=rgb)
+        detail = net.xp.zeros_like(todo[0])
+        x = todo[0]
+        for octave, base in enumerate(todo):
+            if octave > 0:
+                detail = resize(detail, base.shape[-2:])
+            x = base + detail
+            state = None
+            for step in range(config.steps):
+                state = StepState(
+                    octave=octave,
+                    n_octaves=len(todo),
+                    step=step,
+                    n_steps=config.steps,
+                    rng=rng,
+                    mean=net.mean,
+                    scale=net.scale,
+                )
+                x, value = make_step(
+                    net, x, objective, regs, prs, config.step_size, state
+                )
+                pm.hook.inceptionism_step_end(net=net, state=state, x=x, value=value)
+            if state is not None:
+                pm.hook.inceptionism_octave_end(net=net, state=state, x=x)
+            detail = x - base
+        out = net.deprocess(x)
+        pm.hook.inceptionism_dream_end(net=net, config=config, rgb=out)
+    finally:
+        for obs in observers:
+            pm.unregister(obs)
+    return out
+
+
+def dream(
+    net,
+    rgb,
+    objective=None,
+    octaves: int = 4,
+    octave_scale: float = 1.4,
+    steps: int = 10,
+    step_size: float = 1.5,
+    jitter: int = 32,
+    clip: bool = True,
+    seed: int | None = None,
+    regularizers: Iterable = (),
+    priors: Iterable = (),
+    pm=None,
+    progress=None,
+    observers: Iterable = (),
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """DeepDream ``rgb`` (float (H, W, 3) RGB 0..255) and return the result.
+
+    Defaults are google/deepdream ``dream.ipynb``'s. ``objective`` is None
+    (``deepdream:inception_4c/output``), a spec string
+    (``"channel:inception_4d/3x3_reduce:139"``) or an
+    :class:`~inceptionism.plugins.Objective`; ``regularizers`` and ``priors``
+    likewise take specs or objects. ``progress=True`` shows a bar on a
+    terminal (or pass a :class:`~inceptionism.engine.progress.ProgressBar`).
+    Returns float32 (H, W, 3) RGB, in 0..255 when ``clip``.
+    """
+    regularizers, priors = list(regularizers), list(priors)
+    config = DreamConfig(
+        objective=DEFAULT_OBJECTIVE if objective is None else _spec(objective),
+        octaves=octaves,
+        octave_scale=octave_scale,
+        steps=steps,
+        step_size=step_size,
+        jitter=jitter,
+        clip=clip,
+        seed=seed,
+        regularizers=tuple(_spec(r) for r in regularizers),
+        priors=tuple(_spec(p) for p in priors),
+    )
+    observers = list(observers)
+    if progress:
+        from inceptionism.engine.progress import ProgressBar
+
+        observers.append(ProgressBar() if progress is True else progress)
+    return run(
+        net,
+        rgb,
+        config,
+        objective=objective if isinstance(objective, Objective) else None,
+        regularizers=regularizers,
+        priors=priors,
+        pm=pm,
+        observers=observers,
+        rng=rng,
+    )
+
+
+def zoom_frames(
+    net,
+    rgb,
+    frames: int = 100,
+    scale: float = 0.05,
+    config: DreamConfig = DreamConfig(),  # noqa: B008
+    *,
+    pm=None,
+    observers: Iterable = (),
+    **overrides,
+) -> Iterator[np.ndarray]:
+    """The notebook's zoom feedback: dream, yield the frame, zoom in by
+    ``1 / (1 - scale)`` about the centre (``affine_transform``, order 1), repeat.
+
+    One generator (``config.seed``) serves the whole sequence, so the same
+    seed gives the same frames. ``overrides`` are :func:`run`'s keyword
+    arguments (objective/regularizer/prior objects).
+    """
+    if frames < 1:
+        raise ValueError(f"frames must be >= 1, got {frames}")
+    pm = _manager(pm)
+    rng = np.random.default_rng(config.seed)
+    frame = np.asarray(rgb, dtype=np.float32)
+    for i in range(frames):
+        frame = run(
+            net, frame, config, pm=pm, observers=observers, rng=rng, **overrides
+        )
+        yield frame
+        if i + 1 < frames:
+            frame = zoom_in(frame, scale, axes=(0, 1))
