@@ -298,3 +298,9 @@ def read_recipe(path) -> dict | None:
     except json.JSONDecodeError:
         return None  # some other program's text in the same place
     return recipe if isinstance(recipe, dict) else None
+
+
+def sample_image_path() -> Path:
+    """The sample picture shipped with the package (512x384 procedural
+    clouds, made by ``engine/data/make_sample.py``)."""
+    return Path(__file__).with_name("data") / "sample.png"
