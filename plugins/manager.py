@@ -88,9 +88,9 @@ def registry(
             f"{', '.join(hookspecs.REGISTRY_HOOKS)}"
         ) from None
     merged: dict[str, tuple[Callable[..., Any], str]] = {}
-    # get_hookimpls() lists the last registered first; reverse it so the
-    # built-ins come first and messages read in registration order.
-    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+    # get_hookimpls() lists plugins in registration order (built-ins first;
+    # pluggy *calls* them in reverse), so a clash blames the later plugin.
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
         if impl.hookwrapper or impl.wrapper:
             continue  # wrappers observe calls; they add no entries
         provided = impl.function()
