@@ -319,7 +319,9 @@ def graph_from_net(net: dict, name: str | None = None) -> tuple[dict, dict[str, 
     blob, and — when training-only layers were present (a training net or
     snapshot) — layers that do not lead to the final classifier (auxiliary
     heads such as GoogLeNet's ``loss1/*``, ``loss2/*``) are pruned and a
-    ``Softmax`` named ``prob`` is appended after it if missing.
+    ``Softmax`` named ``prob`` is appended after it if missing. The final
+    classifier is what the *last* loss layer in file order reads (GoogLeNet's
+    ``loss3/loss3`` reads ``loss3/classifier``), else the last layer's top.
 
     Returns ``(graph, raw)`` where ``raw`` maps each kept layer name to its
     message (the binary reader takes the blobs from there). Unsupported layer
@@ -333,6 +335,7 @@ def graph_from_net(net: dict, name: str | None = None) -> tuple[dict, dict[str, 
     kept: list[dict] = []
     dropped_training = False
     data_top = None
+    output = None  # what the last loss layer reads: the final classifier
     for layer in layers:
         lname = _first(layer, "name", "")
         t = _layer_type(layer)
@@ -345,6 +348,8 @@ def graph_from_net(net: dict, name: str | None = None) -> tuple[dict, dict[str, 
             dropped_training = True
             if t in ("Data", "ImageData", "HDF5Data", "MemoryData", "WindowData"):
                 data_top = data_top or (tops[0] if tops else "data")
+            if t.endswith("Loss") and bottoms:
+                output = bottoms[0]
             continue
         kept.append(
             {
@@ -360,7 +365,7 @@ def graph_from_net(net: dict, name: str | None = None) -> tuple[dict, dict[str, 
         # a training net: its data layer gives the name; the size is nominal
         inp = {"name": data_top or "data", "shape": list(DEFAULT_INPUT_SHAPE)}
     if dropped_training and kept:
-        kept = _prune_to_last(kept)
+        kept = _prune_to(kept, output or kept[-1]["top"][0])
         last = kept[-1]
         if last["type"] == "InnerProduct":
             taken = {lyr["name"] for lyr in kept} | {
@@ -395,9 +400,11 @@ def graph_from_net(net: dict, name: str | None = None) -> tuple[dict, dict[str, 
     return graph, raw
 
 
-def _prune_to_last(layers: list[dict]) -> list[dict]:
-    """Keep only layers the last layer's top depends on (in-place aware)."""
-    needed = {layers[-1]["top"][0]}
+def _prune_to(layers: list[dict], output: str) -> list[dict]:
+    """Keep only the layers ``output`` depends on (in-place aware)."""
+    if not any(output in lyr["top"] for lyr in layers):
+        raise ValueError(f"no layer produces {output!r}, the net's output")
+    needed = {output}
     keep = []
     for layer in reversed(layers):
         if needed & set(layer["top"]):
