@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ._geometry import check_rank, check_window, conv_out_hw
-from ._im2col import col2im, im2col
+from ._im2col import (
+    col2im,
+    col2im_stride1,
+    im2col,
+    is_identity,
+    padded_width,
+    scratch,
+)
 from .backend import get_array_module
 
 OP = "Convolution"
@@ -197,19 +204,34 @@ def backward(dy, ctx: Ctx):
     xp = get_array_module(dy)
     p = ctx.params
     n, c, h, w = ctx.in_shape
-    g = p.group
     ho, wo = conv_out_hw((h, w), p.kernel, p.stride, p.pad, p.dilation)
     if tuple(dy.shape) != (n, p.num_output, ho, wo):
         raise ValueError(
             f"{OP}: upstream gradient shape {tuple(dy.shape)} does not match "
             f"the output shape {(n, p.num_output, ho, wo)}"
         )
-    w3 = _grouped(ctx.weight.astype(dy.dtype, copy=False), g)
+    g, og = p.group, p.num_output // p.group
+    wt = _grouped(ctx.weight.astype(dy.dtype, copy=False), g).transpose(0, 2, 1)
+
+    def gemm(dy_, out):
+        # (g, K, Og) @ (N, g, Og, P) -> (N, g, K, P), written into out
+        xp.matmul(wt, dy_.reshape(n, g, og, -1), out=out.reshape(n, g, wt.shape[1], -1))
+
+    if is_identity(p.kernel, p.stride, p.pad):
+        dx = xp.empty((n, c, h, w), dtype=dy.dtype)
+        gemm(dy, dx)
+        return dx
     kh, kw = p.kernel
-    dcols = xp.empty((n, c, kh, kw, ho, wo), dtype=dy.dtype)
-    xp.matmul(
-        w3.transpose(0, 2, 1),
-        dy.reshape(n, g, p.num_output // g, ho * wo),
-        out=dcols.reshape(n, g, -1, ho * wo),
-    )
+    if p.stride == (1, 1):
+        # Zero columns past Wo give dcols the padded-width layout, where
+        # col2im adds one long run per kernel offset.
+        _, wp = padded_width((ho, wo), (h, w), p.pad)
+        dyp = scratch(xp, "conv.dy", (n, p.num_output, ho, wp), dy.dtype)
+        dyp[..., wo:] = 0
+        dyp[..., :wo] = dy
+        dcols = scratch(xp, "conv.dcols", (n, c, kh, kw, ho * wp), dy.dtype)
+        gemm(dyp, dcols)
+        return col2im_stride1(dcols, (h, w), p.kernel, p.pad, p.dilation)
+    dcols = scratch(xp, "conv.dcols", (n, c, kh, kw, ho, wo), dy.dtype)
+    gemm(dy, dcols)
     return col2im(dcols, (h, w), p.stride, p.pad, p.dilation)

@@ -67,6 +67,7 @@ CASES = [
         id="4x4_stride3_unused_border_batch3",
     ),
     pytest.param(Case((1, 2, 3, 3), 2, (3, 3)), id="kernel_equals_input"),
+    pytest.param(Case((2, 2, 6, 5), 3, (3, 1)), id="3x1_nopad"),
 ]
 DTYPES = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")]
 
@@ -184,6 +185,22 @@ def test_numpy_matches_cupy(case, dtype, rng):
     assert yd.dtype == dtype and dxd.dtype == dtype
     np.testing.assert_allclose(cp.asnumpy(yd), y, **tol(dtype))
     np.testing.assert_allclose(cp.asnumpy(dxd), dx, **tol(dtype))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_results_do_not_share_work_arrays(case, rng):
+    # im2col/col2im reuse work arrays between calls; results must not.
+    x, w, b = make(case, np.float64, rng)
+    p = case.params()
+    y1, ctx = conv.forward(x, p, w, b)
+    g1 = rng.standard_normal(y1.shape)
+    dx1 = conv.backward(g1, ctx)
+    y1_copy, dx1_copy = y1.copy(), dx1.copy()
+    y2, _ = conv.forward(-x, p, w, b)
+    dx2 = conv.backward(-g1, ctx)
+    np.testing.assert_array_equal(y1, y1_copy)
+    np.testing.assert_array_equal(dx1, dx1_copy)
+    np.testing.assert_allclose(dx2, -dx1, **tol(np.float64))
 
 
 def test_float32_stays_float32_with_float64_weights(rng):
