@@ -1,0 +1,124 @@
+"""ReLU: loop reference, finite differences, PyTorch, CuPy; in-place; errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inceptionism.kernels import relu
+from tests.tolerances import tol
+
+DTYPES = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")]
+SLOPES = [pytest.param(0.0, id="slope0"), pytest.param(0.1, id="slope0.1")]
+SHAPES = [
+    pytest.param((2, 3, 5, 7), id="nchw_batch2"),
+    pytest.param((3, 10), id="2d"),
+]
+
+
+def away_from_zero(shape, dtype, rng):
+    x = rng.standard_normal(shape)
+    return (x + np.sign(x) * 0.1).astype(dtype)  # |x| >= 0.1: no kink nearby
+
+
+def loop_reference(x, slope):
+    y = np.empty_like(x)
+    for i in np.ndindex(x.shape):
+        y[i] = x[i] if x[i] > 0 else slope * x[i]
+    return y
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("slope", SLOPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_forward_matches_loop_reference(dtype, slope, shape, rng):
+    x = rng.standard_normal(shape).astype(dtype)
+    x.flat[:3] = 0  # zeros included
+    p = relu.Params(slope)
+    y, _ = relu.forward(x, p)
+    assert y.dtype == dtype and y.shape == relu.output_shape(x.shape, p)
+    np.testing.assert_allclose(y, loop_reference(x, dtype(slope)), **tol(dtype))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("slope", SLOPES)
+def test_backward_matches_finite_differences(slope, shape, rng):
+    x = away_from_zero(shape, np.float64, rng)
+    p = relu.Params(slope)
+    y, ctx = relu.forward(x, p)
+    g = rng.standard_normal(y.shape)
+    dx = relu.backward(g, ctx)
+    # piecewise linear, and a 2^-4 step never crosses 0 from |x| >= 0.1
+    eps = 0.0625
+    num = np.empty_like(x)
+    for idx in np.ndindex(x.shape):
+        xp_, xm = x.copy(), x.copy()
+        xp_[idx] += eps
+        xm[idx] -= eps
+        diff = relu.forward(xp_, p)[0] - relu.forward(xm, p)[0]
+        num[idx] = np.sum(g * diff) / (2 * eps)
+    np.testing.assert_allclose(dx, num, **tol(np.float64))
+
+
+@pytest.mark.parametrize("slope", SLOPES)
+def test_gradient_at_zero_and_in_place(slope, rng):
+    """The mask comes from the output: overwriting the input changes nothing;
+    at x == 0 the gradient is slope * dy (0 for a plain ReLU), as in Caffe."""
+    x = np.array([[-1.0, 0.0, 2.0, -0.0]])
+    y, ctx = relu.forward(x, relu.Params(slope))
+    x[...] = 99.0  # the caller reuses the input buffer (in-place ReLU)
+    dy = np.array([[3.0, 5.0, 7.0, 11.0]])
+    np.testing.assert_array_equal(
+        relu.backward(dy, ctx), [[3.0 * slope, 5.0 * slope, 7.0, 11.0 * slope]]
+    )
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("slope", SLOPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_forward_backward_match_torch(dtype, slope, shape, rng):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x = away_from_zero(shape, dtype, rng)
+    y, ctx = relu.forward(x, relu.Params(slope))
+    g = rng.standard_normal(y.shape).astype(dtype)
+    dx = relu.backward(g, ctx)
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    yt = F.relu(xt) if slope == 0 else F.leaky_relu(xt, slope)
+    yt.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(y, yt.detach().numpy(), **tol(dtype))
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol(dtype))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("slope", SLOPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_numpy_matches_cupy(dtype, slope, rng):
+    cp = pytest.importorskip("cupy")
+    x = rng.standard_normal((2, 3, 5, 7)).astype(dtype)
+    y, ctx = relu.forward(x, relu.Params(slope))
+    g = rng.standard_normal(y.shape).astype(dtype)
+    dx = relu.backward(g, ctx)
+    yd, ctxd = relu.forward(cp.asarray(x), relu.Params(slope))
+    dxd = relu.backward(cp.asarray(g), ctxd)
+    assert isinstance(dxd, cp.ndarray) and yd.dtype == dxd.dtype == dtype
+    np.testing.assert_allclose(cp.asnumpy(yd), y, **tol(dtype))
+    np.testing.assert_allclose(cp.asnumpy(dxd), dx, **tol(dtype))
+
+
+def test_params_from_caffe():
+    assert relu.params_from_caffe({}) == relu.Params(0.0)
+    assert relu.params_from_caffe({"negative_slope": 0.2}) == relu.Params(0.2)
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="negative_slope"):
+        relu.params_from_caffe({"negative_slope": -0.5})
+    with pytest.raises(ValueError, match="unknown"):
+        relu.params_from_caffe({"slope": 0.1})
+    with pytest.raises(ValueError, match="floating"):
+        relu.forward(np.arange(4), relu.Params())
+    _, ctx = relu.forward(np.ones((2, 3)), relu.Params())
+    with pytest.raises(ValueError, match="dy has shape"):
+        relu.backward(np.ones((3, 2)), ctx)
