@@ -1,0 +1,117 @@
+"""Softmax: loop reference, finite differences, PyTorch, CuPy; errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from inceptionism.kernels import softmax
+from tests.tolerances import tol
+
+DTYPES = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")]
+CASES = [
+    pytest.param((2, 5, 3, 4), 1, id="nchw_axis1_batch2"),
+    pytest.param((3, 7), 1, id="2d_classifier"),
+    pytest.param((2, 3, 4), -1, id="axis_minus1"),
+    pytest.param((1, 6, 1, 1), 1, id="1x1_spatial"),
+]
+
+
+def loop_reference(x, axis):
+    xm = np.moveaxis(x.astype(np.float64), axis, -1)
+    y = np.empty_like(xm)
+    for idx in np.ndindex(xm.shape[:-1]):
+        e = [math.exp(v) for v in xm[idx]]
+        y[idx] = [v / sum(e) for v in e]
+    return np.moveaxis(y, -1, axis)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, axis", CASES)
+def test_forward_matches_loop_reference(shape, axis, dtype, rng):
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    p = softmax.Params(axis)
+    y, _ = softmax.forward(x, p)
+    assert y.dtype == dtype and y.shape == softmax.output_shape(shape, p)
+    np.testing.assert_allclose(y, loop_reference(x, axis), **tol(dtype))
+
+
+def test_large_inputs_are_stable():
+    x = np.array([[1000.0, 1001.0, 999.0], [-1000.0, -1000.0, -1000.0]])
+    y, _ = softmax.forward(x.astype(np.float32), softmax.Params())
+    assert np.all(np.isfinite(y))
+    np.testing.assert_allclose(y, loop_reference(x - x.max(1, keepdims=True), 1),
+                               **tol(np.float32))  # fmt: skip
+
+
+@pytest.mark.parametrize("shape, axis", CASES)
+def test_backward_matches_finite_differences(shape, axis, rng):
+    x = rng.standard_normal(shape)
+    p = softmax.Params(axis)
+    y, ctx = softmax.forward(x, p)
+    g = rng.standard_normal(y.shape)
+    dx = softmax.backward(g, ctx)
+    # fourth-order central difference: truncation ~ h^4 ~ 1e-12
+    h = 1e-3
+    num = np.empty_like(x)
+    for idx in np.ndindex(x.shape):
+
+        def f(step, idx=idx):
+            xs = x.copy()
+            xs[idx] += step
+            return softmax.forward(xs, p)[0]
+
+        d1, d2 = f(h) - f(-h), f(2 * h) - f(-2 * h)
+        num[idx] = np.sum(g * (8 * d1 - d2)) / (12 * h)
+    np.testing.assert_allclose(dx, num, **tol(np.float64))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, axis", CASES)
+def test_forward_backward_match_torch(shape, axis, dtype, rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal(shape).astype(dtype)
+    y, ctx = softmax.forward(x, softmax.Params(axis))
+    g = rng.standard_normal(y.shape).astype(dtype)
+    dx = softmax.backward(g, ctx)
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    yt = torch.softmax(xt, dim=axis)
+    yt.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(y, yt.detach().numpy(), **tol(dtype))
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol(dtype))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, axis", CASES)
+def test_numpy_matches_cupy(shape, axis, dtype, rng):
+    cp = pytest.importorskip("cupy")
+    x = rng.standard_normal(shape).astype(dtype)
+    y, ctx = softmax.forward(x, softmax.Params(axis))
+    g = rng.standard_normal(y.shape).astype(dtype)
+    dx = softmax.backward(g, ctx)
+    yd, ctxd = softmax.forward(cp.asarray(x), softmax.Params(axis))
+    dxd = softmax.backward(cp.asarray(g), ctxd)
+    assert isinstance(dxd, cp.ndarray) and yd.dtype == dxd.dtype == dtype
+    np.testing.assert_allclose(cp.asnumpy(yd), y, **tol(dtype))
+    np.testing.assert_allclose(cp.asnumpy(dxd), dx, **tol(dtype))
+
+
+def test_params_from_caffe():
+    assert softmax.params_from_caffe({}) == softmax.Params(1)
+    assert softmax.params_from_caffe({"axis": 2}) == softmax.Params(2)
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="axis 4 is out of range"):
+        softmax.forward(np.zeros((2, 3, 4, 5)), softmax.Params(4))
+    with pytest.raises(ValueError, match="unknown"):
+        softmax.params_from_caffe({"dim": 1})
+    with pytest.raises(ValueError, match="floating"):
+        softmax.forward(np.arange(6).reshape(2, 3), softmax.Params())
+    _, ctx = softmax.forward(np.zeros((2, 3)), softmax.Params())
+    with pytest.raises(ValueError, match="dy has shape"):
+        softmax.backward(np.zeros((3, 2)), ctx)
