@@ -131,7 +131,9 @@ def _missing(layer: str, what: str):
     raise ValueError(f"layer {layer!r}: parameter {what} is required")
 
 
-def infer_shapes(graph: Mapping, size: tuple[int, int] | None = None) -> dict:
+def infer_shapes(
+    graph: Mapping, size: tuple[int, int] | None = None, strict: bool = True
+) -> dict:
     """Shape of every layer's output, in graph order.
 
     graph : dict
@@ -143,7 +145,8 @@ def infer_shapes(graph: Mapping, size: tuple[int, int] | None = None) -> dict:
     layer (the value of its top right after it ran, Caffe's
     ``forward(end=layer)``). Shapes are NCHW tuples, (N, K) after an
     InnerProduct. A layer whose output would be empty raises ``ValueError``
-    naming it.
+    naming it; with ``strict=False`` it is left out instead, with every layer
+    that depends on it (small inputs: the net still runs up to there).
     """
     inp = graph["input"]
     shape = tuple(int(d) for d in inp["shape"])
@@ -151,16 +154,25 @@ def infer_shapes(graph: Mapping, size: tuple[int, int] | None = None) -> dict:
         shape = shape[:2] + (int(size[0]), int(size[1]))
     blobs: dict[str, tuple[int, ...]] = {inp["name"]: shape}
     out: dict[str, tuple[int, ...]] = {inp["name"]: shape}
+    empty: set[str] = set()
     for layer in graph["layers"]:
         try:
             ins = [blobs[b] for b in layer["bottom"]]
         except KeyError as exc:
+            if not strict and exc.args[0] in empty:
+                empty.update(layer["top"])
+                continue
             raise ValueError(
                 f"layer {layer['name']!r}: bottom blob {exc.args[0]!r} is not "
                 "produced by any earlier layer"
             ) from None
         y = _layer_out(layer, ins)
         if any(d <= 0 for d in y):
+            if not strict:
+                empty.update(layer["top"])
+                for top in layer["top"]:  # an in-place layer empties its blob
+                    blobs.pop(top, None)
+                continue
             raise ValueError(
                 f"layer {layer['name']!r}: output shape {y} is empty for input "
                 f"size {shape[2:]}; use a larger image"
