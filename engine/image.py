@@ -99,7 +99,7 @@ def load_image(
             img = ImageOps.exif_transpose(img)
             rgb, alpha = _to_rgb_alpha(img)
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path}: cannot decode the image ({exc})") from None
+        raise ImageError(f"{path}: not a readable image ({exc})") from None
     finally:
         img.close()
     return (rgb, alpha) if with_alpha else rgb
@@ -264,6 +264,61 @@ def save_image(
     except OSError as exc:
         raise ImageError(f"{path}: cannot write the image ({exc})") from None
     return path
+
+
+def save_animation(path, frames, *, duration_ms: int = 80, protect=()) -> Path:
+    """Write float RGB frames as an animated GIF or WebP, looping, atomically."""
+    path = Path(path)
+    for p in protect:
+        if p is not None and _same_file(path, Path(p)):
+            raise ImageError(f"{path}: refusing to overwrite the input image")
+    fmt = _format_for(path)
+    if fmt not in ("GIF", "WEBP"):
+        raise ImageError(f"{path}: animations are written as .gif or .webp")
+    images = [Image.fromarray(_to_uint(f, 8), "RGB") for f in frames]
+    if not images:
+        raise ImageError(f"{path}: no frames to write")
+
+    def write(f):
+        images[0].save(
+            f,
+            format=fmt,
+            save_all=True,
+            append_images=images[1:],
+            duration=duration_ms,
+            loop=0,
+        )
+
+    try:
+        _atomic_write(path, write)
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot write the animation ({exc})") from None
+    return path
+
+
+def downsize(rgb: np.ndarray, max_side: int, alpha: np.ndarray | None = None):
+    """Shrink ``rgb`` (and ``alpha``) so that the longer side is at most
+    ``max_side`` pixels (Lanczos, Pillow; sizes rounded). Returns ``(rgb,
+    alpha)``, unchanged if already small enough."""
+    if max_side < 1:
+        raise ValueError(
+            f"--max-size must be a positive number of pixels, got {max_side}"
+        )
+    h, w = rgb.shape[:2]
+    if max(h, w) <= max_side:
+        return rgb, alpha
+    k = max_side / max(h, w)
+    size = (max(1, round(w * k)), max(1, round(h * k)))
+
+    def shrink(plane):
+        img = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32), "F")
+        return np.asarray(img.resize(size, Image.Resampling.LANCZOS), np.float32)
+
+    out = np.stack([shrink(rgb[..., c]) for c in range(3)], axis=2)
+    out = np.clip(out, 0.0, 255.0)
+    if alpha is not None:
+        alpha = np.clip(shrink(alpha), 0.0, 255.0)
+    return out, alpha
 
 
 def _sidecar(path: Path) -> Path:

@@ -29,18 +29,43 @@ GRAPH = {
     "name": "tiny",
     "input": {"name": "data", "shape": [1, 3, 32, 32]},
     "layers": [
-        {"name": "conv1", "type": "Convolution", "bottom": ["data"],
-         "top": ["conv1"], "params": {"num_output": 6, "kernel_size": 5}},
-        {"name": "relu1", "type": "ReLU", "bottom": ["conv1"], "top": ["conv1"],
-         "params": {}},
-        {"name": "pool1", "type": "Pooling", "bottom": ["conv1"], "top": ["pool1"],
-         "params": {"pool": "MAX", "kernel_size": 3, "stride": 2}},
-        {"name": "norm1", "type": "LRN", "bottom": ["pool1"], "top": ["norm1"],
-         "params": {"local_size": 3, "alpha": 0.01, "beta": 0.75}},
-        {"name": "conv2", "type": "Convolution", "bottom": ["norm1"],
-         "top": ["conv2"], "params": {"num_output": 8, "kernel_size": 3}},
+        {
+            "name": "conv1",
+            "type": "Convolution",
+            "bottom": ["data"],
+            "top": ["conv1"],
+            "params": {"num_output": 6, "kernel_size": 5},
+        },
+        {
+            "name": "relu1",
+            "type": "ReLU",
+            "bottom": ["conv1"],
+            "top": ["conv1"],
+            "params": {},
+        },
+        {
+            "name": "pool1",
+            "type": "Pooling",
+            "bottom": ["conv1"],
+            "top": ["pool1"],
+            "params": {"pool": "MAX", "kernel_size": 3, "stride": 2},
+        },
+        {
+            "name": "norm1",
+            "type": "LRN",
+            "bottom": ["pool1"],
+            "top": ["norm1"],
+            "params": {"local_size": 3, "alpha": 0.01, "beta": 0.75},
+        },
+        {
+            "name": "conv2",
+            "type": "Convolution",
+            "bottom": ["norm1"],
+            "top": ["conv2"],
+            "params": {"num_output": 8, "kernel_size": 3},
+        },
     ],
-}  # fmt: skip
+}
 END = "conv2"
 
 
@@ -50,9 +75,12 @@ def net():
         name="tiny",
         graph=GRAPH,
         params=synthetic_params(GRAPH, seed=3),
-        preprocess={"channel_order": "BGR", "mean": [104.0, 117.0, 123.0],
-                    "scale": 255.0},
-    )  # fmt: skip
+        preprocess={
+            "channel_order": "BGR",
+            "mean": [104.0, 117.0, 123.0],
+            "scale": 255.0,
+        },
+    )
     return Net(model, device="cpu")
 
 
@@ -73,15 +101,20 @@ def img():
 # align-corners sample a hair outside the image (see test_resample.py).
 
 
-def notebook_deepdream(net, base_img, iter_n, octave_n, octave_scale, end,
-                       step_size=1.5, clip=True):  # fmt: skip
+def notebook_deepdream(
+    net, base_img, iter_n, octave_n, octave_scale, end, step_size=1.5, clip=True
+):
     bias = np.asarray(net.mean).reshape(3, 1, 1)
     octaves = [net.preprocess(base_img)[0]]
     for _ in range(octave_n - 1):
         octaves.append(
-            nd.zoom(octaves[-1], (1, 1.0 / octave_scale, 1.0 / octave_scale),
-                    order=1, mode="nearest")
-        )  # fmt: skip
+            nd.zoom(
+                octaves[-1],
+                (1, 1.0 / octave_scale, 1.0 / octave_scale),
+                order=1,
+                mode="nearest",
+            )
+        )
     detail = np.zeros_like(octaves[-1])
     sizes = []
     for octave, octave_base in enumerate(octaves[::-1]):
@@ -89,8 +122,9 @@ def notebook_deepdream(net, base_img, iter_n, octave_n, octave_scale, end,
         sizes.append((h, w))
         if octave > 0:
             h1, w1 = detail.shape[-2:]
-            detail = nd.zoom(detail, (1, 1.0 * h / h1, 1.0 * w / w1), order=1,
-                             mode="nearest")  # fmt: skip
+            detail = nd.zoom(
+                detail, (1, 1.0 * h / h1, 1.0 * w / w1), order=1, mode="nearest"
+            )
         src = (octave_base + detail)[None]
         for _ in range(iter_n):  # make_step with jitter=0
             dst = net.forward(src, end=end)[end]
@@ -129,12 +163,21 @@ class SizeRecorder:
     ids=["3oct-1.4", "2oct-1.7-noclip", "1oct"],
 )
 def test_matches_notebook(net, pm, img, octaves, scale, steps, clip):
-    want, sizes = notebook_deepdream(net, img, steps, octaves, scale, END,
-                                     clip=clip)  # fmt: skip
+    want, sizes = notebook_deepdream(net, img, steps, octaves, scale, END, clip=clip)
     rec = SizeRecorder()
-    got = dream(net, img, f"deepdream:{END}", octaves=octaves, octave_scale=scale,
-                steps=steps, jitter=0, clip=clip, seed=0, pm=pm,
-                observers=[rec])  # fmt: skip
+    got = dream(
+        net,
+        img,
+        f"deepdream:{END}",
+        octaves=octaves,
+        octave_scale=scale,
+        steps=steps,
+        jitter=0,
+        clip=clip,
+        seed=0,
+        pm=pm,
+        observers=[rec],
+    )
     assert rec.sizes == sizes
     assert len(rec.values) == steps * octaves and rec.events == ["start", "end"]
     assert got.dtype == np.float32 and got.shape == img.shape
@@ -142,6 +185,36 @@ def test_matches_notebook(net, pm, img, octaves, scale, steps, clip):
     np.testing.assert_allclose(got, want, **tol(np.float32))
     if clip:
         assert got.min() >= -1e-3 and got.max() <= 255 + 1e-3
+
+
+@pytest.fixture(scope="module")
+def googlenet():
+    from inceptionism.weights.synthetic import synthetic_model
+
+    return Net(synthetic_model("bvlc_googlenet", seed=0), device="cpu")
+
+
+@pytest.mark.parametrize(
+    "end", ["inception_3a/output", "conv2/3x3_reduce"], ids=["3a-output", "conv2-pre"]
+)
+def test_matches_notebook_on_synthetic_googlenet(googlenet, pm, end):
+    rng = np.random.default_rng(5)
+    img = rng.uniform(0, 255, size=(50, 62, 3)).astype(np.float32)
+    want, sizes = notebook_deepdream(googlenet, img, 2, 3, 1.4, end)
+    rec = SizeRecorder()
+    got = dream(
+        googlenet,
+        img,
+        f"deepdream:{end}",
+        octaves=3,
+        steps=2,
+        jitter=0,
+        pm=pm,
+        observers=[rec],
+    )
+    assert rec.sizes == sizes
+    assert np.abs(got - img).max() > 1.0
+    np.testing.assert_allclose(got, want, **tol(np.float32))
 
 
 def test_octave_bases_sizes(net, img):
@@ -165,8 +238,7 @@ def test_seed_reproduces_and_differs(net, pm, img):
 def test_jitter_draws_from_the_one_generator(net, pm, img):
     # the notebook's draw: two integers in [-N, N] per step from one stream
     rng = np.random.default_rng(9)
-    dream(net, img, f"deepdream:{END}", octaves=1, steps=3, jitter=4, pm=pm,
-          rng=rng)  # fmt: skip
+    dream(net, img, f"deepdream:{END}", octaves=1, steps=3, jitter=4, pm=pm, rng=rng)
     ref = np.random.default_rng(9)
     for _ in range(3):
         ref.integers(-4, 5, 2)
@@ -179,8 +251,17 @@ def test_small_octaves_skipped_with_warning(net, pm):
     img[5:12, 3:9] = 30.0
     rec = SizeRecorder()
     with pytest.warns(OctaveSkippedWarning, match=r"octave 4 of 4 \(7x9\)") as w:
-        dream(net, img, f"deepdream:{END}", octaves=4, octave_scale=1.4, steps=1,
-              jitter=0, pm=pm, observers=[rec])  # fmt: skip
+        dream(
+            net,
+            img,
+            f"deepdream:{END}",
+            octaves=4,
+            octave_scale=1.4,
+            steps=1,
+            jitter=0,
+            pm=pm,
+            observers=[rec],
+        )
     assert len(w) == 1
     assert rec.sizes == [(10, 12), (14, 17), (20, 24)]
 
@@ -202,8 +283,17 @@ def test_zero_gradient_is_no_update(net, pm, img):
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        out = dream(net, img, f"deepdream:{END}", octaves=1, steps=2, jitter=0,
-                    clip=False, priors=[Nothing()], pm=pm)  # fmt: skip
+        out = dream(
+            net,
+            img,
+            f"deepdream:{END}",
+            octaves=1,
+            steps=2,
+            jitter=0,
+            clip=False,
+            priors=[Nothing()],
+            pm=pm,
+        )
     np.testing.assert_allclose(out, img, atol=1e-4)
 
 
@@ -234,9 +324,19 @@ def test_regularizer_gradient_is_subtracted(net, pm, img):
             return 0.0, {END: blobs[END] * 0}
 
     kill = Kill()
-    out = dream(net, img, Zero(), octaves=1, steps=1, jitter=0, clip=False,
-                step_size=1.5, regularizers=[Pull()], priors=[kill],
-                pm=pm)  # fmt: skip
+    out = dream(
+        net,
+        img,
+        Zero(),
+        octaves=1,
+        steps=1,
+        jitter=0,
+        clip=False,
+        step_size=1.5,
+        regularizers=[Pull()],
+        priors=[kill],
+        pm=pm,
+    )
     assert kill.calls == [-2.0]  # g = 0 - weight * 1
     np.testing.assert_allclose(out, img - 1.5, **tol(np.float32))
 
@@ -251,8 +351,9 @@ def test_config_round_trip_and_validation():
 
 
 def test_zoom_frames(net, pm, img):
-    cfg = DreamConfig(objective=f"deepdream:{END}", octaves=1, steps=1, jitter=2,
-                      seed=1)  # fmt: skip
+    cfg = DreamConfig(
+        objective=f"deepdream:{END}", octaves=1, steps=1, jitter=2, seed=1
+    )
     frames = list(zoom_frames(net, img, frames=3, config=cfg, pm=pm))
     again = list(zoom_frames(net, img, frames=3, config=cfg, pm=pm))
     assert len(frames) == 3 and all(f.shape == img.shape for f in frames)
@@ -270,10 +371,17 @@ def test_progress_bar_and_save_every(net, pm, img, tmp_path):
     tty, pipe = Tty(), io.StringIO()
     saved = []
     saver = SaveEvery(2, tmp_path, "f", lambda p, rgb: saved.append(p.name))
-    dream(net, img, f"deepdream:{END}", octaves=2, steps=3, jitter=0, pm=pm,
-          observers=[ProgressBar(tty), ProgressBar(pipe), saver])  # fmt: skip
+    dream(
+        net,
+        img,
+        f"deepdream:{END}",
+        octaves=2,
+        steps=3,
+        jitter=0,
+        pm=pm,
+        observers=[ProgressBar(tty), ProgressBar(pipe), saver],
+    )
     assert pipe.getvalue() == ""
     text = tty.getvalue()
     assert "octave 2/2" in text and "3/3" in text and text.count("\n") == 2
-    assert saved == ["f-o0-s001.png", "f-o0-s002.png", "f-o1-s001.png",
-                     "f-o1-s002.png"]  # fmt: skip
+    assert saved == ["f-o0-s001.png", "f-o0-s002.png", "f-o1-s001.png", "f-o1-s002.png"]

@@ -1,0 +1,324 @@
+"""``inceptionism dream`` / ``zoom`` end to end on synthetic GoogLeNet weights.
+
+Small images, one octave, a shallow layer: each run takes a fraction of a
+second on a CPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inceptionism.engine.cli import main
+from inceptionism.engine.image import load_image, read_recipe
+from inceptionism.weights import save_model
+from inceptionism.weights.synthetic import synthetic_model
+
+FAST = ["--layer", "conv2/3x3", "--octaves", "1", "--steps", "2", "--seed", "4"]
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    path = tmp_path_factory.mktemp("w") / "synth.h5"
+    save_model(synthetic_model("bvlc_googlenet", seed=0), path)
+    return path
+
+
+@pytest.fixture
+def picture(tmp_path):
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 256, size=(40, 56, 3)).astype(np.uint8)
+    path = tmp_path / "in.png"
+    Image.fromarray(a).save(path)
+    return path
+
+
+def cli(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def fails(capsys, *argv, match):
+    rc, out, err = cli(capsys, *argv)
+    assert rc != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("inceptionism: error: "), err
+    assert match in lines[0], lines[0]
+    return lines[0]
+
+
+def test_dream_writes_image_with_recipe(capsys, weights, picture, tmp_path):
+    out = tmp_path / "out.png"
+    rc, stdout, err = cli(
+        capsys, "dream", picture, "-o", out, "--weights", weights, *FAST
+    )
+    assert rc == 0, err
+    assert stdout.strip() == str(out)
+    got, src = load_image(out), load_image(picture)
+    assert got.shape == src.shape and np.abs(got - src).max() > 1
+    r = read_recipe(out)
+    assert r["config"]["objective"] == "deepdream:conv2/3x3"
+    assert r["config"]["seed"] == 4 and r["config"]["steps"] == 2
+    assert r["model"]["name"] == "bvlc_googlenet"
+    assert r["model"]["source"]["seed"] == 0
+    assert len(r["model"]["weights_sha1"]) == 40 and len(r["input"]["sha1"]) == 40
+    assert r["inceptionism"] and r["device"] == "cpu"
+
+
+def test_replay_pixel_for_pixel(capsys, weights, picture, tmp_path):
+    first, again = tmp_path / "first.png", tmp_path / "again.png"
+    assert (
+        cli(
+            capsys,
+            "dream",
+            picture,
+            "-o",
+            first,
+            "--weights",
+            weights,
+            "--jitter",
+            "8",
+            "--prior",
+            "smooth:0.5",
+            *FAST,
+        )[0]
+        == 0
+    )
+    rc, _, err = cli(
+        capsys, "dream", "--replay", first, "-o", again, "--weights", weights
+    )
+    assert rc == 0, err
+    a, b = load_image(first), load_image(again)
+    np.testing.assert_array_equal(a, b)
+    other = tmp_path / "other.png"
+    rc, _, _ = cli(
+        capsys,
+        "dream",
+        picture,
+        "-o",
+        other,
+        "--weights",
+        weights,
+        "--jitter",
+        "8",
+        "--prior",
+        "smooth:0.5",
+        *FAST[:-1],
+        "5",
+    )
+    assert rc == 0
+    assert not np.array_equal(a, load_image(other))
+
+
+def test_replay_refuses_other_weights(capsys, weights, picture, tmp_path):
+    out = tmp_path / "o.png"
+    assert cli(capsys, "dream", picture, "-o", out, "--weights", weights, *FAST)[0] == 0
+    wrong = tmp_path / "seed1.h5"
+    save_model(synthetic_model("bvlc_googlenet", seed=1), wrong)
+    fails(
+        capsys,
+        "dream",
+        "--replay",
+        out,
+        "-o",
+        tmp_path / "x.png",
+        "--weights",
+        wrong,
+        match="pass the right --weights",
+    )
+    picture.write_bytes(picture.read_bytes() + b"\0")  # the input changed since
+    fails(
+        capsys,
+        "dream",
+        "--replay",
+        out,
+        "-o",
+        tmp_path / "x.png",
+        "--weights",
+        weights,
+        match="is not the image",
+    )
+
+
+def test_default_output_never_overwrites(
+    capsys, weights, picture, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    before = picture.read_bytes()
+    for name in ("in-dream.png", "in-dream-2.png"):
+        rc, stdout, err = cli(capsys, "dream", picture, "--weights", weights, *FAST)
+        assert rc == 0, err
+        assert stdout.strip() == str(tmp_path / name)
+    assert picture.read_bytes() == before
+    fails(
+        capsys,
+        "dream",
+        picture,
+        "-o",
+        picture,
+        "--weights",
+        weights,
+        *FAST,
+        match="refusing to overwrite the input",
+    )
+    assert picture.read_bytes() == before
+
+
+def test_bad_inputs_one_line_errors(capsys, weights, picture, tmp_path):
+    w = ["--weights", weights]
+    fails(capsys, "dream", tmp_path / "missing.png", *w, match="missing.png: no such")
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("not a picture")
+    fails(capsys, "dream", notes, *w, match="notes.jpg: not an image")
+    line = fails(
+        capsys,
+        "dream",
+        picture,
+        *w,
+        "--layer",
+        "conv2/3x3_reduc",
+        match="unknown blob 'conv2/3x3_reduc'",
+    )
+    assert "conv2/3x3_reduce" in line
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (8, 8)).save(tiny)
+    fails(capsys, "dream", tiny, *w, "--octaves", "1", match="too small")
+    fails(capsys, "dream", picture, *w, "--octaves", "0", match="octaves must be")
+    fails(capsys, "dream", picture, *w, "--octave-scale", "0.5", match="octave scale")
+    fails(capsys, "dream", *w, match="no input image")
+    fails(
+        capsys,
+        "dream",
+        picture,
+        "--weights",
+        tmp_path / "no.h5",
+        match="no such weight file",
+    )
+    fails(
+        capsys,
+        "dream",
+        picture,
+        *w,
+        "--objective",
+        "dreamdeep:conv1/7x7_s2",
+        match="did you mean 'deepdream'",
+    )
+    fails(capsys, "dream", "--replay", picture, match="no inceptionism recipe")
+    fails(capsys, "dream", picture, *w, "-o", tmp_path / "o.xyz", match=".xyz")
+
+
+def test_model_not_cached_says_how(capsys, picture, monkeypatch, tmp_path):
+    monkeypatch.setenv("INCEPTIONISM_HOME", str(tmp_path / "cache"))
+    line = fails(capsys, "dream", picture, match="not in the cache")
+    assert "weights fetch bvlc_googlenet" in line and "weights synthetic" in line
+
+
+def test_skipped_octave_is_a_warning_line(capsys, weights, tmp_path):
+    img = tmp_path / "small.png"
+    # 16 -> 11 -> 8 pixels; inception_3a needs 11
+    Image.new("RGB", (16, 16), (90, 120, 200)).save(img)
+    rc, _, err = cli(
+        capsys,
+        "dream",
+        img,
+        "-o",
+        tmp_path / "s.png",
+        "--weights",
+        weights,
+        "--layer",
+        "inception_3a/output",
+        "--octaves",
+        "3",
+        "--steps",
+        "1",
+    )
+    assert rc == 0, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("inceptionism: warning: octave 3 of 3 (8x8)")
+
+
+def test_sample_max_size_mean_and_save_every(capsys, weights, tmp_path):
+    out = tmp_path / "s.png"
+    rc, _, err = cli(
+        capsys,
+        "dream",
+        "--sample",
+        "--max-size",
+        "48",
+        "-o",
+        out,
+        "--weights",
+        weights,
+        "--mean",
+        "notebook",
+        "--save-every",
+        "1",
+        *FAST,
+    )
+    assert rc == 0, err
+    assert load_image(out).shape == (36, 48, 3)  # 512x384 shrunk to 48 wide
+    r = read_recipe(out)
+    assert r["input"]["path"] == "sample" and r["max_size"] == 48
+    assert r["preprocess"]["mean"] == [104.0, 116.0, 122.0]
+    assert sorted(p.name for p in tmp_path.glob("s-o*.png")) == [
+        "s-o0-s000.png",
+        "s-o0-s001.png",
+    ]
+
+
+def test_guide(capsys, weights, picture, tmp_path):
+    guide = tmp_path / "g.png"
+    Image.new("RGB", (40, 40), (200, 30, 30)).save(guide)
+    out = tmp_path / "g-out.png"
+    rc, _, err = cli(
+        capsys,
+        "dream",
+        picture,
+        "-o",
+        out,
+        "--weights",
+        weights,
+        "--guide",
+        guide,
+        *FAST,
+    )
+    assert rc == 0, err
+    assert read_recipe(out)["config"]["objective"].startswith("guide:conv2/3x3:")
+
+
+def test_zoom_frames_and_gif(capsys, weights, picture, tmp_path):
+    folder = tmp_path / "frames"
+    rc, _, err = cli(
+        capsys,
+        "zoom",
+        picture,
+        "-o",
+        folder,
+        "--frames",
+        "2",
+        "--gif",
+        "--weights",
+        weights,
+        *FAST,
+    )
+    assert rc == 0, err
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["frame-0000.png", "frame-0001.png", "zoom.gif"]
+    with Image.open(folder / "zoom.gif") as gif:
+        assert gif.n_frames == 2
+    assert read_recipe(folder / "frame-0001.png")["zoom"]["frame"] == 1
+    fails(
+        capsys,
+        "zoom",
+        picture,
+        "-o",
+        folder,
+        "--scale",
+        "1.5",
+        "--weights",
+        weights,
+        match="--scale",
+    )
