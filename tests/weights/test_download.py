@@ -158,3 +158,19 @@ def test_unknown_checksum_refuses(tmp_path, payload):
     with pytest.raises(DownloadError, match="no checksum is known.*by hand"):
         fetch(spec_for("http://127.0.0.1:9/x", payload, None), cache=tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cache_dir(monkeypatch, tmp_path):
+    import sys
+
+    from inceptionism.weights import cache_dir
+
+    monkeypatch.setenv("INCEPTIONISM_HOME", str(tmp_path / "h"))
+    assert cache_dir() == tmp_path / "h"
+    monkeypatch.delenv("INCEPTIONISM_HOME")
+    if sys.platform.startswith("linux"):
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+        assert cache_dir() == tmp_path / "xdg" / "inceptionism"
+        monkeypatch.delenv("XDG_CACHE_HOME")
+        monkeypatch.setenv("HOME", str(tmp_path))
+        assert cache_dir() == tmp_path / ".cache" / "inceptionism"
