@@ -9,6 +9,7 @@ to convert a hand-downloaded file instead.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -68,9 +69,8 @@ class ModelSpec:
 
 def read_label_file(name: str) -> tuple[str, ...]:
     """Lines of a shipped label file, verified against ``LABEL_FILES``."""
-    import hashlib
-
-    data = resources.files("inceptionism.weights").joinpath("data", name).read_bytes()
+    files = resources.files("inceptionism.weights").joinpath("data")
+    data = files.joinpath(name).read_bytes()  # (one name per call: Python 3.10)
     want = LABEL_FILES.get(name)
     if want is not None and hashlib.sha1(data).hexdigest() != want:
         raise ValueError(
