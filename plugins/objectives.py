@@ -188,7 +188,8 @@ class Guide(Objective):
             from inceptionism.engine.image import load_image
 
             rgb = load_image(self.image_path)
-            self.features = net.forward(net.preprocess(rgb), end=layer)[layer]
+            blobs = net.forward(net.preprocess(rgb), end=layer)
+            self.features = blobs[layer].copy()  # outlives the forward pass
         else:
             self.features = net.xp.asarray(self.features)
 

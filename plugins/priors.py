@@ -295,7 +295,8 @@ class Decorrelate(Prior):
         if g.shape[-3] != 3:
             raise ValueError(f"decorrelate needs 3 colour channels, got {g.shape}")
         m = xp.asarray(self.matrix, dtype=g.dtype)
-        return xp.einsum("cd,...dhw->...chw", m, g)
+        axis = g.ndim - 3  # the channel axis
+        return xp.moveaxis(xp.tensordot(m, g, axes=(1, axis)), 0, axis)
 
     def __repr__(self):
         return f"decorrelate:{self.order}"
