@@ -115,6 +115,7 @@ def test_forward_backward_match_caffe_loop(case, dtype, method, rng):
     dx = pool.backward(dy, ctx)
     y_ref, dx_ref = caffe_reference(x, method, case, dy)
     assert y.dtype == dtype and dx.dtype == dtype
+    assert ctx.inv_count is None or ctx.inv_count.dtype == dtype
     assert y.shape == pool.output_shape(x.shape, p) == y_ref.shape
     assert dx.shape == x.shape
     np.testing.assert_allclose(y, y_ref, **tol(dtype))
