@@ -33,7 +33,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from inceptionism.weights.prototxt import V1_TYPES, graph_from_net
+from inceptionism.weights.prototxt import graph_from_net
 from inceptionism.weights.shapes import param_shapes
 
 
@@ -60,8 +60,6 @@ _ENUMS: dict[str, dict[int, str]] = {
     "NormRegion": {0: "ACROSS_CHANNELS", 1: "WITHIN_CHANNEL"},
     "Phase": {0: "TRAIN", 1: "TEST"},
 }  # fmt: skip
-
-assert set(_ENUMS["V1LayerType"].values()) == set(V1_TYPES)
 
 # Field kinds: "str", "int" (varint, signed), "uint", "bool", "float",
 # "double", "floats"/"doubles" (bulk data kept as a numpy view),
@@ -330,7 +328,7 @@ def _open(source) -> tuple[object, object]:
     """(buffer, closer) for a path or bytes-like object."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return source, None
-    f = open(source, "rb")  # noqa: SIM115 (closed by the caller)
+    f = open(source, "rb")  # closed by read_caffemodel
     try:
         size = os.fstat(f.fileno()).st_size
         if size == 0:

@@ -153,3 +153,10 @@ def test_googlenet_v1_snapshot_with_aux_heads(tmp_path):
                 assert _bits_equal(g.params[layer][kind], m.params[layer][kind])
         out.unlink()
     assert g.name == "GoogleNet"  # own topology: the net's name
+
+
+def test_v1_enum_table_matches_the_type_names():
+    from inceptionism.weights.caffemodel import _ENUMS
+    from inceptionism.weights.prototxt import V1_TYPES
+
+    assert set(_ENUMS["V1LayerType"].values()) == set(V1_TYPES)
