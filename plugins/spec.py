@@ -9,9 +9,10 @@ Grammar of an objective spec::
 ``0.5*deepdream:inception_3b/output+channel:inception_4c/output:7``,
 ``deepdream - 1e-2*channel:inception_4c/output:7``. A term's arguments are
 the text between colons, passed to the factory as strings. Layer names hold
-``/`` but never ``:`` or ``+``; a ``-`` separates terms only when what
+``/`` but never ``:``; a ``+`` or ``-`` separates terms only when what
 follows reads as a term (``[FLOAT*]name:`` or a registered objective name
-standing alone), so ``conv1-1`` or ``my-flowers.jpg`` stay in one argument.
+standing alone), so ``conv1-1``, ``my-flowers.jpg`` or ``a+b.png`` stay in
+one argument. A guide path may even hold ``:`` (the parts are re-joined).
 
 Regularizer and prior specs are a single ``name[:arg...]`` (``tv:0.01``,
 ``jitter:32``, ``clip``).
@@ -31,7 +32,7 @@ from inceptionism.plugins.manager import get_plugin_manager, registry
 _FLOAT = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _NAME = r"[A-Za-z_][\w.]*"
 _TERM_START = re.compile(rf"\s*([+-])?\s*(?:({_FLOAT})\s*\*\s*)?")
-_AFTER_MINUS = re.compile(rf"\s*(?:{_FLOAT}\s*\*\s*)?({_NAME})(\s*:|\s*$|\s*[+-])")
+_AFTER_SIGN = re.compile(rf"\s*(?:{_FLOAT}\s*\*\s*)?({_NAME})(\s*:|\s*$|\s*[+-])")
 
 _NOUN = {"objectives": "objective", "regularizers": "regularizer", "priors": "prior"}
 _BASE = {"objectives": Objective, "regularizers": Regularizer, "priors": Prior}
@@ -112,11 +113,12 @@ def split_terms(spec: str, names: Collection[str]) -> list[tuple[float, str]]:
         coef = float(m.group(2)) if m.group(2) else 1.0
         start = i = m.end()
         while i < len(spec):
-            ch = spec[i]
-            if ch == "+":
-                break
-            if ch == "-" and i > start:
-                after = _AFTER_MINUS.match(spec, i + 1)
+            if spec[i] in "+-" and i > start:
+                if not spec[i + 1 :].strip():
+                    raise ValueError(
+                        f"objective spec {spec!r}: a term is empty after {spec[i]!r}"
+                    )
+                after = _AFTER_SIGN.match(spec, i + 1)
                 if after and (after.group(2).strip() == ":" or after.group(1) in names):
                     break
             i += 1

@@ -55,9 +55,10 @@ def terms_of(obj):
                 (-0.5, f"neuron:{A}:0:1:2"),
             ],
         ),
-        # '-' inside a layer name or path is not a separator
+        # '-' or '+' inside a layer name or path is not a separator
         ("deepdream:conv1-1", [(1.0, "deepdream:conv1-1")]),
         (f"guide:{A}:C:/my-flowers.jpg", [(1.0, f"guide:{A}:C:/my-flowers.jpg")]),
+        (f"guide:{A}:/tmp/a+b.png", [(1.0, f"guide:{A}:/tmp/a+b.png")]),
     ],
     ids=[
         "deepdream",
@@ -70,6 +71,7 @@ def terms_of(obj):
         "three-terms",
         "dash-in-layer",
         "dash-and-colon-in-path",
+        "plus-in-path",
     ],
 )
 def test_objective_grammar(pm, spec, expected):
@@ -105,6 +107,7 @@ def test_objective_instances_pass_through(pm):
     [
         ("deepdrem:x", r"unknown objective 'deepdrem'; did you mean 'deepdream'\?"),
         ("chanel:x:1", r"did you mean 'channel'"),
+        (f"deepdream:{A}+chanel:{B}:1", r"unknown objective 'chanel'"),
         ("zzz", r"unknown objective 'zzz'\. Known objectives: channel, class"),
         (f"channel:{A}", r"'channel' got 1 argument.*usage: channel:LAYER:C"),
         (f"neuron:{A}:1:2:3:4", r"usage: neuron:LAYER:C\[:Y:X\]"),
@@ -117,6 +120,7 @@ def test_objective_instances_pass_through(pm):
     ids=[
         "typo",
         "typo-with-args",
+        "typo-in-second-term",
         "unknown",
         "too-few",
         "too-many",
