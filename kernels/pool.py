@@ -56,6 +56,8 @@ class RoundMode(enum.Enum):
 
 @dataclass(frozen=True)
 class Params:
+    """Pooling parameters; ``kernel`` is ignored when ``global_pooling``."""
+
     pool: Pool = Pool.MAX
     kernel: tuple[int, int] = (1, 1)
     stride: tuple[int, int] = (1, 1)
