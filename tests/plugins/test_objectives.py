@@ -328,3 +328,25 @@ def test_balanced_survives_a_zero_gradient(blobs):
     assert value == 0.0 and not grads[L1].any()
     with pytest.raises(ValueError, match="at least one"):
         balanced([])
+
+
+def test_class_logit_is_the_networks_own_logit_at_224():
+    """Net surgery on a real (synthetic-weight) GoogLeNet: at 224x224 the
+    1x1-convolution logit equals ``loss3/classifier`` and seeds the same
+    image gradient as a one-hot seed there."""
+    from inceptionism.engine.net import Net
+    from inceptionism.weights.synthetic import synthetic_model
+
+    net = Net(synthetic_model("bvlc_googlenet", seed=0))
+    rgb = np.random.default_rng(1).uniform(0, 255, (224, 224, 3)).astype(np.float32)
+    x = net.preprocess(rgb)
+    blobs = net.forward(x, end=[FC, POOL])
+    obj = ClassLogit(5)
+    obj.bind(net)
+    value, grads = obj(blobs)
+    assert value == pytest.approx(float(blobs[FC][0, 5]), rel=tol(np.float32)["rtol"])
+    seed = np.zeros_like(blobs[FC])
+    seed[0, 5] = 1.0
+    via_classifier = net.backward({FC: seed})
+    net.forward(x, end=[POOL])
+    np.testing.assert_allclose(net.backward(grads), via_classifier, **tol(np.float32))
