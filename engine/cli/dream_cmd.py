@@ -223,7 +223,6 @@ def _dream_quietly(fn):
 def _prepare(args, recipe: dict | None = None):
     """Everything a dream needs: ``(net, rgb, alpha, config, recipe, inp)``."""
     from inceptionism.engine.net import Net
-    from inceptionism.engine.progress import ProgressBar  # noqa: F401 - fail early
 
     if recipe is None:
         inp = _input_path(args)

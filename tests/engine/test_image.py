@@ -10,7 +10,14 @@ import pytest
 from PIL import Image
 
 from inceptionism.engine import image as image_mod
-from inceptionism.engine.image import ImageError, load_image, read_recipe, save_image
+from inceptionism.engine.image import (
+    ImageError,
+    downsize,
+    load_image,
+    read_recipe,
+    save_animation,
+    save_image,
+)
 
 RECIPE = {"objective": "deepdream:inception_4c/output", "seed": 7, "note": "é"}
 
@@ -203,3 +210,26 @@ def test_values_clipped_and_rounded(tmp_path):
 
 def test_module_names_recipe_key():
     assert image_mod.RECIPE_KEY == "inceptionism"
+
+
+def test_downsize_keeps_aspect_and_range(rng):
+    rgb = rng.uniform(0, 255, size=(300, 200, 3)).astype(np.float32)
+    alpha = np.full((300, 200), 200.0, np.float32)
+    small, a = downsize(rgb, 90, alpha)
+    assert small.shape == (90, 60, 3) and a.shape == (90, 60)
+    assert small.min() >= 0 and small.max() <= 255
+    np.testing.assert_allclose(a, 200.0, atol=1e-3)
+    same, none = downsize(rgb, 300)
+    assert same is rgb and none is None
+    with pytest.raises(ValueError, match="positive"):
+        downsize(rgb, 0)
+
+
+@pytest.mark.parametrize("ext", ["gif", "webp"])
+def test_animation(tmp_path, rng, ext):
+    frames = [rng.uniform(0, 255, size=(8, 10, 3)) for _ in range(3)]
+    out = save_animation(tmp_path / f"a.{ext}", frames)
+    with Image.open(out) as img:
+        assert img.n_frames == 3 and img.size == (10, 8)
+    with pytest.raises(ImageError, match="gif or .webp"):
+        save_animation(tmp_path / "a.png", frames)
