@@ -50,9 +50,14 @@ def collect(pm) -> dict:
                 }
             )
         out[kind] = rows
+    dists = {
+        id(plugin): f"{dist.project_name} {dist.version}"
+        for plugin, dist in pm.list_plugin_distinfo()
+    }
     out["plugins"] = [
         {
             "name": pm.get_name(plugin),
+            "distribution": dists.get(id(plugin)),
             "hooks": sorted(h.name for h in pm.get_hookcallers(plugin) or ()),
         }
         for plugin in pm.get_plugins()
@@ -79,5 +84,7 @@ def run(args: argparse.Namespace) -> int:
         print()
     print("plugins:")
     for row in info["plugins"]:
-        print(f"  {row['name']}: {', '.join(row['hooks']) or '(no hooks)'}")
+        dist = f" ({row['distribution']})" if row["distribution"] else ""
+        hooks = ", ".join(row["hooks"]) or "(no hooks)"
+        print(f"  {row['name']}{dist}: {hooks}")
     return 0

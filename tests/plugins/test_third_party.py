@@ -111,7 +111,7 @@ def test_plugins_lists_the_installed_objective_with_its_provider(site):
     assert done.returncode == 0, done.stderr
     rows = [line.split() for line in done.stdout.splitlines()]
     assert ["myobj:LAYER", "myplug", "Maximise"] in [r[:3] for r in rows]
-    assert "  myplug: inceptionism_dream_end, inceptionism_objectives" in (
+    assert "  myplug (myplug 0.1): inceptionism_dream_end, inceptionism_objectives" in (
         done.stdout.splitlines()
     )
 
