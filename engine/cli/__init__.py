@@ -48,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("inceptionism: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `inceptionism layers | head`: the reader left; not an error of ours.
+        # Point stdout at devnull so the interpreter's final flush stays quiet.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # one line for the user, traceback with --debug
         if args.debug:
             raise
