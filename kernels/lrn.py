@@ -28,6 +28,7 @@ import enum
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from inceptionism.kernels import cuda_ops
 from inceptionism.kernels._geometry import check_rank
 from inceptionism.kernels.backend import get_array_module
 
@@ -130,6 +131,11 @@ def forward(x, params: Params):
     if x.dtype.kind != "f":
         raise ValueError(f"LRN: expected a floating-point array, got {x.dtype}")
     n = params.local_size
+    if cuda_ops.wanted(x):  # fused CUDA kernel (kernels/cuda/lrn.cu)
+        y, scale, factor = cuda_ops.lrn_forward(
+            x, n, params.alpha, params.beta, params.k
+        )
+        return y, Ctx(params, x, scale, factor)
     scale = _window_sum(x * x, xp, (n - 1) // 2, n // 2)
     scale *= params.alpha / n
     scale += params.k
@@ -147,6 +153,10 @@ def backward(dy, ctx: Ctx):
         )
     p = ctx.params
     n = p.local_size
+    if cuda_ops.wanted(dy, ctx.x, ctx.scale, ctx.factor):
+        return cuda_ops.lrn_backward(
+            dy, ctx.x, ctx.scale, ctx.factor, n, p.alpha, p.beta
+        )
     ratio = dy * ctx.x
     ratio *= ctx.factor
     ratio /= ctx.scale  # dy * y / s

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from inceptionism.kernels import cuda_ops
 from inceptionism.kernels.backend import get_array_module
 
 
@@ -77,6 +78,8 @@ def backward(dy, ctx: Ctx):
             f"{tuple(ctx.y.shape)}"
         )
     slope = ctx.params.negative_slope
+    if cuda_ops.wanted(dy, ctx.y):  # kernels/cuda/relu.cu
+        return cuda_ops.relu_backward(dy, ctx.y, slope)
     if slope == 0:
         return xp.multiply(dy, ctx.y > 0)
     return xp.where(ctx.y > 0, dy, dy * dy.dtype.type(slope))
