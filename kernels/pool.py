@@ -178,69 +178,115 @@ def output_shape(in_shape, params: Params) -> tuple[int, ...]:
     return (*in_shape[:2], *_geometry(in_shape, params)[3])
 
 
-def _padded_extent(size, k, s, p, out):
-    """Padded length the windows touch, and how many image rows/columns fit."""
-    need = (out - 1) * s + k
-    return need, max(0, min(size, need - p))
+class _Phase(NamedTuple):
+    """Image positions ``first, first + s, ...`` (``count`` of them) sit at
+    ``start, start + 1, ...`` of one phase plane along one axis."""
+
+    first: int
+    start: int
+    count: int
 
 
-def _phase_layout(W, kw, sw, pw, wn):
-    """Per column phase ``b``: (plane width, first x column, its plane column, count).
+def _plane_hw(kernel, stride, out_hw):
+    """Phase-plane size: rows cover every window plus one (see :func:`_views`)."""
+    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
+    return (kh - 1) // sh + oh + 1, (kw - 1) // sw + ow
 
-    Plane ``b`` holds padded columns ``b, b + sw, ...`` contiguously, so every
-    window offset becomes a slice with unit stride along W (fast SIMD loops)
-    instead of a stride-``sw`` view. Offsets ``j < kw`` only use ``j % sw``.
-    """
+
+def _phases(size, k, s, p, extent):
+    """Phase ``a`` (padded positions ``a, a + s, ...``) for ``a < min(s, k)``."""
     out = []
-    for b in range(min(sw, kw)):
-        width = -(-(wn - b) // sw)
-        cx0 = (b - pw) % sw
-        q0 = (cx0 + pw) // sw
-        count = max(0, min(len(range(cx0, W, sw)), width - q0))
-        out.append((width, cx0, q0, count))
+    for a in range(min(s, k)):
+        first = (a - p) % s
+        start = (first + p) // s
+        count = min(len(range(first, size, s)), extent - start)
+        out.append(_Phase(first, start, max(0, count)))
     return out
 
 
+def _layout(in_shape, kernel, stride, pad, out_hw):
+    hq, wq = _plane_hw(kernel, stride, out_hw)
+    rows = _phases(in_shape[2], kernel[0], stride[0], pad[0], hq)
+    cols = _phases(in_shape[3], kernel[1], stride[1], pad[1], wq)
+    return hq, wq, rows, cols
+
+
+def _image(ph: _Phase, s: int) -> slice:
+    """The image positions of a phase: ``ph.first::s``, ``ph.count`` of them."""
+    return slice(ph.first, ph.first + s * (ph.count - 1) + 1, s)
+
+
+def _plane(ph: _Phase) -> slice:
+    """Where they sit in the phase plane."""
+    return slice(ph.start, ph.start + ph.count)
+
+
 def _split(x, xp, kernel, stride, pad, out_hw, fill):
-    """The ``fill``-padded input as column-phase planes (no copy if not needed)."""
-    (n, c, H, W), (ph, pw), sw = x.shape, pad, stride[1]
-    hn, hin = _padded_extent(H, kernel[0], stride[0], ph, out_hw[0])
-    wn, _ = _padded_extent(W, kernel[1], sw, pw, out_hw[1])
-    if sw == 1 and ph == 0 and pw == 0 and hn <= H and wn <= W:
-        return [x]
+    """The ``fill``-padded input split into phase planes, ``planes[a][b]``.
+
+    Plane ``(a, b)`` holds padded rows ``a, a + sh, ...`` and columns
+    ``b, b + sw, ...`` contiguously, so every window offset becomes one
+    contiguous slice of a flattened plane (see :func:`_views`): long SIMD
+    loops instead of strided views with short rows.
+    """
+    (n, c), (sh, sw) = x.shape[:2], stride
+    hq, wq, rows, cols = _layout(x.shape, kernel, stride, pad, out_hw)
     planes = []
-    for width, cx0, q0, count in _phase_layout(W, kernel[1], sw, pw, wn):
-        plane = xp.full((n, c, hn, width), fill, dtype=x.dtype)
-        cols = slice(cx0, cx0 + sw * (count - 1) + 1, sw)
-        plane[:, :, ph : ph + hin, q0 : q0 + count] = x[:, :, :hin, cols]
-        planes.append(plane)
+    for ra in rows:
+        planes.append([])
+        for cb in cols:
+            plane = xp.full((n, c, hq, wq), fill, dtype=x.dtype)
+            if ra.count and cb.count:
+                part = x[:, :, _image(ra, sh), _image(cb, sw)]
+                plane[:, :, _plane(ra), _plane(cb)] = part
+            planes[-1].append(plane)
     return planes
 
 
 def _merge(planes, xp, in_shape, kernel, stride, pad, out_hw):
-    """Inverse of :func:`_split` for gradients: crop padding, interleave phases."""
-    (H, W), (ph, pw), sw = in_shape[2:], pad, stride[1]
-    hn, hin = _padded_extent(H, kernel[0], stride[0], ph, out_hw[0])
-    wn, _ = _padded_extent(W, kernel[1], sw, pw, out_hw[1])
-    if len(planes) == 1 and tuple(planes[0].shape) == tuple(in_shape):
-        return planes[0]
-    dx = xp.zeros(in_shape, dtype=planes[0].dtype)
-    for plane, (_, cx0, q0, count) in zip(
-        planes, _phase_layout(W, kernel[1], sw, pw, wn)
-    ):
-        cols = slice(cx0, cx0 + sw * (count - 1) + 1, sw)
-        dx[:, :, :hin, cols] = plane[:, :, ph : ph + hin, q0 : q0 + count]
+    """Inverse of :func:`_split` for gradients: drop padding, interleave."""
+    (sh, sw) = stride
+    _, _, rows, cols = _layout(in_shape, kernel, stride, pad, out_hw)
+    dx = xp.zeros(in_shape, dtype=planes[0][0].dtype)
+    for ra, line in zip(rows, planes):
+        for cb, plane in zip(cols, line):
+            if ra.count and cb.count:
+                part = plane[:, :, _plane(ra), _plane(cb)]
+                dx[:, :, _image(ra, sh), _image(cb, sw)] = part
     return dx
 
 
 def _views(planes, kernel, stride, out_hw):
-    """Yield ``(offset_index, view)`` for every window offset in raster order."""
-    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
+    """Yield ``(offset_index, view)`` for every window offset in raster order.
+
+    Each view is a contiguous slice, shape (N, C, oh * wq), of a flattened
+    phase plane: output ``(r, q)`` sits at ``r * wq + q``; columns
+    ``q >= ow`` are wrap-around filler that is cropped (forward) or fed zeros
+    (backward). The extra plane row keeps the last slice inside the plane.
+    """
+    (kh, kw), (sh, sw), (oh, _) = kernel, stride, out_hw
+    n, c, hq, wq = planes[0][0].shape
+    flat = [[p.reshape(n, c, hq * wq) for p in line] for line in planes]
     for i in range(kh):
         for j in range(kw):
-            q = j // sw
-            rows = slice(i, i + sh * (oh - 1) + 1, sh)
-            yield i * kw + j, planes[j % sw][..., rows, q : q + ow]
+            start = (i // sh) * wq + j // sw
+            yield i * kw + j, flat[i % sh][j % sw][..., start : start + oh * wq]
+
+
+def _crop(wide, out_hw, xp):
+    """(N, C, oh * wq) -> (N, C, oh, ow), contiguous."""
+    (oh, ow), (n, c, length) = out_hw, wide.shape
+    return xp.ascontiguousarray(wide.reshape(n, c, oh, length // oh)[..., :ow])
+
+
+def _widen(a, wq, xp):
+    """(N, C, oh, ow) -> (N, C, oh * wq), zeros in the filler columns."""
+    n, c, oh, ow = a.shape
+    if wq == ow:
+        return a.reshape(n, c, oh * wq)
+    wide = xp.zeros((n, c, oh, wq), dtype=a.dtype)
+    wide[..., :ow] = a
+    return wide.reshape(n, c, oh * wq)
 
 
 def _ave_inv_count(xp, dtype, hw, kernel, stride, pad, out_hw):
@@ -293,6 +339,7 @@ def forward(x, params: Params):
             xp.maximum(y, v, out=y)
             xp.multiply(better, argmax.dtype.type(o), out=mark)
             xp.maximum(argmax, mark, out=argmax)
+        y = _crop(y, out_hw, xp)
         # Windows wholly past the image (p == 0, s > k): Caffe's -FLT_MAX.
         if (oh - 1) * stride[0] - pad[0] >= x.shape[2]:
             y[:, :, -1, :] = _CAFFE_LOWEST
@@ -305,6 +352,7 @@ def forward(x, params: Params):
         y = v0.copy()
         for _, v in views:
             y += v
+        y = _crop(y, out_hw, xp)
         y *= inv
     ctx = Ctx(params.pool, x.shape, x.dtype, kernel, stride, pad, out_hw, argmax, inv)
     return y, ctx
@@ -314,7 +362,7 @@ def backward(dy, ctx: Ctx):
     """Gradient with respect to the input, shape ``ctx.in_shape``."""
     xp = get_array_module(dy)
     n, c, H, W = ctx.in_shape
-    (ph, pw), (oh, ow) = ctx.pad, ctx.out_hw
+    oh, ow = ctx.out_hw
     if tuple(dy.shape) != (n, c, oh, ow):
         raise ValueError(
             f"Pooling backward: dy has shape {tuple(dy.shape)}, expected "
@@ -330,20 +378,26 @@ def backward(dy, ctx: Ctx):
         dx = xp.zeros(ctx.in_shape, dtype=dy.dtype)
         dx[:, :, :kh, :kw] = win.reshape(n, c, kh, kw)
         return dx
-    hn, _ = _padded_extent(H, ctx.kernel[0], ctx.stride[0], ph, oh)
-    wn, _ = _padded_extent(W, ctx.kernel[1], ctx.stride[1], pw, ow)
-    layout = _phase_layout(W, ctx.kernel[1], ctx.stride[1], pw, wn)
-    planes = [xp.zeros((n, c, hn, lay[0]), dtype=dy.dtype) for lay in layout]
+    hq, wq = _plane_hw(ctx.kernel, ctx.stride, ctx.out_hw)
+    n_rows, n_cols = (
+        min(ctx.stride[0], ctx.kernel[0]),
+        min(ctx.stride[1], ctx.kernel[1]),
+    )
+    planes = [
+        [xp.zeros((n, c, hq, wq), dtype=dy.dtype) for _ in range(n_cols)]
+        for _ in range(n_rows)
+    ]
     views = _views(planes, ctx.kernel, ctx.stride, ctx.out_hw)
     if ctx.pool is Pool.MAX:
-        hit = xp.empty(dy.shape, dtype=bool)
-        share = xp.empty_like(dy)
+        dyw = _widen(dy, wq, xp)
+        hit = xp.empty(dyw.shape, dtype=bool)
+        share = xp.empty_like(dyw)
         for o, v in views:
             xp.equal(ctx.argmax, o, out=hit)
-            xp.multiply(dy, hit, out=share)
+            xp.multiply(dyw, hit, out=share)
             v += share
     else:
-        share = dy * ctx.inv_count
+        share = _widen(dy * ctx.inv_count, wq, xp)
         for _, v in views:
             v += share
     return _merge(planes, xp, ctx.in_shape, ctx.kernel, ctx.stride, ctx.pad, ctx.out_hw)
