@@ -16,11 +16,13 @@ Window ``(oh, ow)`` starts at ``(oh*s - p, ow*s - p)``.
   computes 0/0 there) gives 0 here.
 - ``global_pooling``: kernel = (H, W), stride 1, pad 0.
 
-Implementation: a loop over the ``kh*kw`` window offsets on strided views of
-a padded copy of the input (``-inf`` for MAX, 0 for AVE); MAX keeps a running
-maximum and the offset index of the first maximum (``uint8`` when it fits).
-Backward adds each offset's share into the same strided views of a padded
-gradient: one offset's view never repeats a position, so plain ``+=`` is exact.
+Implementation: a loop over the ``kh*kw`` window offsets, each a contiguous
+slice of one stride-phase plane of the padded input (``-inf`` for MAX, 0 for
+AVE; see :func:`_split`); MAX keeps a running maximum and, branch-free, the
+offset index of the first maximum (``uint8`` when it fits). Backward adds each
+offset's share into the same slices of zeroed planes (one offset's slice never
+repeats a position, so plain ``+=`` is exact), then interleaves them back.
+A single window (global pooling) is a plain reduction instead.
 """
 
 from __future__ import annotations
@@ -69,12 +71,11 @@ class Params:
 class Ctx(NamedTuple):
     pool: Pool
     in_shape: tuple[int, ...]
-    dtype: np.dtype
     kernel: tuple[int, int]
     stride: tuple[int, int]
     pad: tuple[int, int]
     out_hw: tuple[int, int]
-    argmax: object  # MAX: offset index per output (uint8/uint16/int32); AVE: None
+    argmax: object  # MAX: first-max offset, (N, C, oh * wq) uint8/16/32; AVE: None
     inv_count: object  # AVE: 1/divisor, shape (oh, ow); MAX: None
 
 
@@ -354,7 +355,7 @@ def forward(x, params: Params):
             y += v
         y = _crop(y, out_hw, xp)
         y *= inv
-    ctx = Ctx(params.pool, x.shape, x.dtype, kernel, stride, pad, out_hw, argmax, inv)
+    ctx = Ctx(params.pool, x.shape, kernel, stride, pad, out_hw, argmax, inv)
     return y, ctx
 
 
