@@ -25,6 +25,7 @@ per 4 KiB on every call, which doubled im2col's time at 1024x768.
 
 from __future__ import annotations
 
+import math
 import threading
 
 from .backend import get_array_module
@@ -40,10 +41,10 @@ def scratch(xp, name: str, shape, dtype):
     out the same memory, so callers must be done with the previous one.
     """
     buffers = _local.__dict__.setdefault("buffers", {})
-    key = (name, xp.__name__, xp.dtype(dtype).str)
-    size = 1
-    for n in shape:
-        size *= int(n)
+    # a CuPy buffer belongs to the device that was current when it was made
+    device = xp.cuda.runtime.getDevice() if xp.__name__ == "cupy" else None
+    key = (name, xp.__name__, device, xp.dtype(dtype).str)
+    size = math.prod(int(n) for n in shape)
     buf = buffers.get(key)
     if buf is None or buf.size < size:
         buf = buffers[key] = xp.empty(size, dtype=dtype)
