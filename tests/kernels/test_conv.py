@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from inceptionism.kernels import conv
+from inceptionism.kernels import _im2col, conv
 from tests.tolerances import tol
 
 
@@ -201,6 +201,34 @@ def test_results_do_not_share_work_arrays(case, rng):
     np.testing.assert_array_equal(y1, y1_copy)
     np.testing.assert_array_equal(dx1, dx1_copy)
     np.testing.assert_allclose(dx2, -dx1, **tol(np.float64))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_col2im_is_the_adjoint_of_im2col(case, rng):
+    # <im2col(x), c> == <x, col2im(c)>, for both col2im layouts
+    x = rng.standard_normal(case.x_shape)
+    p = case.params()
+    out_hw = conv.output_shape(x.shape, p)[2:]
+    cols = _im2col.im2col(x, p.kernel, p.stride, p.pad, p.dilation, out_hw).copy()
+    c = rng.standard_normal(cols.shape)
+    dx = _im2col.col2im(c, x.shape[2:], p.stride, p.pad, p.dilation)
+    np.testing.assert_allclose(np.sum(x * dx), np.sum(cols * c), **tol(np.float64))
+    if p.stride == (1, 1):
+        ho, wp = _im2col.padded_width(out_hw, x.shape[2:], p.pad)
+        cp = np.zeros((*c.shape[:5], wp))
+        cp[..., : out_hw[1]] = c
+        flat = cp.reshape(*c.shape[:4], ho * wp)
+        dx1 = _im2col.col2im_stride1(flat, x.shape[2:], p.kernel, p.pad, p.dilation)
+        np.testing.assert_allclose(dx1, dx, **tol(np.float64))
+
+
+def test_release_scratch_frees_and_remakes(rng):
+    case = Case((1, 2, 5, 5), 2, (3, 3), pad=(1, 1))
+    x, w, b = make(case, np.float64, rng)
+    y1, _ = conv.forward(x, case.params(), w, b)
+    _im2col.release_scratch()
+    y2, _ = conv.forward(x, case.params(), w, b)
+    np.testing.assert_array_equal(y1, y2)
 
 
 def test_float32_stays_float32_with_float64_weights(rng):
