@@ -66,6 +66,22 @@ def require_gpu() -> None:
         )
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True if ``exc`` means the GPU ran out of memory: CuPy's memory-pool
+    ``OutOfMemoryError``, or a raw ``cudaErrorMemoryAllocation`` (status 2,
+    e.g. from a cuBLAS workspace). Always False without CuPy."""
+    if _cupy is None:
+        return False
+    if isinstance(exc, _cupy.cuda.memory.OutOfMemoryError):
+        return True
+    runtime_error = getattr(_cupy.cuda.runtime, "CUDARuntimeError", None)
+    return (
+        isinstance(runtime_error, type)
+        and isinstance(exc, runtime_error)
+        and getattr(exc, "status", None) == 2
+    )
+
+
 def xp_for_device(device: str):
     """The array module for ``"cpu"`` or ``"cuda"``."""
     if device == "cpu":
