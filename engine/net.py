@@ -86,6 +86,7 @@ class Net:
         mean = np.asarray(pre.get("mean", [0.0, 0.0, 0.0]), dtype=np.float64)
         if mean.shape != (3,):
             raise ValueError(f"preprocess mean must have 3 values, got {mean.tolist()}")
+        self._mean_host = mean  # float64 (3,), for the host-side edges
         self.mean = self.xp.asarray(mean, dtype=self.dtype)
         self._ctx: dict[str, object] = {}
         self._blob_shapes: dict[str, tuple] = {}
@@ -241,7 +242,7 @@ class Net:
             raise ValueError(f"expected an RGB image of shape (H, W, 3), got {a.shape}")
         if self.channel_order == "BGR":
             a = a[:, :, ::-1]
-        a = a.astype(np.float64) * (self.scale / 255.0) - to_numpy(self.mean)
+        a = a.astype(np.float64) * (self.scale / 255.0) - self._mean_host
         x = np.ascontiguousarray(a.transpose(2, 0, 1)[None], dtype=self.dtype)
         return self.xp.asarray(x)
 
@@ -256,7 +257,7 @@ class Net:
             a = a[0]
         if a.ndim != 3 or a.shape[0] != 3:
             raise ValueError(f"expected (1, 3, H, W) or (3, H, W), got {a.shape}")
-        a = (a.astype(np.float64) + to_numpy(self.mean)[:, None, None]) * (
+        a = (a.astype(np.float64) + self._mean_host[:, None, None]) * (
             255.0 / self.scale
         )
         if self.channel_order == "BGR":

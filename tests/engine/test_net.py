@@ -325,3 +325,43 @@ def test_preprocess_scale_and_rgb_order():
     np.testing.assert_allclose(net.deprocess(x), rgb, rtol=1e-12)
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         net.preprocess(np.zeros((4, 4)))
+
+
+# -- devices -------------------------------------------------------------------
+
+
+def test_cuda_without_gpu_is_a_clear_error():
+    from inceptionism.kernels.backend import DeviceUnavailableError, gpu_available
+
+    if gpu_available():
+        pytest.skip("a GPU is present: the error path cannot be reached")
+    with pytest.raises(DeviceUnavailableError, match="--device cpu"):
+        Net(small_model(), device="cuda")
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu(googlenet, rng):
+    from inceptionism.kernels.backend import to_numpy
+
+    cpu = Net(small_model(), dtype=np.float64)
+    gpu = Net(small_model(), device="cuda", dtype=np.float64)
+    assert all(type(p["weight"]) is not np.ndarray for p in gpu.params.values())
+    x = rng.standard_normal((1, 3, 9, 11))
+    names = ["norm_a", "cat", "prob"]
+    bc, bg = cpu.forward(x, end=names), gpu.forward(gpu.xp.asarray(x), end=names)
+    seeds = {n: rng.standard_normal(bc[n].shape) for n in names}
+    for n in bc:
+        np.testing.assert_allclose(to_numpy(bg[n]), bc[n], **tol(np.float64))
+    dx = gpu.backward({n: gpu.xp.asarray(s) for n, s in seeds.items()})
+    np.testing.assert_allclose(to_numpy(dx), cpu.backward(seeds), **tol(np.float64))
+    # GoogLeNet in float32, forward (near-tie pooling makes float32 gradients
+    # differ locally; test_net_torch.py measures that)
+    net_gpu = Net(googlenet, device="cuda")
+    rgb = rng.uniform(0, 255, (67, 67, 3)).astype(np.float32)
+    end = "inception_4c/output"
+    a = net_gpu.forward(net_gpu.preprocess(rgb), end=end)
+    net_cpu = Net(googlenet)
+    b = net_cpu.forward(net_cpu.preprocess(rgb), end=end)
+    for n in b:
+        err = np.abs(to_numpy(a[n]) - b[n]).max() / np.abs(b[n]).max()
+        assert err <= tol(np.float32)["rtol"], n
