@@ -325,12 +325,12 @@ def run_dream(args) -> int:
     from inceptionism.engine.progress import ProgressBar, SaveEvery
     from inceptionism.plugins import get_plugin_manager
 
-    recipe = None
+    recipe_in = None
     if args.replay:
-        recipe = read_recipe(args.replay)
-        if recipe is None:
+        recipe_in = read_recipe(args.replay)
+        if recipe_in is None:
             raise ValueError(f"{args.replay}: no inceptionism recipe in this file")
-    net, rgb, alpha, config, recipe, inp = _prepare(args, recipe)
+    net, rgb, alpha, config, recipe, inp = _prepare(args, recipe_in)
     out = Path(args.output) if args.output else _default_output(inp)
     protect = [inp] + ([Path(args.replay)] if args.replay else [])
     save = partial(save_image, protect=protect)
@@ -344,7 +344,8 @@ def run_dream(args) -> int:
         observers.append(SaveEvery(args.save_every, out.parent, out.stem, save))
     pm = get_plugin_manager()
     result = _dream_quietly(lambda: run(net, rgb, config, pm=pm, observers=observers))
-    save(out, result, alpha=alpha, recipe=recipe, bits=args.bits)
+    bits = recipe_in.get("bits", 8) if recipe_in else args.bits
+    save(out, result, alpha=alpha, recipe={**recipe, "bits": bits}, bits=bits)
     print(out)
     return 0
 

@@ -86,9 +86,7 @@ def test_replay_pixel_for_pixel(capsys, weights, picture, tmp_path):
         )[0]
         == 0
     )
-    rc, _, err = cli(
-        capsys, "dream", "--replay", first, "-o", again, "--weights", weights
-    )
+    rc, _, err = cli(capsys, "dream", "--replay", first, "-o", again)
     assert rc == 0, err
     a, b = load_image(first), load_image(again)
     np.testing.assert_array_equal(a, b)
@@ -322,3 +320,23 @@ def test_zoom_frames_and_gif(capsys, weights, picture, tmp_path):
         weights,
         match="--scale",
     )
+
+
+def test_replay_keeps_16_bits(capsys, weights, picture, tmp_path):
+    first, again = tmp_path / "deep.png", tmp_path / "again.png"
+    rc, _, err = cli(
+        capsys,
+        "dream",
+        picture,
+        "-o",
+        first,
+        "--weights",
+        weights,
+        "--bits",
+        "16",
+        *FAST,
+    )
+    assert rc == 0, err
+    assert cli(capsys, "dream", "--replay", first, "-o", again)[0] == 0
+    assert read_recipe(again)["bits"] == 16
+    assert first.read_bytes() == again.read_bytes()
