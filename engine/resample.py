@@ -11,6 +11,12 @@ Two operations, both exactly what google/deepdream's ``dream.ipynb`` calls:
   ``(1 - s) * j + n * s / 2``, i.e. a zoom by ``1 / (1 - s)`` about the centre
   (the notebook's zoom-feedback step).
 
+One deliberate difference: scipy computes the last align-corners coordinate
+as e.g. ``15 * (31 / 15) = 31.000000000000004`` and, in its default
+``mode="constant"``, fills that sample with 0 (a float artefact that zeroes
+the last row or column at some sizes); here coordinates are clamped to the
+image, i.e. scipy with ``mode="nearest"``, which the tests compare against.
+
 Order-1 splines need no prefilter, so both are separable linear interpolation
 along the two spatial axes. The interpolation weights are computed on the host
 in float64 (a few hundred numbers) and moved to the array's device; the image
