@@ -126,7 +126,8 @@ class Net:
         keep : keep what backward needs (default); False for forward only.
 
         Returns ``{name: array}`` for the input and every layer computed, in
-        order, each the value of that layer's top right after it ran.
+        order, each the value of that layer's top right after it ran (plus
+        any alias named in ``end``, see :meth:`Graph.resolve`).
         """
         targets = self.graph.resolve_many(end)
         self._check_input(x)
@@ -150,6 +151,9 @@ class Net:
         if keep:
             self._blob_shapes = {k: tuple(v.shape) for k, v in blobs.items()}
             self._dtype_last = x.dtype
+        if end is not None:  # a requested alias (a renamed top) is a key too
+            for raw in [end] if isinstance(end, str) else end:
+                blobs.setdefault(raw, blobs[self.graph.resolve(raw)])
         return blobs
 
     def backward(self, seeds: Mapping[str, object]):

@@ -365,3 +365,19 @@ def test_cuda_matches_cpu(googlenet, rng):
     for n in b:
         err = np.abs(to_numpy(a[n]) - b[n]).max() / np.abs(b[n]).max()
         assert err <= tol(np.float32)["rtol"], n
+
+
+def test_alias_names_are_keys_and_seeds():
+    model = small_model()
+    graph = model.graph
+    graph["layers"][4]["top"] = ["b1_out"]  # b1 writes a blob of another name
+    graph["layers"][5].update(bottom=["b1_out"], top=["b1_out"])
+    graph["layers"][9]["bottom"][0] = "b1_out"
+    net = Net(model, dtype=np.float64)
+    x = np.random.default_rng(3).standard_normal((1, 3, 9, 11))
+    blobs = net.forward(x, end="b1_out")
+    assert blobs["b1_out"] is blobs["relu_b1"]  # Caffe's net.blobs["b1_out"]
+    g = np.random.default_rng(4).standard_normal(blobs["b1_out"].shape)
+    np.testing.assert_array_equal(
+        net.backward({"b1_out": g}), net.backward({"relu_b1": g})
+    )
