@@ -338,7 +338,7 @@ def forward(x, params: Params):
             # maximum; offsets rise, so max(argmax, better*o) records o.
             xp.greater(v, y, out=better)
             xp.maximum(y, v, out=y)
-            xp.multiply(better, argmax.dtype.type(o), out=mark)
+            xp.multiply(better, o, out=mark, dtype=mark.dtype)
             xp.maximum(argmax, mark, out=argmax)
         y = _crop(y, out_hw, xp)
         # Windows wholly past the image (p == 0, s > k): Caffe's -FLT_MAX.
