@@ -313,7 +313,7 @@ def forward(x, params: Params):
     kernel, stride, pad, out_hw = _geometry(x.shape, params)
     (kh, kw), (oh, ow) = kernel, out_hw
     kk = kh * kw
-    idx_dtype = np.uint8 if kk <= 255 else np.uint16 if kk <= 65535 else np.int32
+    idx_dtype = np.uint8 if kk <= 256 else np.uint16 if kk <= 65536 else np.int32
     inv = argmax = None
     if params.pool is Pool.AVE:
         inv = _ave_inv_count(xp, x.dtype, x.shape[2:], kernel, stride, pad, out_hw)

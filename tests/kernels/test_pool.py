@@ -122,6 +122,20 @@ def test_forward_backward_match_caffe_loop(case, dtype, method, rng):
     np.testing.assert_allclose(dx, dx_ref, **tol(dtype))
 
 
+@pytest.mark.parametrize("method", [MAX, AVE], ids=["max", "ave"])
+def test_large_window_matches_caffe_loop(method, rng):
+    """272 offsets: the argmax needs uint16; ties from {0, 1, 2} everywhere."""
+    case = Case((1, 2, 18, 19), (17, 16), (1, 2), (1, 1))
+    x = rng.integers(0, 3, case.x_shape).astype(np.float32)
+    y, ctx = pool.forward(x, case.params(method))
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    y_ref, dx_ref = caffe_reference(x, method, case, dy)
+    assert y.shape == (1, 2, 4, 4)
+    assert method is AVE or ctx.argmax.dtype == np.uint16
+    np.testing.assert_allclose(y, y_ref, **tol(np.float32))
+    np.testing.assert_allclose(pool.backward(dy, ctx), dx_ref, **tol(np.float32))
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_max_ties_go_to_the_first_maximum(case, rng):
     """Many ties (values from {0, 1, 2}): Caffe keeps the first in raster order."""
