@@ -68,44 +68,52 @@ def _ints(*values):
 # -- pooling (pool.cu) ---------------------------------------------------------
 
 
-def max_pool_forward(x, kernel, stride, pad, out_hw):
+def max_pool_forward(x, kernel, stride, pad, out_hw, pitch=None):
     """Max pooling of ``x`` (N, C, H, W).
 
-    Returns ``y`` (N, C, oh, ow) and ``argmax`` (int32, same shape): the
-    offset ``i*kw + j`` of the first maximum inside the unclipped window, the
-    code the ``xp`` path stores, or -1 for a window wholly past the image
-    (whose ``y`` is Caffe's ``-FLT_MAX``).
+    Returns ``y`` (N, C, oh, ow) and ``argmax`` (int32, (N, C, oh, pitch),
+    ``pitch >= ow``, default ``ow``; zeros in columns ``>= ow``): the offset
+    ``i*kw + j`` of the first maximum inside the unclipped window, the code
+    the ``xp`` path stores, and 0 for a window wholly past the image (whose
+    ``y`` is Caffe's ``-FLT_MAX``), as there.
     """
     (x,) = _contiguous(x)
     xp = get_array_module(x)
     n, c, h, w = x.shape
-    y = xp.empty((n, c, *out_hw), dtype=x.dtype)
-    argmax = xp.empty(y.shape, dtype=xp.int32)
-    geometry = _ints(h, w, *out_hw, *kernel, *stride, *pad)
+    oh, ow = out_hw
+    pitch = ow if pitch is None else pitch
+    if pitch < ow:
+        raise ValueError(f"max_pool_forward: pitch {pitch} < output width {ow}")
+    y = xp.empty((n, c, oh, ow), dtype=x.dtype)
+    argmax = (xp.empty if pitch == ow else xp.zeros)((n, c, oh, pitch), xp.int32)
+    geometry = _ints(h, w, oh, ow, pitch, *kernel, *stride, *pad)
     _launch(
-        "pool.cu",
-        "max_pool_forward",
-        x.dtype,
-        y.size,
+        "pool.cu", "max_pool_forward", x.dtype, y.size,
         [x, y, argmax, _i64(y.size), *geometry],
-    )
+    )  # fmt: skip
     return y, argmax
 
 
 def max_pool_backward(dy, argmax, in_shape, kernel, stride, pad):
     """``dx`` (``in_shape``): each input pixel sums ``dy`` of the windows whose
-    ``argmax`` (from either forward path, any integer dtype) chose it."""
+    ``argmax`` chose it. ``argmax`` comes from either forward path: any
+    integer dtype, rows of ``argmax.size // (N*C*oh)`` entries (the first
+    ``ow`` used), e.g. (N, C, oh, ow) or the ``xp`` path's (N, C, oh * wq)."""
     xp = get_array_module(dy)
+    n, c, oh, ow = dy.shape
+    pitch, rest = divmod(argmax.size, max(n * c * oh, 1))
+    if rest or pitch < ow:
+        raise ValueError(
+            f"max_pool_backward: argmax of shape {argmax.shape} does not fit "
+            f"dy of shape {dy.shape}"
+        )
     dy, argmax = _contiguous(dy, argmax.astype(xp.int32, copy=False))
     dx = xp.empty(tuple(in_shape), dtype=dy.dtype)
-    geometry = _ints(*in_shape[2:], *dy.shape[2:], *kernel, *stride, *pad)
+    geometry = _ints(*in_shape[2:], oh, ow, pitch, *kernel, *stride, *pad)
     _launch(
-        "pool.cu",
-        "max_pool_backward",
-        dy.dtype,
-        dx.size,
+        "pool.cu", "max_pool_backward", dy.dtype, dx.size,
         [dy, argmax, dx, _i64(dx.size), *geometry],
-    )
+    )  # fmt: skip
     return dx
 
 

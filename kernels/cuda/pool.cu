@@ -8,9 +8,12 @@
 // double alike) and routes no gradient.
 //
 // argmax holds the offset inside the *unclipped* window, (h - hs)*kw + (w - ws),
-// the same code the xp path stores (there as uint8/uint16), or -1 for an empty
-// window. Backward gives each input pixel the sum of dy over the windows
-// whose argmax is that pixel: one thread per input element, no atomics.
+// the code the xp path stores (there as uint8/uint16), and 0 for an empty
+// window as there (offset 0 of an empty window is no image pixel). Its rows
+// are `apitch` long (>= ow): the xp path keeps (N, C, oh * wq) with filler
+// columns q >= ow, which are never read or written here. Backward gives each
+// input pixel the sum of dy over the windows whose argmax is that pixel: one
+// thread per input element, no atomics.
 //
 // Compiled at run time by CuPy (NVRTC: no standard headers) and checked with
 // `nvcc -std=c++14 -arch=sm_90 -c` by .ci/run and tests/kernels.
@@ -20,8 +23,8 @@
 template <typename T>
 __device__ __forceinline__ void max_pool_forward(
     const T* __restrict__ x, T* __restrict__ y, int* __restrict__ argmax,
-    long long total, int H, int W, int oh, int ow, int kh, int kw, int sh,
-    int sw, int ph, int pw) {
+    long long total, int H, int W, int oh, int ow, int apitch, int kh, int kw,
+    int sh, int sw, int ph, int pw) {
   for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x;
        idx < total; idx += (long long)blockDim.x * gridDim.x) {
     const int q = (int)(idx % ow);
@@ -45,15 +48,15 @@ __device__ __forceinline__ void max_pool_forward(
       }
     }
     y[idx] = best;
-    argmax[idx] = arg;
+    argmax[nc * oh * apitch + p * apitch + q] = arg < 0 ? 0 : arg;
   }
 }
 
 template <typename T>
 __device__ __forceinline__ void max_pool_backward(
     const T* __restrict__ dy, const int* __restrict__ argmax, T* __restrict__ dx,
-    long long total, int H, int W, int oh, int ow, int kh, int kw, int sh,
-    int sw, int ph, int pw) {
+    long long total, int H, int W, int oh, int ow, int apitch, int kh, int kw,
+    int sh, int sw, int ph, int pw) {
   for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x;
        idx < total; idx += (long long)blockDim.x * gridDim.x) {
     const int hp = (int)((idx / W) % H) + ph;  // row in padded coordinates
@@ -65,11 +68,11 @@ __device__ __forceinline__ void max_pool_backward(
     const int q0 = wp < kw ? 0 : (wp - kw) / sw + 1;
     const int q1 = min(wp / sw + 1, ow);
     const T* g = dy + nc * oh * ow;
-    const int* a = argmax + nc * oh * ow;
+    const int* a = argmax + nc * oh * apitch;
     T acc = 0;
     for (int p = p0; p < p1; ++p) {
       for (int q = q0; q < q1; ++q) {
-        if (a[p * ow + q] == (hp - p * sh) * kw + (wp - q * sw)) {
+        if (a[p * apitch + q] == (hp - p * sh) * kw + (wp - q * sw)) {
           acc += g[p * ow + q];
         }
       }
@@ -81,15 +84,16 @@ __device__ __forceinline__ void max_pool_backward(
 #define POOL_KERNELS(T, SUFFIX)                                                \
   extern "C" __global__ void max_pool_forward_##SUFFIX(                        \
       const T* x, T* y, int* argmax, long long total, int H, int W, int oh,    \
-      int ow, int kh, int kw, int sh, int sw, int ph, int pw) {                \
-    max_pool_forward<T>(x, y, argmax, total, H, W, oh, ow, kh, kw, sh, sw, ph, \
-                        pw);                                                   \
+      int ow, int apitch, int kh, int kw, int sh, int sw, int ph, int pw) {    \
+    max_pool_forward<T>(x, y, argmax, total, H, W, oh, ow, apitch, kh, kw, sh, \
+                        sw, ph, pw);                                           \
   }                                                                            \
   extern "C" __global__ void max_pool_backward_##SUFFIX(                       \
       const T* dy, const int* argmax, T* dx, long long total, int H, int W,    \
-      int oh, int ow, int kh, int kw, int sh, int sw, int ph, int pw) {        \
-    max_pool_backward<T>(dy, argmax, dx, total, H, W, oh, ow, kh, kw, sh, sw,  \
-                         ph, pw);                                              \
+      int oh, int ow, int apitch, int kh, int kw, int sh, int sw, int ph,      \
+      int pw) {                                                                \
+    max_pool_backward<T>(dy, argmax, dx, total, H, W, oh, ow, apitch, kh, kw,  \
+                         sh, sw, ph, pw);                                      \
   }
 
 POOL_KERNELS(float, f32)
