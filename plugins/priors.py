@@ -214,7 +214,8 @@ def lap_merge(levels):
 def normalize_std(img, eps: float = 1e-10):
     """Divide by ``max(sqrt(mean(img^2)), eps)`` (the RMS, as the notebook)."""
     xp = get_array_module(img)
-    return img / max(float(xp.sqrt(xp.mean(img * img))), eps)
+    # a device scalar: float() here would sync the GPU once per band and step
+    return img / xp.maximum(xp.sqrt(xp.mean(img * img)), eps)
 
 
 def lap_normalize(g, levels: int = 4):
