@@ -210,11 +210,24 @@ def _default_output(inp: Path) -> Path:
     return out
 
 
-def _dream_quietly(fn):
-    """Run ``fn()``; print each warning (e.g. a skipped octave) as one line."""
+def _dream_quietly(fn, hw):
+    """Run ``fn()``; print each warning (e.g. a skipped octave) as one line.
+    A GPU out-of-memory error becomes one that names the way out."""
+    from inceptionism.kernels.backend import is_out_of_memory
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = fn()
+        try:
+            result = fn()
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            height, width = hw
+            raise RuntimeError(
+                f"the GPU ran out of memory dreaming a {width}x{height} image: retry "
+                f"with a smaller --max-size (e.g. --max-size {max(hw) // 2}), or "
+                "--device cpu"
+            ) from exc  # --debug shows CuPy's error too
     for w in caught:
         print(f"inceptionism: warning: {w.message}", file=sys.stderr)
     return result
@@ -343,7 +356,9 @@ def run_dream(args) -> int:
     if getattr(args, "save_every", None):
         observers.append(SaveEvery(args.save_every, out.parent, out.stem, save))
     pm = get_plugin_manager()
-    result = _dream_quietly(lambda: run(net, rgb, config, pm=pm, observers=observers))
+    result = _dream_quietly(
+        lambda: run(net, rgb, config, pm=pm, observers=observers), rgb.shape[:2]
+    )
     bits = recipe_in.get("bits", 8) if recipe_in else args.bits
     save(out, result, alpha=alpha, recipe={**recipe, "bits": bits}, bits=bits)
     print(out)
@@ -367,7 +382,7 @@ def run_zoom(args) -> int:
         observers=[ProgressBar(sys.stderr)],
     )  # fmt: skip
     for i in range(args.frames):
-        frame = _dream_quietly(lambda: next(gen))  # noqa: B023 - called at once
+        frame = _dream_quietly(lambda: next(gen), rgb.shape[:2])  # noqa: B023
         rec = {**recipe, "zoom": {"frame": i, "frames": args.frames,
                                   "scale": args.scale}}  # fmt: skip
         save_image(folder / f"frame-{i:04d}.png", frame, recipe=rec, protect=[inp])

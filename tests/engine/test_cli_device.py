@@ -1,0 +1,187 @@
+"""``--device cuda`` where it cannot run, and GPU out-of-memory, on a CPU.
+
+Without CuPy, or with CuPy but no GPU, ``--device cuda`` must fail with the
+one sentence of ``backend.require_gpu``; an out-of-memory error during a dream
+must become one line suggesting a smaller ``--max-size``. The GPU and CuPy's
+error class are simulated (``backend._cupy`` replaced), so these run anywhere.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inceptionism.engine import Net
+from inceptionism.engine.cli import main
+from inceptionism.kernels import backend
+from inceptionism.weights import save_model
+from inceptionism.weights.synthetic import synthetic_model
+
+#: The module (``inceptionism.engine.dream`` the attribute is the function).
+dream = importlib.import_module("inceptionism.engine.dream")
+FAST = ["--layer", "conv2/3x3", "--octaves", "1", "--steps", "2", "--seed", "4"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return synthetic_model("bvlc_googlenet", seed=0)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory, model):
+    path = tmp_path_factory.mktemp("w") / "synth.h5"
+    save_model(model, path)
+    return path
+
+
+@pytest.fixture
+def picture(tmp_path):
+    a = np.random.default_rng(2).integers(0, 256, size=(40, 56, 3)).astype(np.uint8)
+    path = tmp_path / "in.png"
+    Image.fromarray(a).save(path)
+    return path
+
+
+def one_error_line(capsys, *argv) -> str:
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert rc != 0 and out == ""
+    assert len(lines) == 1 and lines[0].startswith("inceptionism: error: "), err
+    return lines[0].removeprefix("inceptionism: error: ")
+
+
+def require_gpu_sentence() -> str:
+    with pytest.raises(backend.DeviceUnavailableError) as info:
+        backend.require_gpu()
+    return str(info.value)
+
+
+# -- --device cuda where it cannot run -------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["dream", "zoom"])
+def test_device_cuda_without_a_gpu_is_one_sentence(
+    command, capsys, weights, picture, tmp_path
+):
+    if backend.gpu_available():
+        pytest.skip("a GPU is available here")
+    sentence = require_gpu_sentence()
+    if backend._cupy is not None:
+        assert "no usable NVIDIA GPU" in sentence
+    line = one_error_line(
+        capsys, command, picture, "-o", tmp_path / "out.png", "--weights", weights,
+        "--device", "cuda", *FAST,
+    )  # fmt: skip
+    assert line == sentence
+    assert "--device cpu" in line and "\n" not in line
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_device_cuda_without_cupy_is_one_sentence(
+    capsys, weights, picture, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(backend, "_cupy", None)
+    sentence = require_gpu_sentence()
+    assert "needs CuPy" in sentence and "--device cpu" in sentence
+    line = one_error_line(
+        capsys, "dream", picture, "-o", tmp_path / "out.png", "--weights", weights,
+        "--device", "cuda", *FAST,
+    )  # fmt: skip
+    assert line == sentence
+
+
+def test_net_on_cuda_without_cupy_raises_the_sentence(model, monkeypatch):
+    monkeypatch.setattr(backend, "_cupy", None)
+    with pytest.raises(backend.DeviceUnavailableError, match="needs CuPy"):
+        Net(model, device="cuda")
+
+
+# -- out of memory -----------------------------------------------------------------
+
+
+class FakeOutOfMemoryError(MemoryError):
+    """Stands in for ``cupy.cuda.memory.OutOfMemoryError``."""
+
+
+class FakeRuntimeError(RuntimeError):
+    def __init__(self, status):
+        super().__init__(f"CUDA status {status}")
+        self.status = status
+
+
+class FakeArray:
+    """No array is ever a fake CuPy array."""
+
+
+@pytest.fixture
+def fake_cupy(monkeypatch):
+    fake = SimpleNamespace(
+        ndarray=FakeArray,
+        cuda=SimpleNamespace(
+            memory=SimpleNamespace(OutOfMemoryError=FakeOutOfMemoryError),
+            runtime=SimpleNamespace(CUDARuntimeError=FakeRuntimeError),
+        ),
+    )
+    monkeypatch.setattr(backend, "_cupy", fake)
+    return fake
+
+
+def test_is_out_of_memory_recognises_cupy_errors_only(fake_cupy):
+    assert backend.is_out_of_memory(FakeOutOfMemoryError("pool"))
+    assert backend.is_out_of_memory(FakeRuntimeError(2))  # cudaErrorMemoryAllocation
+    assert not backend.is_out_of_memory(FakeRuntimeError(700))
+    assert not backend.is_out_of_memory(MemoryError("host"))
+    assert not backend.is_out_of_memory(ValueError("x"))
+
+
+def test_is_out_of_memory_false_without_cupy(monkeypatch):
+    monkeypatch.setattr(backend, "_cupy", None)
+    assert not backend.is_out_of_memory(FakeOutOfMemoryError("pool"))
+
+
+def test_is_out_of_memory_with_real_cupy_class():
+    cupy = pytest.importorskip("cupy")
+    if backend._cupy is None:
+        pytest.skip("CuPy does not load here")
+    error = cupy.cuda.memory.OutOfMemoryError(1 << 40, 0, 0)
+    assert backend.is_out_of_memory(error)
+
+
+@pytest.mark.parametrize("command", ["dream", "zoom"])
+def test_out_of_memory_during_dream_suggests_max_size(
+    command, capsys, weights, picture, tmp_path, monkeypatch, fake_cupy
+):
+    calls = []
+
+    def exhausted(*args, **kwargs):
+        calls.append(1)
+        raise FakeOutOfMemoryError("Out of memory allocating 1,073,741,824 bytes")
+
+    monkeypatch.setattr(dream, "make_step", exhausted)
+    out = tmp_path / ("out.png" if command == "dream" else "frames")
+    line = one_error_line(
+        capsys, command, picture, "-o", out, "--weights", weights, *FAST
+    )
+    assert calls, "the dream never ran"
+    assert "out of memory" in line and "--max-size" in line
+    assert "56x40" in line  # the size that did not fit (width x height)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_other_errors_are_not_called_out_of_memory(
+    capsys, weights, picture, tmp_path, monkeypatch, fake_cupy
+):
+    def broken(*args, **kwargs):
+        raise MemoryError("host allocation failed")
+
+    monkeypatch.setattr(dream, "make_step", broken)
+    line = one_error_line(
+        capsys, "dream", picture, "-o", tmp_path / "o.png", "--weights", weights,
+        *FAST,
+    )  # fmt: skip
+    assert "--max-size" not in line
