@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import threading
 
+from . import cuda_ops
 from .backend import get_array_module
 
 _local = threading.local()
@@ -80,6 +81,9 @@ def im2col(x, kernel, stride, pad, dilation, out_hw):
         return x.reshape(n, c, 1, 1, h, w)
     xp = get_array_module(x)
     (kh, kw), (ph, pw) = kernel, pad
+    if cuda_ops.wanted(x):  # kernels/cuda/im2col.cu, no padded copy
+        cols = scratch(xp, "im2col.cols", (n, c, kh, kw, *out_hw), x.dtype)
+        return cuda_ops.im2col(x, kernel, stride, pad, dilation, out_hw, out=cols)
     if pad != (0, 0):
         xpad = scratch(xp, "im2col.xpad", (n, c, h + 2 * ph, w + 2 * pw), x.dtype)
         # zero only the border: the interior is overwritten next
@@ -106,6 +110,10 @@ def col2im(cols, in_hw, stride, pad, dilation):
     """
     n, c, kh, kw, ho, wo = cols.shape
     h, w = in_hw
+    if cuda_ops.wanted(cols):  # kernels/cuda/im2col.cu, gather form
+        return cuda_ops.col2im(
+            cols, (n, c, h, w), (kh, kw), stride, pad, dilation, (ho, wo)
+        )
     xp = get_array_module(cols)
     ph, pw = pad
     dxpad = scratch(xp, "col2im.dxpad", (n, c, h + 2 * ph, w + 2 * pw), cols.dtype)
@@ -133,6 +141,11 @@ def col2im_stride1(cols, in_hw, kernel, pad, dilation):
     (h, w), (kh, kw), (ph, pw), (dh, dw) = in_hw, kernel, pad, dilation
     hp, wp = h + 2 * ph, w + 2 * pw
     run = cols.shape[-1]
+    if cuda_ops.wanted(cols):  # kernels/cuda/im2col.cu, rows of pitch wp
+        out_hw = (run // wp, wp - dw * (kw - 1))
+        return cuda_ops.col2im(
+            cols, (n, c, h, w), kernel, (1, 1), pad, dilation, out_hw, pitch=wp
+        )
     xp = get_array_module(cols)
     # the zero tail of the last run can reach (kw-1)*dw past the image
     flat = scratch(xp, "col2im.flat", (n, c, hp * wp + (kw - 1) * dw), cols.dtype)
