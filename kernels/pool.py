@@ -33,6 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from inceptionism.kernels import cuda_ops
 from inceptionism.kernels._geometry import (
     check_rank,
     check_window,
@@ -315,6 +316,14 @@ def forward(x, params: Params):
     kk = kh * kw
     idx_dtype = np.uint8 if kk <= 256 else np.uint16 if kk <= 65536 else np.int32
     inv = argmax = None
+    if params.pool is Pool.MAX and cuda_ops.wanted(x):  # kernels/cuda/pool.cu
+        # the same ctx as below: int32 argmax, rows of the phase-plane width
+        single = out_hw == (1, 1) and pad == (0, 0)
+        wq = 1 if single else _plane_hw(kernel, stride, out_hw)[1]
+        y, argmax = cuda_ops.max_pool_forward(x, kernel, stride, pad, out_hw, wq)
+        if not single:
+            argmax = argmax.reshape(*x.shape[:2], oh * wq)
+        return y, Ctx(params.pool, x.shape, kernel, stride, pad, out_hw, argmax, None)
     if params.pool is Pool.AVE:
         inv = _ave_inv_count(xp, x.dtype, x.shape[2:], kernel, stride, pad, out_hw)
     if out_hw == (1, 1) and pad == (0, 0):
@@ -368,6 +377,10 @@ def backward(dy, ctx: Ctx):
         raise ValueError(
             f"Pooling backward: dy has shape {tuple(dy.shape)}, expected "
             f"{(n, c, oh, ow)}"
+        )
+    if ctx.pool is Pool.MAX and cuda_ops.wanted(dy):  # either ctx variant
+        return cuda_ops.max_pool_backward(
+            dy, ctx.argmax, ctx.in_shape, ctx.kernel, ctx.stride, ctx.pad
         )
     if ctx.out_hw == (1, 1) and ctx.pad == (0, 0):
         kh, kw = ctx.kernel

@@ -1,0 +1,260 @@
+"""Every hand-written CUDA kernel against the ``xp`` path (its oracle).
+
+Each test runs twice:
+
+- ``host``: the ``.cu`` source compiled for the CPU and run by the emulator in
+  :mod:`tests.kernels.cuda_host` (runs wherever a C++ compiler is; checks the
+  index arithmetic, bounds, dtype templates and the argument types the
+  wrappers pass);
+- ``cuda`` (marked ``gpu``): the real kernels through CuPy on a GPU.
+
+Custom kernels off gives the reference (``xp`` code on the same device);
+custom kernels on must match it — exactly where the kernel only moves or
+selects values (max-pool output and argmax, im2col, ReLU backward), within
+the dtype's tolerance where it sums in another order (col2im, pool backward,
+LRN). The pooling kernel keeps the ``xp`` path's ctx layout with an int32
+argmax; both ctx variants go through both backward paths. Parameter grids are the CPU
+tests' own.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+from inceptionism.kernels import _im2col, backend, conv, cuda_ops, lrn, pool, relu
+from inceptionism.kernels._geometry import conv_out_hw
+from tests.kernels import cuda_host
+from tests.kernels.test_conv import CASES as CONV_CASES
+from tests.kernels.test_conv import make as conv_make
+from tests.kernels.test_lrn import CASES as LRN_CASES
+from tests.kernels.test_lrn import make as lrn_make
+from tests.kernels.test_pool import CASES as POOL_CASES
+from tests.kernels.test_pool import caffe_reference, distinct
+from tests.kernels.test_relu import SHAPES as RELU_SHAPES
+from tests.kernels.test_relu import SLOPES as RELU_SLOPES
+from tests.kernels.test_relu import away_from_zero
+from tests.tolerances import tol
+
+DTYPES = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")]
+BACKENDS = [
+    pytest.param("host", id="host"),
+    pytest.param("cuda", id="cuda", marks=pytest.mark.gpu),
+]
+
+
+class Dev(NamedTuple):
+    put: object  # host array -> device array
+    get: object  # device array -> NumPy
+    launched: list  # kernel names launched so far
+
+
+def _recording(function, launched):
+    def wrapped(filename, name):
+        kernel = function(filename, name)
+
+        def run(grid, block, args):
+            launched.append(name.rsplit("_", 1)[0])
+            kernel(grid, block, args)
+
+        return run
+
+    return wrapped
+
+
+@pytest.fixture(params=BACKENDS)
+def dev(request, monkeypatch):
+    monkeypatch.setattr(backend, "_custom_kernels", True)  # restored after
+    if request.param == "host":
+        if cuda_host.CXX is None:
+            pytest.skip("no host C++ compiler to emulate the CUDA kernels")
+        return Dev(np.asarray, np.asarray, cuda_host.install(monkeypatch))
+    cp = pytest.importorskip("cupy")
+    launched: list = []
+    monkeypatch.setattr(cuda_ops, "_function", _recording(cuda_ops._function, launched))
+    return Dev(cp.asarray, cp.asnumpy, launched)
+
+
+def xp_path(fn):
+    """``fn()`` with the custom kernels switched off (the oracle)."""
+    backend.set_custom_kernels(False)
+    try:
+        return fn()
+    finally:
+        backend.set_custom_kernels(True)
+
+
+# -- max pooling ---------------------------------------------------------------
+
+
+def _check_max_pool(dev, x, params, dtype, rng):
+    y0, c0 = xp_path(lambda: pool.forward(x, params))
+    y1, c1 = pool.forward(x, params)
+    assert "max_pool_forward" in dev.launched
+    assert c1.argmax.dtype == np.int32 and y1.dtype == dtype
+    np.testing.assert_array_equal(dev.get(y1), dev.get(y0))
+    # the same ctx layout as the xp path; columns past ow are its filler
+    assert c1.argmax.shape == c0.argmax.shape
+    n, c, oh, ow = y0.shape
+    a1, a0 = (
+        dev.get(a).reshape(n, c, oh, -1)[..., :ow] for a in (c1.argmax, c0.argmax)
+    )
+    np.testing.assert_array_equal(a1, a0.astype(np.int32))
+    g = dev.put(rng.standard_normal(y0.shape).astype(dtype))
+    ref = dev.get(xp_path(lambda: pool.backward(g, c0)))
+    for ctx in (c0, c1):  # the kernel's ctx and the xp one, both backwards
+        dev.launched.clear()
+        got = pool.backward(g, ctx)
+        assert dev.launched == ["max_pool_backward"] and got.dtype == dtype
+        np.testing.assert_allclose(dev.get(got), ref, **tol(dtype))
+        got = xp_path(lambda ctx=ctx: pool.backward(g, ctx))
+        np.testing.assert_allclose(dev.get(got), ref, **tol(dtype))
+    return dev.get(y1), dev.get(pool.backward(g, c1)), dev.get(g)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_max_pool_matches_xp(case, dtype, dev, rng):
+    x = dev.put(distinct(case.x_shape, dtype, rng))
+    _check_max_pool(dev, x, case.params(pool.Pool.MAX), dtype, rng)
+
+
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_max_pool_ties_match_caffe(case, dev, rng):
+    """Values from {0, 1, 2}: the first maximum in raster order, as Caffe."""
+    x = rng.integers(0, 3, case.x_shape).astype(np.float64)
+    y, dx, g = _check_max_pool(
+        dev, dev.put(x), case.params(pool.Pool.MAX), np.float64, rng
+    )
+    y_ref, dx_ref = caffe_reference(x, pool.Pool.MAX, case, g)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_allclose(dx, dx_ref, **tol(np.float64))
+
+
+def test_ave_pool_keeps_the_xp_path(dev, rng):
+    x = dev.put(distinct((1, 2, 6, 6), np.float32, rng))
+    pool.forward(x, pool.Params(pool.Pool.AVE, (3, 3), (2, 2)))
+    assert dev.launched == []
+
+
+# -- LRN -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", LRN_CASES)
+def test_lrn_matches_xp(case, dtype, dev, rng):
+    x = dev.put(lrn_make(case, dtype, rng))
+    y0, c0 = xp_path(lambda: lrn.forward(x, case.params))
+    y1, c1 = lrn.forward(x, case.params)
+    assert dev.launched == ["lrn_forward"] and y1.dtype == dtype
+    for got, want in ((y1, y0), (c1.scale, c0.scale), (c1.factor, c0.factor)):
+        np.testing.assert_allclose(dev.get(got), dev.get(want), **tol(dtype))
+    g = dev.put(rng.standard_normal(x.shape).astype(dtype))
+    ref = dev.get(xp_path(lambda: lrn.backward(g, c0)))
+    for ctx in (c0, c1):
+        dev.launched.clear()
+        got = lrn.backward(g, ctx)
+        assert dev.launched == ["lrn_backward"] and got.dtype == dtype
+        np.testing.assert_allclose(dev.get(got), ref, **tol(dtype))
+
+
+# -- im2col / col2im (convolution) -------------------------------------------------
+
+
+def _geometry(case):
+    p = case.params()
+    out_hw = conv_out_hw(case.x_shape[2:], p.kernel, p.stride, p.pad, p.dilation)
+    return p, out_hw
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_im2col_matches_xp(case, dtype, dev, rng):
+    p, out_hw = _geometry(case)
+    x = dev.put(rng.standard_normal(case.x_shape).astype(dtype))
+    args = (p.kernel, p.stride, p.pad, p.dilation, out_hw)
+    want = dev.get(xp_path(lambda: _im2col.im2col(x, *args)))  # a copy
+    got = dev.get(_im2col.im2col(x, *args))
+    identity = _im2col.is_identity(p.kernel, p.stride, p.pad)
+    assert dev.launched == ([] if identity else ["im2col"])
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_col2im_matches_xp(case, dtype, dev, rng):
+    p, (ho, wo) = _geometry(case)
+    n, c, h, w = case.x_shape
+    cols = dev.put(rng.standard_normal((n, c, *p.kernel, ho, wo)).astype(dtype))
+    want = dev.get(xp_path(lambda: _im2col.col2im(cols, (h, w), p.stride, p.pad,
+                                                  p.dilation)))  # fmt: skip
+    got = _im2col.col2im(cols, (h, w), p.stride, p.pad, p.dilation)
+    assert dev.launched == ["col2im"] and got.dtype == dtype
+    np.testing.assert_allclose(dev.get(got), want, **tol(dtype))
+    if p.stride != (1, 1):
+        return
+    # the stride-1 padded-width layout (columns ow >= Wo zero, as conv makes)
+    _, wp = _im2col.padded_width((ho, wo), (h, w), p.pad)
+    padded = np.zeros((n, c, *p.kernel, ho, wp), dtype=dtype)
+    padded[..., :wo] = dev.get(cols)
+    flat = dev.put(padded.reshape(n, c, *p.kernel, ho * wp))
+    dev.launched.clear()
+    got = _im2col.col2im_stride1(flat, (h, w), p.kernel, p.pad, p.dilation)
+    assert dev.launched == ["col2im"]
+    np.testing.assert_allclose(dev.get(got), want, **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv_with_kernels_matches_xp(case, dtype, dev, rng):
+    x, w, b = (None if a is None else dev.put(a) for a in conv_make(case, dtype, rng))
+    p = case.params()
+    y0, c0 = xp_path(lambda: conv.forward(x, p, w, b))
+    y0 = y0.copy()
+    y1, c1 = conv.forward(x, p, w, b)
+    np.testing.assert_allclose(dev.get(y1), dev.get(y0), **tol(dtype))
+    g = dev.put(rng.standard_normal(y0.shape).astype(dtype))
+    want = dev.get(xp_path(lambda: conv.backward(g, c0)))
+    got = conv.backward(g, c1)
+    np.testing.assert_allclose(dev.get(got), want, **tol(dtype))
+
+
+# -- ReLU ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("slope", RELU_SLOPES)
+@pytest.mark.parametrize("shape", RELU_SHAPES)
+def test_relu_backward_matches_xp(shape, slope, dtype, dev, rng):
+    x = away_from_zero(shape, dtype, rng)
+    x.flat[::5] = 0  # y == 0: the mask's edge
+    y, ctx = relu.forward(dev.put(x), relu.Params(slope))
+    g = dev.put(rng.standard_normal(shape).astype(dtype))
+    want = dev.get(xp_path(lambda: relu.backward(g, ctx)))
+    got = relu.backward(g, ctx)
+    assert dev.launched == ["relu_backward"] and got.dtype == dtype
+    np.testing.assert_array_equal(dev.get(got), want)
+
+
+# -- the switch and the wrappers' guards ----------------------------------------------
+
+
+def test_switch_off_launches_nothing(dev, rng):
+    x = dev.put(distinct((1, 4, 6, 6), np.float32, rng))
+    backend.set_custom_kernels(False)
+    try:
+        y, ctx = pool.forward(x, pool.Params(pool.Pool.MAX, (3, 3), (2, 2)))
+        lrn.backward(lrn.forward(x, lrn.Params())[0], lrn.forward(x, lrn.Params())[1])
+        relu.backward(x, relu.forward(x, relu.Params())[1])
+    finally:
+        backend.set_custom_kernels(True)
+    assert dev.launched == []
+
+
+def test_mixed_dtypes_take_the_xp_path(dev, rng):
+    x = dev.put(rng.standard_normal((1, 3, 4, 4)).astype(np.float32))
+    _, ctx = relu.forward(x, relu.Params())
+    dx = relu.backward(x.astype(np.float64), ctx)
+    assert dev.launched == [] and dx.dtype == np.float64
