@@ -9,8 +9,9 @@ to convert a hand-downloaded file instead.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 
@@ -119,12 +120,25 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-def get_spec(name: str) -> ModelSpec:
-    """The spec of a built-in model; unknown names list the known ones."""
+def get_spec(
+    name: str | ModelSpec, models: Mapping[str, ModelSpec] | None = None
+) -> ModelSpec:
+    """The spec of a model by name; unknown names list the known ones.
+
+    ``models`` is the registry to look in (default: the built-in
+    :data:`MODELS`; the engine passes the plugin-merged registry so that
+    models added through the ``inceptionism_models`` hook work everywhere).
+    A :class:`ModelSpec` is returned as it is.
+    """
+    if isinstance(name, ModelSpec):
+        return name
+    models = MODELS if models is None else models
     try:
-        return MODELS[name]
+        return models[name]
     except KeyError:
+        close = difflib.get_close_matches(name, list(models), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ValueError(
-            f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))} "
-            "(see `inceptionism models`)"
+            f"unknown model {name!r}{hint}; known models: "
+            f"{', '.join(sorted(models))} (see `inceptionism models`)"
         ) from None

@@ -49,8 +49,10 @@ def synthetic_params(graph: dict, seed: int = 0, dtype=np.float32) -> dict:
     return params
 
 
-def synthetic_model(name: str = "bvlc_googlenet", seed: int = 0, dtype=np.float32):
+def synthetic_model(name="bvlc_googlenet", seed: int = 0, dtype=np.float32):
     """A :class:`Model` with seeded synthetic weights for a registry model.
+
+    ``name`` is a registry name or a ``ModelSpec`` (e.g. from a plugin).
 
     Preprocessing and labels are the registry's, so the model behaves like the
     real one in every respect but its weights; ``source`` records the seed.

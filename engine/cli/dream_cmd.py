@@ -38,8 +38,8 @@ from inceptionism.engine.image import (
     save_animation,
     save_image,
 )
+from inceptionism.engine.models import DEFAULT_MODEL
 
-DEFAULT_MODEL = "bvlc_googlenet"
 DEFAULT_LAYER = DEFAULT_OBJECTIVE.split(":", 1)[1]
 #: The mean ``dream.ipynb`` hard-codes (BGR), for ``--mean notebook``.
 NOTEBOOK_MEAN = (104.0, 116.0, 122.0)
@@ -177,21 +177,9 @@ def _objective_spec(args) -> str:
 
 
 def _load_model(weights: str | None, model: str | None):
-    from inceptionism.weights import cache_dir, load_model
+    from inceptionism.engine.models import load_named_model
 
-    if weights:
-        path = Path(weights)
-    else:
-        name = model or DEFAULT_MODEL
-        path = cache_dir() / f"{name}.h5"
-        if not path.exists():
-            raise ValueError(
-                f"model {name!r} is not in the cache ({path}): fetch it with "
-                f"`inceptionism weights fetch {name}`, or work offline with "
-                f"`inceptionism weights synthetic {name} -o synth.h5` and "
-                "--weights synth.h5"
-            )
-    return load_model(path), path
+    return load_named_model(weights, model)
 
 
 def _with_mean(model, mean: str):

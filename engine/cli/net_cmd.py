@@ -19,11 +19,10 @@ landscape) or a single number for a square.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
-DEFAULT_MODEL = "bvlc_googlenet"
+from inceptionism.engine.models import DEFAULT_MODEL
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -52,47 +51,26 @@ def _positive(text: str) -> int:
     return n
 
 
-def _cached(name: str) -> Path:
-    from inceptionism.weights import cache_dir
-
-    return cache_dir() / f"{name}.h5"
-
-
-def _not_cached(name: str, path: Path) -> ValueError:
-    return ValueError(
-        f"model {name!r} is not in the cache ({path}): fetch it with "
-        f"`inceptionism weights fetch {name}`, or pass --weights FILE "
-        f"(offline: `inceptionism weights synthetic {name} -o synth.h5`)"
-    )
-
-
 def load_cli_model(weights: str | None, model: str | None):
     """The Model of ``--weights FILE`` or of a cached registry model."""
-    from inceptionism.weights import load_model
+    from inceptionism.engine.models import load_named_model
 
-    if weights:
-        return load_model(weights)
-    name = model or DEFAULT_MODEL
-    from inceptionism.weights.registry import get_spec
-
-    get_spec(name)  # unknown names list the known ones
-    path = _cached(name)
-    if not path.exists():
-        raise _not_cached(name, path)
-    return load_model(path)
+    return load_named_model(weights, model)[0]
 
 
 def _topology(args) -> tuple[dict, str]:
     """(graph, where it came from) for ``layers``."""
     if args.weights:
         return load_cli_model(args.weights, None).graph, args.weights
+    from inceptionism.engine.models import cached_path
+
     name = args.model or DEFAULT_MODEL
-    path = _cached(name)
+    path = cached_path(name)
     if path.exists():
         return load_cli_model(None, name).graph, str(path)
-    from inceptionism.weights.topologies import graph_for
+    from inceptionism.engine.models import resolve_spec
 
-    return graph_for(name), f"built-in topology of {name} (not cached)"
+    return resolve_spec(name).graph(), f"built-in topology of {name} (not cached)"
 
 
 def cmd_layers(args) -> int:

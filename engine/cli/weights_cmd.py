@@ -8,9 +8,11 @@ from inceptionism.weights import cache_dir, save_model
 
 
 def _convert(args: argparse.Namespace) -> int:
+    from inceptionism.engine.models import resolve_spec
     from inceptionism.weights.convert import convert
 
-    m = convert(args.caffemodel, args.output, prototxt=args.prototxt, model=args.model)
+    model = resolve_spec(args.model) if args.model else None
+    m = convert(args.caffemodel, args.output, prototxt=args.prototxt, model=model)
     n = sum(a.size for blobs in m.params.values() for a in blobs.values())
     print(
         f"wrote {args.output}: {m.name}, {len(m.graph['layers'])} layers, "
@@ -20,31 +22,34 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    from inceptionism.engine.models import resolve_spec
     from inceptionism.weights.download import fetch
 
-    path = fetch(args.name, force=args.force)
+    path = fetch(resolve_spec(args.name), force=args.force)
     print(path)
     return 0
 
 
 def _synthetic(args: argparse.Namespace) -> int:
+    from inceptionism.engine.models import resolve_spec
     from inceptionism.weights.synthetic import synthetic_model
 
-    m = synthetic_model(args.name, seed=args.seed)
+    m = synthetic_model(resolve_spec(args.name), seed=args.seed)
     save_model(m, args.output)
     print(f"wrote {args.output}: synthetic {m.name} (seed {args.seed})")
     return 0
 
 
 def _models(args: argparse.Namespace) -> int:
-    from inceptionism.weights.registry import MODELS
+    from inceptionism.engine.models import model_specs
 
+    specs = model_specs()
     root = cache_dir()
-    width = max(len(n) for n in MODELS)
+    width = max(len(n) for n in specs)
     print(f"{'name':<{width}}  cached  description")
-    for name, spec in sorted(MODELS.items()):
+    for name, (spec, plugin) in sorted(specs.items()):
         cached = "yes" if (root / f"{name}.h5").exists() else "no"
-        print(f"{name:<{width}}  {cached:<6}  {spec.description}")
+        print(f"{name:<{width}}  {cached:<6}  {spec.description} [{plugin}]")
     print(f"cache: {root}")
     return 0
 
