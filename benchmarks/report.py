@@ -41,8 +41,8 @@ def gemm_peak(groups) -> float | None:
 
 
 def _ms(s: float) -> str:
-    if s >= 10:
-        return f"{s:,.2f} s"
+    if s >= 0.1:
+        return f"{s * 1e3:,.0f}"
     return f"{s * 1e3:,.1f}" if s >= 0.01 else f"{s * 1e3:.3f}"
 
 
@@ -52,9 +52,17 @@ def _sort_key(item):
     return KIND_ORDER.index(kind) if kind in KIND_ORDER else 9, group
 
 
+def contenders(groups) -> list[str]:
+    """Every ``impl`` in the run: ours, torch, torch.compile first."""
+    seen = {i for impls in groups.values() for i in impls}
+    seen.discard("numpy")  # the GEMM peak
+    return [i for i in IMPLS if i in seen] + sorted(seen - set(IMPLS))
+
+
 def rows(groups, peak):
     """Table rows (one per group) and chart points ``(group, ratio)``."""
     out, points = [], []
+    cols = contenders(groups)
     for group, impls in sorted(groups.items(), key=_sort_key):
         first = next(iter(impls.values()))
         kind = first["extra_info"].get("kind")
@@ -63,7 +71,7 @@ def rows(groups, peak):
         if kind == "memory":
             cells = [
                 f"{impls[i]['extra_info']['step_mib']:,.0f} MiB" if i in impls else ""
-                for i in IMPLS
+                for i in cols
             ]
             o, t = impls.get("ours"), impls.get("torch")
             ratio = (
@@ -73,7 +81,7 @@ def rows(groups, peak):
             )
             out.append([f"{group} (peak RSS added)", *cells, ratio, "", ""])
             continue
-        t = {i: impls[i]["stats"]["min"] for i in IMPLS if i in impls}
+        t = {i: impls[i]["stats"]["min"] for i in cols if i in impls}
         ratio = ""
         if "ours" in t and "torch" in t:
             r = t["ours"] / t["torch"]
@@ -85,7 +93,7 @@ def rows(groups, peak):
             rate = flops / t["ours"] / 1e9
             gf = f"{rate:.1f}"
             pk = f"{100 * rate / peak:.0f}%" if peak else ""
-        cells = [_ms(t[i]) if i in t else "" for i in IMPLS]
+        cells = [_ms(t[i]) if i in t else "" for i in cols]
         out.append([group, *cells, ratio, gf, pk])
     return out, points
 
@@ -95,10 +103,13 @@ def markdown(data, groups) -> str:
     table, _ = rows(groups, peak)
     info = data.get("machine_info", {})
     cpu = info.get("cpu", {}).get("brand_raw", "unknown CPU")
+    cols = contenders(groups)
+    names = {"torch": "torch eager"}
     head = [
-        "| case | ours (ms) | torch eager (ms) | torch.compile (ms) | ours/torch "
-        "| ours GFLOP/s | % GEMM peak |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| case | "
+        + " | ".join(f"{names.get(i, i)} (ms)" for i in cols)
+        + " | ours/torch | ours GFLOP/s | % GEMM peak |",
+        "| --- |" + " ---: |" * (len(cols) + 3),
     ]
     lines = [
         f"Machine: {cpu}, {info.get('cpu', {}).get('count', '?')} logical CPUs; "
