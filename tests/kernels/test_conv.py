@@ -8,6 +8,11 @@ import numpy as np
 import pytest
 
 from inceptionism.kernels import _im2col, conv
+from tests.gradcheck import (
+    assert_grad_matches_fd,
+    assert_matches_torch,
+    assert_numpy_matches_cupy,
+)
 from tests.tolerances import tol
 
 
@@ -127,24 +132,11 @@ def test_forward_matches_loop_reference(case, dtype, rng):
 @pytest.mark.parametrize("case", CASES)
 def test_backward_matches_finite_differences(case, rng):
     x, w, b = make(case, np.float64, rng)
-    p = case.params()
-    y, ctx = conv.forward(x, p, w, b)
-    g = rng.standard_normal(y.shape)
-    dx = conv.backward(g, ctx)
-    assert dx.shape == x.shape and dx.dtype == np.float64
     # Conv is linear in x, so the central difference has no truncation error
     # at any step; a unit step keeps the rounding error near 1e-14. The
     # difference of outputs is taken before the dot with g, so untouched
     # outputs cancel exactly.
-    eps = 1.0
-    num = np.empty_like(x)
-    for idx in np.ndindex(x.shape):
-        xp_, xm = x.copy(), x.copy()
-        xp_[idx] += eps
-        xm[idx] -= eps
-        dy = conv.forward(xp_, p, w, b)[0] - conv.forward(xm, p, w, b)[0]
-        num[idx] = np.sum(g * dy) / (2 * eps)
-    np.testing.assert_allclose(dx, num, **tol(np.float64))
+    assert_grad_matches_fd(conv, x, (case.params(), w, b), rng, eps=1.0)
 
 
 @pytest.mark.torch
@@ -152,39 +144,26 @@ def test_backward_matches_finite_differences(case, rng):
 @pytest.mark.parametrize("case", CASES)
 def test_forward_backward_match_torch(case, dtype, rng):
     torch = pytest.importorskip("torch")
-    F = torch.nn.functional
     x, w, b = make(case, dtype, rng)
     p = case.params()
-    y, ctx = conv.forward(x, p, w, b)
-    g = rng.standard_normal(y.shape).astype(dtype)
-    dx = conv.backward(g, ctx)
-
-    xt = torch.from_numpy(x.copy()).requires_grad_(True)
-    bt = None if b is None else torch.from_numpy(b)
-    yt = F.conv2d(xt, torch.from_numpy(w), bt, p.stride, p.pad, p.dilation, p.group)
-    yt.backward(torch.from_numpy(g))
-    np.testing.assert_allclose(y, yt.detach().numpy(), **tol(dtype))
-    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol(dtype))
+    wt, bt = torch.from_numpy(w), None if b is None else torch.from_numpy(b)
+    assert_matches_torch(
+        conv,
+        x,
+        (p, w, b),
+        rng,
+        lambda xt: torch.nn.functional.conv2d(
+            xt, wt, bt, p.stride, p.pad, p.dilation, p.group
+        ),
+    )
 
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CASES)
 def test_numpy_matches_cupy(case, dtype, rng):
-    cp = pytest.importorskip("cupy")
     x, w, b = make(case, dtype, rng)
-    p = case.params()
-    y, ctx = conv.forward(x, p, w, b)
-    g = rng.standard_normal(y.shape).astype(dtype)
-    dx = conv.backward(g, ctx)
-
-    bd = None if b is None else cp.asarray(b)
-    yd, ctxd = conv.forward(cp.asarray(x), p, cp.asarray(w), bd)
-    dxd = conv.backward(cp.asarray(g), ctxd)
-    assert isinstance(yd, cp.ndarray) and isinstance(dxd, cp.ndarray)
-    assert yd.dtype == dtype and dxd.dtype == dtype
-    np.testing.assert_allclose(cp.asnumpy(yd), y, **tol(dtype))
-    np.testing.assert_allclose(cp.asnumpy(dxd), dx, **tol(dtype))
+    assert_numpy_matches_cupy(conv, x, (case.params(), w, b), rng)
 
 
 @pytest.mark.parametrize("case", CASES)

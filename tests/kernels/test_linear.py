@@ -9,6 +9,11 @@ import numpy as np
 import pytest
 
 from inceptionism.kernels import linear
+from tests.gradcheck import (
+    assert_grad_matches_fd,
+    assert_matches_torch,
+    assert_numpy_matches_cupy,
+)
 from tests.tolerances import tol
 
 
@@ -78,22 +83,9 @@ def test_forward_matches_loop_reference(case, dtype, rng):
 @pytest.mark.parametrize("case", CASES)
 def test_backward_matches_finite_differences(case, rng):
     x, w, b = make(case, np.float64, rng)
-    p = case.params()
-    y, ctx = linear.forward(x, p, w, b)
-    g = rng.standard_normal(y.shape)
-    dx = linear.backward(g, ctx)
-    assert dx.shape == x.shape and dx.dtype == np.float64
     # Linear in x: the central difference is exact at any step, and a unit
     # step keeps the rounding error near 1e-14.
-    eps = 1.0
-    num = np.empty_like(x)
-    for idx in np.ndindex(x.shape):
-        xp_, xm = x.copy(), x.copy()
-        xp_[idx] += eps
-        xm[idx] -= eps
-        dy = linear.forward(xp_, p, w, b)[0] - linear.forward(xm, p, w, b)[0]
-        num[idx] = np.sum(g * dy) / (2 * eps)
-    np.testing.assert_allclose(dx, num, **tol(np.float64))
+    assert_grad_matches_fd(linear, x, (case.params(), w, b), rng, eps=1.0)
 
 
 @pytest.mark.torch
@@ -102,38 +94,24 @@ def test_backward_matches_finite_differences(case, rng):
 def test_forward_backward_match_torch(case, dtype, rng):
     torch = pytest.importorskip("torch")
     x, w, b = make(case, dtype, rng)
-    y, ctx = linear.forward(x, case.params(), w, b)
-    g = rng.standard_normal(y.shape).astype(dtype)
-    dx = linear.backward(g, ctx)
-
     a = case.axis % len(case.x_shape)
-    xt = torch.from_numpy(x.copy()).requires_grad_(True)
     wt = torch.from_numpy(w.T.copy() if case.transpose else w)
     bt = None if b is None else torch.from_numpy(b)
-    yt = torch.nn.functional.linear(torch.flatten(xt, start_dim=a), wt, bt)
-    yt.backward(torch.from_numpy(g))
-    np.testing.assert_allclose(y, yt.detach().numpy(), **tol(dtype))
-    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol(dtype))
+    assert_matches_torch(
+        linear,
+        x,
+        (case.params(), w, b),
+        rng,
+        lambda xt: torch.nn.functional.linear(torch.flatten(xt, start_dim=a), wt, bt),
+    )
 
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CASES)
 def test_numpy_matches_cupy(case, dtype, rng):
-    cp = pytest.importorskip("cupy")
     x, w, b = make(case, dtype, rng)
-    p = case.params()
-    y, ctx = linear.forward(x, p, w, b)
-    g = rng.standard_normal(y.shape).astype(dtype)
-    dx = linear.backward(g, ctx)
-
-    bd = None if b is None else cp.asarray(b)
-    yd, ctxd = linear.forward(cp.asarray(x), p, cp.asarray(w), bd)
-    dxd = linear.backward(cp.asarray(g), ctxd)
-    assert isinstance(yd, cp.ndarray) and isinstance(dxd, cp.ndarray)
-    assert yd.dtype == dtype and dxd.dtype == dtype
-    np.testing.assert_allclose(cp.asnumpy(yd), y, **tol(dtype))
-    np.testing.assert_allclose(cp.asnumpy(dxd), dx, **tol(dtype))
+    assert_numpy_matches_cupy(linear, x, (case.params(), w, b), rng)
 
 
 def test_float32_stays_float32_with_float64_weights(rng):

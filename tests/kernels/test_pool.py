@@ -9,6 +9,11 @@ import numpy as np
 import pytest
 
 from inceptionism.kernels import pool
+from tests.gradcheck import (
+    assert_grad_matches_fd,
+    assert_matches_torch,
+    assert_numpy_matches_cupy,
+)
 from tests.tolerances import tol
 
 MAX, AVE = pool.Pool.MAX, pool.Pool.AVE
@@ -151,22 +156,10 @@ def test_max_ties_go_to_the_first_maximum(case, rng):
 @pytest.mark.parametrize("case", CASES)
 def test_backward_matches_finite_differences(case, method, rng):
     x = distinct(case.x_shape, np.float64, rng)
-    p = case.params(method)
-    y, ctx = pool.forward(x, p)
-    g = rng.standard_normal(y.shape)
-    dx = pool.backward(g, ctx)
     # Pooling is linear near x while a step stays under half the 0.25 gap
     # between values (no maximum changes hands), so the central difference
     # has no truncation error; dyadic steps keep it exact in binary.
-    eps = 0.0625
-    num = np.empty_like(x)
-    for idx in np.ndindex(x.shape):
-        xp_, xm = x.copy(), x.copy()
-        xp_[idx] += eps
-        xm[idx] -= eps
-        diff = pool.forward(xp_, p)[0] - pool.forward(xm, p)[0]
-        num[idx] = np.sum(g * diff) / (2 * eps)
-    np.testing.assert_allclose(dx, num, **tol(np.float64))
+    assert_grad_matches_fd(pool, x, (case.params(method),), rng, eps=0.0625)
 
 
 TORCH_CASES = [c for c in CASES if c.values[0].torch_ok]
@@ -187,22 +180,16 @@ def test_forward_backward_match_torch(case, dtype, method, rng):
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     x = distinct(case.x_shape, dtype, rng)
-    p = case.params(method)
-    y, ctx = pool.forward(x, p)
-    g = rng.standard_normal(y.shape).astype(dtype)
-    dx = pool.backward(g, ctx)
-
     k = x.shape[2:] if case.global_pooling else case.kernel
-    xt = torch.from_numpy(x.copy()).requires_grad_(True)
-    if method is MAX:
-        yt = F.max_pool2d(xt, k, case.stride, case.pad, ceil_mode=True)
-    else:
-        yt = F.avg_pool2d(
+
+    def torch_pool(xt):
+        if method is MAX:
+            return F.max_pool2d(xt, k, case.stride, case.pad, ceil_mode=True)
+        return F.avg_pool2d(
             xt, k, case.stride, case.pad, ceil_mode=True, count_include_pad=True
         )
-    yt.backward(torch.from_numpy(g))
-    np.testing.assert_allclose(y, yt.detach().numpy(), **tol(dtype))
-    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol(dtype))
+
+    assert_matches_torch(pool, x, (case.params(method),), rng, torch_pool)
 
 
 def test_cases_include_ones_where_the_correction_bites():
@@ -271,17 +258,8 @@ def test_global_pooling_output_and_large_window(rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CASES)
 def test_numpy_matches_cupy(case, dtype, method, rng):
-    cp = pytest.importorskip("cupy")
     x = distinct(case.x_shape, dtype, rng)
-    p = case.params(method)
-    y, ctx = pool.forward(x, p)
-    g = rng.standard_normal(y.shape).astype(dtype)
-    dx = pool.backward(g, ctx)
-    yd, ctxd = pool.forward(cp.asarray(x), p)
-    dxd = pool.backward(cp.asarray(g), ctxd)
-    assert isinstance(dxd, cp.ndarray) and yd.dtype == dxd.dtype == dtype
-    np.testing.assert_allclose(cp.asnumpy(yd), y, **tol(dtype))
-    np.testing.assert_allclose(cp.asnumpy(dxd), dx, **tol(dtype))
+    assert_numpy_matches_cupy(pool, x, (case.params(method),), rng)
 
 
 def test_params_from_caffe_defaults_and_names():

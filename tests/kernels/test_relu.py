@@ -6,6 +6,11 @@ import numpy as np
 import pytest
 
 from inceptionism.kernels import relu
+from tests.gradcheck import (
+    assert_grad_matches_fd,
+    assert_matches_torch,
+    assert_numpy_matches_cupy,
+)
 from tests.tolerances import tol
 
 DTYPES = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")]
@@ -44,20 +49,8 @@ def test_forward_matches_loop_reference(dtype, slope, shape, rng):
 @pytest.mark.parametrize("slope", SLOPES)
 def test_backward_matches_finite_differences(slope, shape, rng):
     x = away_from_zero(shape, np.float64, rng)
-    p = relu.Params(slope)
-    y, ctx = relu.forward(x, p)
-    g = rng.standard_normal(y.shape)
-    dx = relu.backward(g, ctx)
     # piecewise linear, and a 2^-4 step never crosses 0 from |x| >= 0.1
-    eps = 0.0625
-    num = np.empty_like(x)
-    for idx in np.ndindex(x.shape):
-        xp_, xm = x.copy(), x.copy()
-        xp_[idx] += eps
-        xm[idx] -= eps
-        diff = relu.forward(xp_, p)[0] - relu.forward(xm, p)[0]
-        num[idx] = np.sum(g * diff) / (2 * eps)
-    np.testing.assert_allclose(dx, num, **tol(np.float64))
+    assert_grad_matches_fd(relu, x, (relu.Params(slope),), rng, eps=0.0625)
 
 
 @pytest.mark.parametrize("slope", SLOPES)
@@ -81,30 +74,21 @@ def test_forward_backward_match_torch(dtype, slope, shape, rng):
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     x = away_from_zero(shape, dtype, rng)
-    y, ctx = relu.forward(x, relu.Params(slope))
-    g = rng.standard_normal(y.shape).astype(dtype)
-    dx = relu.backward(g, ctx)
-    xt = torch.from_numpy(x.copy()).requires_grad_(True)
-    yt = F.relu(xt) if slope == 0 else F.leaky_relu(xt, slope)
-    yt.backward(torch.from_numpy(g))
-    np.testing.assert_allclose(y, yt.detach().numpy(), **tol(dtype))
-    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol(dtype))
+    assert_matches_torch(
+        relu,
+        x,
+        (relu.Params(slope),),
+        rng,
+        lambda xt: F.relu(xt) if slope == 0 else F.leaky_relu(xt, slope),
+    )
 
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("slope", SLOPES)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_numpy_matches_cupy(dtype, slope, rng):
-    cp = pytest.importorskip("cupy")
     x = rng.standard_normal((2, 3, 5, 7)).astype(dtype)
-    y, ctx = relu.forward(x, relu.Params(slope))
-    g = rng.standard_normal(y.shape).astype(dtype)
-    dx = relu.backward(g, ctx)
-    yd, ctxd = relu.forward(cp.asarray(x), relu.Params(slope))
-    dxd = relu.backward(cp.asarray(g), ctxd)
-    assert isinstance(dxd, cp.ndarray) and yd.dtype == dxd.dtype == dtype
-    np.testing.assert_allclose(cp.asnumpy(yd), y, **tol(dtype))
-    np.testing.assert_allclose(cp.asnumpy(dxd), dx, **tol(dtype))
+    assert_numpy_matches_cupy(relu, x, (relu.Params(slope),), rng)
 
 
 def test_params_from_caffe():

@@ -8,6 +8,11 @@ import numpy as np
 import pytest
 
 from inceptionism.kernels import softmax
+from tests.gradcheck import (
+    assert_grad_matches_fd,
+    assert_matches_torch,
+    assert_numpy_matches_cupy,
+)
 from tests.tolerances import tol
 
 DTYPES = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")]
@@ -49,23 +54,8 @@ def test_large_inputs_are_stable():
 @pytest.mark.parametrize("shape, axis", CASES)
 def test_backward_matches_finite_differences(shape, axis, rng):
     x = rng.standard_normal(shape)
-    p = softmax.Params(axis)
-    y, ctx = softmax.forward(x, p)
-    g = rng.standard_normal(y.shape)
-    dx = softmax.backward(g, ctx)
     # fourth-order central difference: truncation ~ h^4 ~ 1e-12
-    h = 1e-3
-    num = np.empty_like(x)
-    for idx in np.ndindex(x.shape):
-
-        def f(step, idx=idx):
-            xs = x.copy()
-            xs[idx] += step
-            return softmax.forward(xs, p)[0]
-
-        d1, d2 = f(h) - f(-h), f(2 * h) - f(-2 * h)
-        num[idx] = np.sum(g * (8 * d1 - d2)) / (12 * h)
-    np.testing.assert_allclose(dx, num, **tol(np.float64))
+    assert_grad_matches_fd(softmax, x, (softmax.Params(axis),), rng, eps=1e-3, order=4)
 
 
 @pytest.mark.torch
@@ -74,30 +64,17 @@ def test_backward_matches_finite_differences(shape, axis, rng):
 def test_forward_backward_match_torch(shape, axis, dtype, rng):
     torch = pytest.importorskip("torch")
     x = rng.standard_normal(shape).astype(dtype)
-    y, ctx = softmax.forward(x, softmax.Params(axis))
-    g = rng.standard_normal(y.shape).astype(dtype)
-    dx = softmax.backward(g, ctx)
-    xt = torch.from_numpy(x.copy()).requires_grad_(True)
-    yt = torch.softmax(xt, dim=axis)
-    yt.backward(torch.from_numpy(g))
-    np.testing.assert_allclose(y, yt.detach().numpy(), **tol(dtype))
-    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol(dtype))
+    assert_matches_torch(
+        softmax, x, (softmax.Params(axis),), rng, lambda xt: torch.softmax(xt, axis)
+    )
 
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape, axis", CASES)
 def test_numpy_matches_cupy(shape, axis, dtype, rng):
-    cp = pytest.importorskip("cupy")
     x = rng.standard_normal(shape).astype(dtype)
-    y, ctx = softmax.forward(x, softmax.Params(axis))
-    g = rng.standard_normal(y.shape).astype(dtype)
-    dx = softmax.backward(g, ctx)
-    yd, ctxd = softmax.forward(cp.asarray(x), softmax.Params(axis))
-    dxd = softmax.backward(cp.asarray(g), ctxd)
-    assert isinstance(dxd, cp.ndarray) and yd.dtype == dxd.dtype == dtype
-    np.testing.assert_allclose(cp.asnumpy(yd), y, **tol(dtype))
-    np.testing.assert_allclose(cp.asnumpy(dxd), dx, **tol(dtype))
+    assert_numpy_matches_cupy(softmax, x, (softmax.Params(axis),), rng)
 
 
 def test_params_from_caffe():
