@@ -17,6 +17,7 @@ from inceptionism.plugins.objectives import (
     balanced,
     layers,
 )
+from tests.gradcheck import numerical_grad
 from tests.tolerances import tol
 
 L1, L2 = "inception_3b/output", "inception_4c/output"
@@ -29,19 +30,12 @@ def numeric_grads(obj: Objective, blobs: dict, eps: float) -> dict:
     central differences carry no truncation error inside a linear piece; the
     step only trades rounding error against crossing a piece boundary.
     """
-    out = {}
-    for name in obj.layers:
-        a = blobs[name]
-        num = np.empty_like(a)
-        for idx in np.ndindex(a.shape):
-            plus, minus = a.copy(), a.copy()
-            plus[idx] += eps
-            minus[idx] -= eps
-            vp = obj({**blobs, name: plus})[0]
-            vm = obj({**blobs, name: minus})[0]
-            num[idx] = (vp - vm) / (2 * eps)
-        out[name] = num
-    return out
+    return {
+        name: numerical_grad(
+            lambda a, name=name: obj({**blobs, name: a})[0], blobs[name], None, eps
+        )
+        for name in obj.layers
+    }
 
 
 def check_grads(obj, blobs, eps=1.0):
