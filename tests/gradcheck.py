@@ -1,4 +1,4 @@
-"""Shared checks for backward passes: finite differences, PyTorch, CuPy.
+"""Shared kernel checks: loop references, finite differences, PyTorch, CuPy.
 
 Every kernel test checks its backward three ways with the same loops; they
 live here once. The test keeps what is its own: the input (away from kinks
@@ -68,6 +68,17 @@ def assert_grad_matches_fd(op, x, args, rng, eps, order=2):
     assert dx.shape == x.shape and dx.dtype == np.float64
     num = numerical_grad(lambda xs: op.forward(xs, *args)[0], x, g, eps, order)
     np.testing.assert_allclose(dx, num, **tol(np.float64))
+
+
+def assert_forward_matches(op, x, args, want):
+    """``op.forward(x, *args)`` keeps x's dtype, has ``op.output_shape`` and
+    equals ``want`` (a reference computed another way) within x's tolerance.
+    Returns y."""
+    y, _ = op.forward(x, *args)
+    assert y.dtype == x.dtype
+    assert y.shape == op.output_shape(x.shape, args[0])
+    np.testing.assert_allclose(y, want, **tol(x.dtype))
+    return y
 
 
 def forward_backward(op, x, args, rng):

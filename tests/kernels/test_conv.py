@@ -9,6 +9,7 @@ import pytest
 
 from inceptionism.kernels import _im2col, conv
 from tests.gradcheck import (
+    assert_forward_matches,
     assert_grad_matches_fd,
     assert_matches_torch,
     assert_numpy_matches_cupy,
@@ -123,10 +124,7 @@ def reference_forward(x, params: conv.Params, w, b):
 def test_forward_matches_loop_reference(case, dtype, rng):
     x, w, b = make(case, dtype, rng)
     p = case.params()
-    y, _ = conv.forward(x, p, w, b)
-    assert y.dtype == dtype
-    assert y.shape == conv.output_shape(x.shape, p)
-    np.testing.assert_allclose(y, reference_forward(x, p, w, b), **tol(dtype))
+    assert_forward_matches(conv, x, (p, w, b), reference_forward(x, p, w, b))
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -10,11 +10,11 @@ import pytest
 
 from inceptionism.kernels import linear
 from tests.gradcheck import (
+    assert_forward_matches,
     assert_grad_matches_fd,
     assert_matches_torch,
     assert_numpy_matches_cupy,
 )
-from tests.tolerances import tol
 
 
 class Case(NamedTuple):
@@ -73,11 +73,8 @@ def reference_forward(x, case: Case, w, b):
 @pytest.mark.parametrize("case", CASES)
 def test_forward_matches_loop_reference(case, dtype, rng):
     x, w, b = make(case, dtype, rng)
-    p = case.params()
-    y, _ = linear.forward(x, p, w, b)
-    assert y.dtype == dtype
-    assert y.shape == linear.output_shape(x.shape, p)
-    np.testing.assert_allclose(y, reference_forward(x, case, w, b), **tol(dtype))
+    want = reference_forward(x, case, w, b)
+    assert_forward_matches(linear, x, (case.params(), w, b), want)
 
 
 @pytest.mark.parametrize("case", CASES)

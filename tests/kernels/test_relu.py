@@ -7,11 +7,11 @@ import pytest
 
 from inceptionism.kernels import relu
 from tests.gradcheck import (
+    assert_forward_matches,
     assert_grad_matches_fd,
     assert_matches_torch,
     assert_numpy_matches_cupy,
 )
-from tests.tolerances import tol
 
 DTYPES = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")]
 SLOPES = [pytest.param(0.0, id="slope0"), pytest.param(0.1, id="slope0.1")]
@@ -39,10 +39,8 @@ def loop_reference(x, slope):
 def test_forward_matches_loop_reference(dtype, slope, shape, rng):
     x = rng.standard_normal(shape).astype(dtype)
     x.flat[:3] = 0  # zeros included
-    p = relu.Params(slope)
-    y, _ = relu.forward(x, p)
-    assert y.dtype == dtype and y.shape == relu.output_shape(x.shape, p)
-    np.testing.assert_allclose(y, loop_reference(x, dtype(slope)), **tol(dtype))
+    want = loop_reference(x, dtype(slope))
+    assert_forward_matches(relu, x, (relu.Params(slope),), want)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
