@@ -49,11 +49,21 @@ def fails(capsys, *argv, match):
     return lines[0]
 
 
-def test_dream_writes_image_with_recipe(capsys, weights, picture, tmp_path):
+@pytest.fixture
+def run(capsys, weights):
+    """``cli`` with ``--weights`` set to the synthetic weights."""
+    return lambda *argv: cli(capsys, *argv, "--weights", weights)
+
+
+@pytest.fixture
+def run_fails(capsys, weights):
+    """``fails`` with ``--weights`` set to the synthetic weights."""
+    return lambda *argv, match: fails(capsys, *argv, "--weights", weights, match=match)
+
+
+def test_dream_writes_image_with_recipe(run, picture, tmp_path):
     out = tmp_path / "out.png"
-    rc, stdout, err = cli(
-        capsys, "dream", picture, "-o", out, "--weights", weights, *FAST
-    )
+    rc, stdout, err = run("dream", picture, "-o", out, *FAST)
     assert rc == 0, err
     assert stdout.strip() == str(out)
     got, src = load_image(out), load_image(picture)
@@ -67,114 +77,55 @@ def test_dream_writes_image_with_recipe(capsys, weights, picture, tmp_path):
     assert r["inceptionism"] and r["device"] == "cpu"
 
 
-def test_replay_pixel_for_pixel(capsys, weights, picture, tmp_path):
+def test_replay_pixel_for_pixel(capsys, run, picture, tmp_path):
     first, again = tmp_path / "first.png", tmp_path / "again.png"
-    assert (
-        cli(
-            capsys,
-            "dream",
-            picture,
-            "-o",
-            first,
-            "--weights",
-            weights,
-            "--jitter",
-            "8",
-            "--prior",
-            "smooth:0.5",
-            *FAST,
-        )[0]
-        == 0
-    )
+    opts = ["--jitter", "8", "--prior", "smooth:0.5"]
+    assert run("dream", picture, "-o", first, *opts, *FAST)[0] == 0
     rc, _, err = cli(capsys, "dream", "--replay", first, "-o", again)
     assert rc == 0, err
     a, b = load_image(first), load_image(again)
     np.testing.assert_array_equal(a, b)
     other = tmp_path / "other.png"
-    rc, _, _ = cli(
-        capsys,
-        "dream",
-        picture,
-        "-o",
-        other,
-        "--weights",
-        weights,
-        "--jitter",
-        "8",
-        "--prior",
-        "smooth:0.5",
-        *FAST[:-1],
-        "5",
-    )
+    rc, _, _ = run("dream", picture, "-o", other, *opts, *FAST[:-1], "5")
     assert rc == 0
     assert not np.array_equal(a, load_image(other))
 
 
-def test_replay_refuses_other_weights(capsys, weights, picture, tmp_path):
+def test_replay_refuses_other_weights(capsys, run, weights, picture, tmp_path):
     out = tmp_path / "o.png"
-    assert cli(capsys, "dream", picture, "-o", out, "--weights", weights, *FAST)[0] == 0
+    assert run("dream", picture, "-o", out, *FAST)[0] == 0
     wrong = tmp_path / "seed1.h5"
     save_model(synthetic_model("bvlc_googlenet", seed=1), wrong)
-    fails(
-        capsys,
-        "dream",
-        "--replay",
-        out,
-        "-o",
-        tmp_path / "x.png",
-        "--weights",
-        wrong,
-        match="pass the right --weights",
-    )
+    replay = ["dream", "--replay", out, "-o", tmp_path / "x.png", "--weights"]
+    fails(capsys, *replay, wrong, match="pass the right --weights")
     picture.write_bytes(picture.read_bytes() + b"\0")  # the input changed since
-    fails(
-        capsys,
-        "dream",
-        "--replay",
-        out,
-        "-o",
-        tmp_path / "x.png",
-        "--weights",
-        weights,
-        match="is not the image",
-    )
+    fails(capsys, *replay, weights, match="is not the image")
 
 
 def test_default_output_never_overwrites(
-    capsys, weights, picture, tmp_path, monkeypatch
+    run, run_fails, picture, tmp_path, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)
     before = picture.read_bytes()
     for name in ("in-dream.png", "in-dream-2.png"):
-        rc, stdout, err = cli(capsys, "dream", picture, "--weights", weights, *FAST)
+        rc, stdout, err = run("dream", picture, *FAST)
         assert rc == 0, err
         assert stdout.strip() == str(tmp_path / name)
     assert picture.read_bytes() == before
-    fails(
-        capsys,
-        "dream",
-        picture,
-        "-o",
-        picture,
-        "--weights",
-        weights,
-        *FAST,
-        match="refusing to overwrite the input",
+    run_fails(
+        "dream", picture, "-o", picture, *FAST, match="refusing to overwrite the input"
     )
     assert picture.read_bytes() == before
 
 
-def test_bad_inputs_one_line_errors(capsys, weights, picture, tmp_path):
-    w = ["--weights", weights]
-    fails(capsys, "dream", tmp_path / "missing.png", *w, match="missing.png: no such")
+def test_bad_inputs_one_line_errors(capsys, run_fails, picture, tmp_path):
+    run_fails("dream", tmp_path / "missing.png", match="missing.png: no such")
     notes = tmp_path / "notes.jpg"
     notes.write_text("not a picture")
-    fails(capsys, "dream", notes, *w, match="notes.jpg: not an image")
-    line = fails(
-        capsys,
+    run_fails("dream", notes, match="notes.jpg: not an image")
+    line = run_fails(
         "dream",
         picture,
-        *w,
         "--layer",
         "conv2/3x3_reduc",
         match="unknown blob 'conv2/3x3_reduc'",
@@ -182,10 +133,10 @@ def test_bad_inputs_one_line_errors(capsys, weights, picture, tmp_path):
     assert "conv2/3x3_reduce" in line
     tiny = tmp_path / "tiny.png"
     Image.new("RGB", (8, 8)).save(tiny)
-    fails(capsys, "dream", tiny, *w, "--octaves", "1", match="too small")
-    fails(capsys, "dream", picture, *w, "--octaves", "0", match="octaves must be")
-    fails(capsys, "dream", picture, *w, "--octave-scale", "0.5", match="octave scale")
-    fails(capsys, "dream", *w, match="no input image")
+    run_fails("dream", tiny, "--octaves", "1", match="too small")
+    run_fails("dream", picture, "--octaves", "0", match="octaves must be")
+    run_fails("dream", picture, "--octave-scale", "0.5", match="octave scale")
+    run_fails("dream", match="no input image")
     fails(
         capsys,
         "dream",
@@ -194,17 +145,15 @@ def test_bad_inputs_one_line_errors(capsys, weights, picture, tmp_path):
         tmp_path / "no.h5",
         match="no such weight file",
     )
-    fails(
-        capsys,
+    run_fails(
         "dream",
         picture,
-        *w,
         "--objective",
         "dreamdeep:conv1/7x7_s2",
         match="did you mean 'deepdream'",
     )
     fails(capsys, "dream", "--replay", picture, match="no inceptionism recipe")
-    fails(capsys, "dream", picture, *w, "-o", tmp_path / "o.xyz", match=".xyz")
+    run_fails("dream", picture, "-o", tmp_path / "o.xyz", match=".xyz")
 
 
 def test_model_not_cached_says_how(capsys, picture, monkeypatch, tmp_path):
@@ -213,18 +162,15 @@ def test_model_not_cached_says_how(capsys, picture, monkeypatch, tmp_path):
     assert "weights fetch bvlc_googlenet" in line and "weights synthetic" in line
 
 
-def test_skipped_octave_is_a_warning_line(capsys, weights, tmp_path):
+def test_skipped_octave_is_a_warning_line(run, tmp_path):
     img = tmp_path / "small.png"
     # 16 -> 11 -> 8 pixels; inception_3a needs 11
     Image.new("RGB", (16, 16), (90, 120, 200)).save(img)
-    rc, _, err = cli(
-        capsys,
+    rc, _, err = run(
         "dream",
         img,
         "-o",
         tmp_path / "s.png",
-        "--weights",
-        weights,
         "--layer",
         "inception_3a/output",
         "--octaves",
@@ -238,18 +184,15 @@ def test_skipped_octave_is_a_warning_line(capsys, weights, tmp_path):
     assert lines[0].startswith("inceptionism: warning: octave 3 of 3 (8x8)")
 
 
-def test_sample_max_size_mean_and_save_every(capsys, weights, tmp_path):
+def test_sample_max_size_mean_and_save_every(run, tmp_path):
     out = tmp_path / "s.png"
-    rc, _, err = cli(
-        capsys,
+    rc, _, err = run(
         "dream",
         "--sample",
         "--max-size",
         "48",
         "-o",
         out,
-        "--weights",
-        weights,
         "--mean",
         "notebook",
         "--save-every",
@@ -267,75 +210,30 @@ def test_sample_max_size_mean_and_save_every(capsys, weights, tmp_path):
     ]
 
 
-def test_guide(capsys, weights, picture, tmp_path):
+def test_guide(run, picture, tmp_path):
     guide = tmp_path / "g.png"
     Image.new("RGB", (40, 40), (200, 30, 30)).save(guide)
     out = tmp_path / "g-out.png"
-    rc, _, err = cli(
-        capsys,
-        "dream",
-        picture,
-        "-o",
-        out,
-        "--weights",
-        weights,
-        "--guide",
-        guide,
-        *FAST,
-    )
+    rc, _, err = run("dream", picture, "-o", out, "--guide", guide, *FAST)
     assert rc == 0, err
     assert read_recipe(out)["config"]["objective"].startswith("guide:conv2/3x3:")
 
 
-def test_zoom_frames_and_gif(capsys, weights, picture, tmp_path):
+def test_zoom_frames_and_gif(run, run_fails, picture, tmp_path):
     folder = tmp_path / "frames"
-    rc, _, err = cli(
-        capsys,
-        "zoom",
-        picture,
-        "-o",
-        folder,
-        "--frames",
-        "2",
-        "--gif",
-        "--weights",
-        weights,
-        *FAST,
-    )
+    rc, _, err = run("zoom", picture, "-o", folder, "--frames", "2", "--gif", *FAST)
     assert rc == 0, err
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["frame-0000.png", "frame-0001.png", "zoom.gif"]
     with Image.open(folder / "zoom.gif") as gif:
         assert gif.n_frames == 2
     assert read_recipe(folder / "frame-0001.png")["zoom"]["frame"] == 1
-    fails(
-        capsys,
-        "zoom",
-        picture,
-        "-o",
-        folder,
-        "--scale",
-        "1.5",
-        "--weights",
-        weights,
-        match="--scale",
-    )
+    run_fails("zoom", picture, "-o", folder, "--scale", "1.5", match="--scale")
 
 
-def test_replay_keeps_16_bits(capsys, weights, picture, tmp_path):
+def test_replay_keeps_16_bits(capsys, run, picture, tmp_path):
     first, again = tmp_path / "deep.png", tmp_path / "again.png"
-    rc, _, err = cli(
-        capsys,
-        "dream",
-        picture,
-        "-o",
-        first,
-        "--weights",
-        weights,
-        "--bits",
-        "16",
-        *FAST,
-    )
+    rc, _, err = run("dream", picture, "-o", first, "--bits", "16", *FAST)
     assert rc == 0, err
     assert cli(capsys, "dream", "--replay", first, "-o", again)[0] == 0
     assert read_recipe(again)["bits"] == 16
