@@ -11,39 +11,15 @@ from __future__ import annotations
 import importlib
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from inceptionism.engine import Net
 from inceptionism.engine.cli import main
 from inceptionism.kernels import backend
-from inceptionism.weights import save_model
-from inceptionism.weights.synthetic import synthetic_model
 
 #: The module (``inceptionism.engine.dream`` the attribute is the function).
 dream = importlib.import_module("inceptionism.engine.dream")
 FAST = ["--layer", "conv2/3x3", "--octaves", "1", "--steps", "2", "--seed", "4"]
-
-
-@pytest.fixture(scope="module")
-def model():
-    return synthetic_model("bvlc_googlenet", seed=0)
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory, model):
-    path = tmp_path_factory.mktemp("w") / "synth.h5"
-    save_model(model, path)
-    return path
-
-
-@pytest.fixture
-def picture(tmp_path):
-    a = np.random.default_rng(2).integers(0, 256, size=(40, 56, 3)).astype(np.uint8)
-    path = tmp_path / "in.png"
-    Image.fromarray(a).save(path)
-    return path
 
 
 def one_error_line(capsys, *argv) -> str:
@@ -66,7 +42,7 @@ def require_gpu_sentence() -> str:
 
 @pytest.mark.parametrize("command", ["dream", "zoom"])
 def test_device_cuda_without_a_gpu_is_one_sentence(
-    command, capsys, weights, picture, tmp_path
+    command, capsys, googlenet_h5, picture, tmp_path
 ):
     if backend.gpu_available():
         pytest.skip("a GPU is available here")
@@ -74,8 +50,8 @@ def test_device_cuda_without_a_gpu_is_one_sentence(
     if backend._cupy is not None:
         assert "no usable NVIDIA GPU" in sentence
     line = one_error_line(
-        capsys, command, picture, "-o", tmp_path / "out.png", "--weights", weights,
-        "--device", "cuda", *FAST,
+        capsys, command, picture, "-o", tmp_path / "out.png",
+        "--weights", googlenet_h5, "--device", "cuda", *FAST,
     )  # fmt: skip
     assert line == sentence
     assert "--device cpu" in line and "\n" not in line
@@ -83,22 +59,22 @@ def test_device_cuda_without_a_gpu_is_one_sentence(
 
 
 def test_device_cuda_without_cupy_is_one_sentence(
-    capsys, weights, picture, tmp_path, monkeypatch
+    capsys, googlenet_h5, picture, tmp_path, monkeypatch
 ):
     monkeypatch.setattr(backend, "_cupy", None)
     sentence = require_gpu_sentence()
     assert "needs CuPy" in sentence and "--device cpu" in sentence
     line = one_error_line(
-        capsys, "dream", picture, "-o", tmp_path / "out.png", "--weights", weights,
-        "--device", "cuda", *FAST,
+        capsys, "dream", picture, "-o", tmp_path / "out.png",
+        "--weights", googlenet_h5, "--device", "cuda", *FAST,
     )  # fmt: skip
     assert line == sentence
 
 
-def test_net_on_cuda_without_cupy_raises_the_sentence(model, monkeypatch):
+def test_net_on_cuda_without_cupy_raises_the_sentence(googlenet, monkeypatch):
     monkeypatch.setattr(backend, "_cupy", None)
     with pytest.raises(backend.DeviceUnavailableError, match="needs CuPy"):
-        Net(model, device="cuda")
+        Net(googlenet, device="cuda")
 
 
 # -- out of memory -----------------------------------------------------------------
@@ -154,7 +130,7 @@ def test_is_out_of_memory_with_real_cupy_class():
 
 @pytest.mark.parametrize("command", ["dream", "zoom"])
 def test_out_of_memory_during_dream_suggests_max_size(
-    command, capsys, weights, picture, tmp_path, monkeypatch, fake_cupy
+    command, capsys, googlenet_h5, picture, tmp_path, monkeypatch, fake_cupy
 ):
     calls = []
 
@@ -165,7 +141,7 @@ def test_out_of_memory_during_dream_suggests_max_size(
     monkeypatch.setattr(dream, "make_step", exhausted)
     out = tmp_path / ("out.png" if command == "dream" else "frames")
     line = one_error_line(
-        capsys, command, picture, "-o", out, "--weights", weights, *FAST
+        capsys, command, picture, "-o", out, "--weights", googlenet_h5, *FAST
     )
     assert calls, "the dream never ran"
     assert "out of memory" in line and "--max-size" in line
@@ -174,14 +150,14 @@ def test_out_of_memory_during_dream_suggests_max_size(
 
 
 def test_other_errors_are_not_called_out_of_memory(
-    capsys, weights, picture, tmp_path, monkeypatch, fake_cupy
+    capsys, googlenet_h5, picture, tmp_path, monkeypatch, fake_cupy
 ):
     def broken(*args, **kwargs):
         raise MemoryError("host allocation failed")
 
     monkeypatch.setattr(dream, "make_step", broken)
     line = one_error_line(
-        capsys, "dream", picture, "-o", tmp_path / "o.png", "--weights", weights,
+        capsys, "dream", picture, "-o", tmp_path / "o.png", "--weights", googlenet_h5,
         *FAST,
     )  # fmt: skip
     assert "--max-size" not in line

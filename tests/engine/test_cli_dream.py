@@ -18,22 +18,6 @@ from inceptionism.weights.synthetic import synthetic_model
 FAST = ["--layer", "conv2/3x3", "--octaves", "1", "--steps", "2", "--seed", "4"]
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    path = tmp_path_factory.mktemp("w") / "synth.h5"
-    save_model(synthetic_model("bvlc_googlenet", seed=0), path)
-    return path
-
-
-@pytest.fixture
-def picture(tmp_path):
-    rng = np.random.default_rng(2)
-    a = rng.integers(0, 256, size=(40, 56, 3)).astype(np.uint8)
-    path = tmp_path / "in.png"
-    Image.fromarray(a).save(path)
-    return path
-
-
 def cli(capsys, *argv):
     rc = main([str(a) for a in argv])
     out, err = capsys.readouterr()
@@ -50,15 +34,17 @@ def fails(capsys, *argv, match):
 
 
 @pytest.fixture
-def run(capsys, weights):
+def run(capsys, googlenet_h5):
     """``cli`` with ``--weights`` set to the synthetic weights."""
-    return lambda *argv: cli(capsys, *argv, "--weights", weights)
+    return lambda *argv: cli(capsys, *argv, "--weights", googlenet_h5)
 
 
 @pytest.fixture
-def run_fails(capsys, weights):
+def run_fails(capsys, googlenet_h5):
     """``fails`` with ``--weights`` set to the synthetic weights."""
-    return lambda *argv, match: fails(capsys, *argv, "--weights", weights, match=match)
+    return lambda *argv, match: fails(
+        capsys, *argv, "--weights", googlenet_h5, match=match
+    )
 
 
 def test_dream_writes_image_with_recipe(run, picture, tmp_path):
@@ -91,7 +77,7 @@ def test_replay_pixel_for_pixel(capsys, run, picture, tmp_path):
     assert not np.array_equal(a, load_image(other))
 
 
-def test_replay_refuses_other_weights(capsys, run, weights, picture, tmp_path):
+def test_replay_refuses_other_weights(capsys, run, googlenet_h5, picture, tmp_path):
     out = tmp_path / "o.png"
     assert run("dream", picture, "-o", out, *FAST)[0] == 0
     wrong = tmp_path / "seed1.h5"
@@ -99,7 +85,7 @@ def test_replay_refuses_other_weights(capsys, run, weights, picture, tmp_path):
     replay = ["dream", "--replay", out, "-o", tmp_path / "x.png", "--weights"]
     fails(capsys, *replay, wrong, match="pass the right --weights")
     picture.write_bytes(picture.read_bytes() + b"\0")  # the input changed since
-    fails(capsys, *replay, weights, match="is not the image")
+    fails(capsys, *replay, googlenet_h5, match="is not the image")
 
 
 def test_default_output_never_overwrites(

@@ -12,25 +12,12 @@ from inceptionism.engine import Net
 from inceptionism.engine.cli import main
 from inceptionism.engine.cli.net_cmd import center_crop_input, parse_size
 from inceptionism.weights import save_model
-from inceptionism.weights.synthetic import synthetic_model
 from tests.engine.test_graph import small_model
 
 
 @pytest.fixture(autouse=True)
 def empty_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("INCEPTIONISM_HOME", str(tmp_path / "cache"))
-
-
-@pytest.fixture(scope="module")
-def googlenet():
-    return synthetic_model("bvlc_googlenet", seed=0)
-
-
-@pytest.fixture(scope="module")
-def synth_h5(googlenet, tmp_path_factory):
-    path = tmp_path_factory.mktemp("w") / "synth.h5"
-    save_model(googlenet, path)
-    return path
 
 
 def _rows(out: str) -> dict:
@@ -57,11 +44,11 @@ def test_layers_default_uses_builtin_topology(capsys):
     assert "143 targets" in out and "85 distinct Caffe blobs" in out
 
 
-def test_layers_size_is_width_by_height(capsys, synth_h5):
-    assert main(["layers", "--weights", str(synth_h5), "--size", "131x97"]) == 0
+def test_layers_size_is_width_by_height(capsys, googlenet_h5):
+    assert main(["layers", "--weights", str(googlenet_h5), "--size", "131x97"]) == 0
     out = capsys.readouterr().out
     rows = _rows(out)
-    assert f"from {synth_h5}" in out
+    assert f"from {googlenet_h5}" in out
     assert rows["data"] == ("Input", "3", "131x97")
     assert rows["conv1/7x7_s2"][2] == "66x49"
     assert rows["prob"] == ("Softmax", "-", "empty")
@@ -112,10 +99,12 @@ def _printed(out: str):
     return [(int(ln[2]), float(ln[1]), ln[3]) for ln in lines]
 
 
-def test_classify_center_crop(tmp_path, capsys, synth_h5, googlenet):
+def test_classify_center_crop(tmp_path, capsys, googlenet_h5, googlenet):
     # 256x256 in: resizing to 256 is the identity, the crop is [16:240]
     path, rgb = _image(tmp_path, (256, 256))
-    assert main(["classify", str(path), "--weights", str(synth_h5), "--top", "3"]) == 0
+    assert (
+        main(["classify", str(path), "--weights", str(googlenet_h5), "--top", "3"]) == 0
+    )
     got = _printed(capsys.readouterr().out)
     net = Net(googlenet)
     prob = net.forward(net.preprocess(rgb[16:240, 16:240]), end="prob")["prob"][0]
@@ -154,8 +143,8 @@ def test_classify_uncached_model_says_what_to_do(tmp_path, capsys):
     assert err.count("\n") == 1
 
 
-def test_classify_bad_image(tmp_path, capsys, synth_h5):
+def test_classify_bad_image(tmp_path, capsys, googlenet_h5):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not a png")
-    assert main(["classify", str(bad), "--weights", str(synth_h5)]) == 1
+    assert main(["classify", str(bad), "--weights", str(googlenet_h5)]) == 1
     assert "bad.png" in capsys.readouterr().err

@@ -9,7 +9,6 @@ import pytest
 
 from inceptionism.engine import Net, UnknownBlobError
 from inceptionism.kernels import conv
-from inceptionism.weights.synthetic import synthetic_model
 from tests.engine.test_graph import small_model
 from tests.gradcheck import numerical_grad
 from tests.tolerances import tol
@@ -83,11 +82,6 @@ def _in_c(e, module):
     if i == 0:
         return e["pool2/3x3_s2"][0]
     return sum(WIDTHS[order[i - 1]][j] for j in (0, 2, 4, 5))
-
-
-@pytest.fixture(scope="module")
-def googlenet():
-    return synthetic_model("bvlc_googlenet", seed=0)
 
 
 @pytest.fixture(scope="module")

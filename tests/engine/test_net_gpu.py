@@ -25,7 +25,6 @@ import pytest
 
 from inceptionism.engine import Net, dream
 from inceptionism.kernels import backend
-from inceptionism.weights.synthetic import synthetic_model
 from tests.engine.googlenet_checks import TARGETS as ALL_TARGETS
 from tests.engine.googlenet_checks import (
     assert_blobs_close,
@@ -52,11 +51,6 @@ class Run(NamedTuple):
     launched: list  # CUDA kernels launched (host emulator only)
 
 
-@pytest.fixture(scope="module")
-def model():
-    return synthetic_model("bvlc_googlenet", seed=0)
-
-
 @pytest.fixture(params=RUNS)
 def run(request, monkeypatch):
     kind, custom = request.param
@@ -73,17 +67,17 @@ def _image(seed):
     return np.random.default_rng(seed).uniform(0, 255, (*HW, 3)).astype(np.float32)
 
 
-def _nets(model, run, dtype):
+def _nets(googlenet, run, dtype):
     """``(ours, numpy reference)`` with their inputs."""
-    ref = Net(model, device="cpu", dtype=dtype)
-    ours = Net(model, device=run.device, dtype=dtype)
+    ref = Net(googlenet, device="cpu", dtype=dtype)
+    ours = Net(googlenet, device=run.device, dtype=dtype)
     rgb = _image(1)
     return ours, ours.preprocess(rgb), ref, ref.preprocess(rgb)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_every_blob(model, run, dtype):
-    ours, x, ref, xr = _nets(model, run, dtype)
+def test_every_blob(googlenet, run, dtype):
+    ours, x, ref, xr = _nets(googlenet, run, dtype)
     got = ours.forward(x, end=END, keep=False)
     want = ref.forward(xr, end=END, keep=False)
     assert set(got) == set(want) and len(got) == 139
@@ -96,8 +90,8 @@ def test_every_blob(model, run, dtype):
 
 @pytest.mark.parametrize("names", TARGETS.values(), ids=TARGETS.keys())
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_input_gradient(model, run, dtype, names):
-    ours, x, ref, xr = _nets(model, run, dtype)
+def test_input_gradient(googlenet, run, dtype, names):
+    ours, x, ref, xr = _nets(googlenet, run, dtype)
     blobs = ours.forward(x, end=names)
     dx = ours.backward({n: blobs[n] for n in names})  # L = 1/2 sum a^2
     rblobs = ref.forward(xr, end=names)
@@ -112,12 +106,12 @@ def test_input_gradient(model, run, dtype, names):
         assert_grad32_close(got, want)
 
 
-def test_seeded_dream_matches_numpy(model, run):
+def test_seeded_dream_matches_numpy(googlenet, run):
     rgb = _image(3)[:72, :96]
     kwargs = dict(objective="deepdream:inception_4c/output", octaves=2, steps=3,
                   seed=11)  # fmt: skip
-    got = dream(Net(model, device=run.device, dtype=np.float64), rgb, **kwargs)
-    want = dream(Net(model, device="cpu", dtype=np.float64), rgb, **kwargs)
+    got = dream(Net(googlenet, device=run.device, dtype=np.float64), rgb, **kwargs)
+    want = dream(Net(googlenet, device="cpu", dtype=np.float64), rgb, **kwargs)
     if run.device == "cpu":
         assert {"max_pool_backward", "lrn_backward"} <= set(run.launched)
     assert isinstance(got, np.ndarray) and got.dtype == np.float32

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 
 from inceptionism.engine import Net
-from inceptionism.weights.synthetic import synthetic_model
 from tests.engine.googlenet_checks import (
     TARGETS,
     assert_blobs_close,
@@ -33,27 +32,22 @@ TorchNet = pytest.importorskip("tests.torch_net").TorchNet
 pytestmark = pytest.mark.torch
 
 
-@pytest.fixture(scope="module")
-def model():
-    return synthetic_model("bvlc_googlenet", seed=0)
-
-
-def _case(model, dtype, hw, seed):
+def _case(googlenet, dtype, hw, seed):
     tdtype = torch.float64 if dtype == np.float64 else torch.float32
-    net = Net(model, dtype=dtype)
-    tnet = TorchNet(model.graph, model.params, dtype=tdtype)
+    net = Net(googlenet, dtype=dtype)
+    tnet = TorchNet(googlenet.graph, googlenet.params, dtype=tdtype)
     rgb = np.random.default_rng(seed).uniform(0, 255, (*hw, 3)).astype(np.float32)
     return net, tnet, net.preprocess(rgb)
 
 
 @pytest.fixture(scope="module")
-def f64(model):
-    return _case(model, np.float64, (97, 131), seed=1)
+def f64(googlenet):
+    return _case(googlenet, np.float64, (97, 131), seed=1)
 
 
 @pytest.fixture(scope="module")
-def f32(model):
-    return _case(model, np.float32, (224, 224), seed=0)
+def f32(googlenet):
+    return _case(googlenet, np.float32, (224, 224), seed=0)
 
 
 @pytest.mark.parametrize("case", ["f64", "f32"])
@@ -93,11 +87,11 @@ def test_input_gradient_float64(f64, names):
     [*TARGETS.values(), [*TARGETS["multi"], "prob"]],
     ids=[*TARGETS.keys(), "multi-with-prob"],
 )
-def test_input_gradient_float32(f32, model, names):
+def test_input_gradient_float32(f32, googlenet, names):
     net, _, x = f32
     dx = net.backward({n: b for n, b in _fwd(net, x, names).items()})
     # the exact gradient of the same float32 numbers (see GRAD32_MAX)
-    t64 = TorchNet(model.graph, model.params, dtype=torch.float64)
+    t64 = TorchNet(googlenet.graph, googlenet.params, dtype=torch.float64)
     tx = torch.from_numpy(x.astype(np.float64))
     with torch.no_grad():
         tb = t64(tx, end=names)
