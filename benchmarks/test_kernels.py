@@ -74,7 +74,7 @@ def test_forward(benchmark, net, tnet, rng, rounds, impl, layer, size):
     benchmark.group = f"{layer} fwd {size}"
     benchmark.extra_info.update(kind="kernel", impl=impl, flops=flops)
     run = ours if impl == "ours" else theirs
-    result = benchmark.pedantic(run, rounds=rounds, warmup_rounds=1)
+    result = benchmark.pedantic(run, rounds=3 * rounds, warmup_rounds=1)
     y = result[0] if impl == "ours" else result.detach().numpy()
     ref = theirs().detach().numpy() if impl == "ours" else ours()[0]
     _close(y, ref)
@@ -95,14 +95,14 @@ def test_backward(benchmark, net, tnet, rng, rounds, impl, layer, size):
     benchmark.extra_info.update(kind="kernel", impl=impl, flops=flops)
     if impl == "ours":
         dx = benchmark.pedantic(
-            node.op.backward, (dy, ctx), rounds=rounds, warmup_rounds=1
+            node.op.backward, (dy, ctx), rounds=3 * rounds, warmup_rounds=1
         )
     else:
 
         def run():
             return torch.autograd.grad(ty, tins, tdy, retain_graph=True)
 
-        dx = benchmark.pedantic(run, rounds=rounds, warmup_rounds=1)
+        dx = benchmark.pedantic(run, rounds=3 * rounds, warmup_rounds=1)
     ours_dx = node.op.backward(dy, ctx)
     ref = torch.autograd.grad(ty, tins, tdy, retain_graph=True)
     if node.type != "Concat":
