@@ -84,7 +84,9 @@ def test_plugin_model_synthetic_weights_and_layers(with_plugin, tmp_path, capsys
 
 
 def test_unknown_model_names_the_close_ones(with_plugin):
-    with pytest.raises(ValueError, match=r"did you mean tiny_plugin_net\?\); known models"):
+    with pytest.raises(
+        ValueError, match=r"did you mean tiny_plugin_net\?\); known models"
+    ):
         models.resolve_spec("tiny_plugin_nte")
 
 
