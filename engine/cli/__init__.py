@@ -17,8 +17,15 @@ import sys
 COMMAND_MODULES = ("weights_cmd", "net_cmd", "dream_cmd", "plugins_cmd")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and ``-h`` still shows usage)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} -h`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="inceptionism",
         description="DeepDream without a deep-learning framework.",
     )
