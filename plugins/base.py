@@ -72,7 +72,7 @@ class Sum(Objective):
     def __init__(self, terms, weights):
         flat_terms, flat_weights = [], []
         for term, w in zip(terms, weights):
-            if isinstance(term, Sum):  # flatten nested sums
+            if type(term) is Sum:  # flatten nested plain sums (not subclasses)
                 flat_terms += term.terms
                 flat_weights += [w * v for v in term.weights]
             else:
@@ -87,13 +87,18 @@ class Sum(Objective):
         for term in self.terms:
             term.bind(net)
 
+    def _term_scale(self, weight: float, grads: dict) -> float:
+        """The factor on one term's value and gradient (here its weight)."""
+        return weight
+
     def __call__(self, blobs):
         total, grads = 0.0, {}
         for term, w in zip(self.terms, self.weights):
             value, g = term(blobs)
-            total += w * value
+            s = self._term_scale(w, g)
+            total += s * value
             for name, gi in g.items():
-                grads[name] = grads[name] + w * gi if name in grads else w * gi
+                grads[name] = grads[name] + s * gi if name in grads else s * gi
         return total, grads
 
     def __repr__(self):

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from inceptionism.kernels.backend import get_array_module
-from inceptionism.plugins.base import Objective
+from inceptionism.plugins.base import Objective, Sum
 from inceptionism.plugins.hookspecs import hookimpl
 
 #: The notebook's default ``end`` blob.
@@ -289,7 +289,7 @@ class ClassLogit(Objective):
         return f"class:{self.index}"
 
 
-class Balanced(Objective):
+class Balanced(Sum):
     """Terms whose gradients are each scaled to unit L2 norm, then summed.
 
     For multi-layer dreams: a blob's gradient norm grows with its size and
@@ -318,23 +318,13 @@ class Balanced(Objective):
         weights = (1.0,) * len(terms) if weights is None else tuple(weights)
         if len(weights) != len(terms):
             raise ValueError("give one weight per term")
-        super().__init__(dict.fromkeys(n for t in terms for n in t.layers))
+        # Not Sum.__init__: a nested sum stays one term, balanced as a whole.
+        Objective.__init__(self, dict.fromkeys(n for t in terms for n in t.layers))
         self.terms, self.weights, self.eps = terms, tuple(map(float, weights)), eps
 
-    def bind(self, net) -> None:
-        for term in self.terms:
-            term.bind(net)
-
-    def __call__(self, blobs):
-        total, grads = 0.0, {}
-        for term, w in zip(self.terms, self.weights):
-            value, g = term(blobs)
-            norm = math.sqrt(sum(float((gi * gi).sum()) for gi in g.values()))
-            s = w / max(norm, self.eps)
-            total += s * value
-            for name, gi in g.items():
-                grads[name] = grads[name] + s * gi if name in grads else s * gi
-        return total, grads
+    def _term_scale(self, weight, grads):
+        norm = math.sqrt(sum(float((gi * gi).sum()) for gi in grads.values()))
+        return weight / max(norm, self.eps)
 
     def __repr__(self):
         return f"balanced({', '.join(map(repr, self.terms))})"

@@ -344,3 +344,19 @@ def test_class_logit_is_the_networks_own_logit_at_224():
     via_classifier = net.backward({FC: seed})
     net.forward(x, end=[POOL])
     np.testing.assert_allclose(net.backward(grads), via_classifier, **tol(np.float32))
+
+
+def test_a_balanced_term_stays_one_term_inside_a_sum(rng):
+    from inceptionism.plugins.base import Sum
+    from inceptionism.plugins.objectives import DeepDream, balanced
+
+    a, b = DeepDream("x"), DeepDream("y")
+    bal = balanced([a, b])
+    total = bal + 2.0 * a
+    assert type(total) is Sum and total.terms == (bal, a)
+    blobs = {"x": rng.standard_normal((1, 2, 3, 3)), "y": rng.standard_normal((1, 4))}
+    v_bal, g_bal = bal(blobs)
+    v, g = total(blobs)
+    assert v == pytest.approx(v_bal + 2.0 * a(blobs)[0])
+    np.testing.assert_allclose(g["x"], g_bal["x"] + 2.0 * blobs["x"])
+    np.testing.assert_allclose(np.linalg.norm(g_bal["y"]), 1.0)
