@@ -18,11 +18,13 @@ Window ``(oh, ow)`` starts at ``(oh*s - p, ow*s - p)``.
 
 Implementation: a loop over the ``kh*kw`` window offsets, each a contiguous
 slice of one stride-phase plane of the padded input (``-inf`` for MAX, 0 for
-AVE; see :func:`_split`); MAX keeps a running maximum and, branch-free, the
+AVE; see :func:`layout.split`); MAX keeps a running maximum and, branch-free, the
 offset index of the first maximum (``uint8`` when it fits). Backward adds each
 offset's share into the same slices of zeroed planes (one offset's slice never
 repeats a position, so plain ``+=`` is exact), then interleaves them back.
-A single window (global pooling) is a plain reduction instead.
+Both run one block of channels at a time (:func:`layout.channel_blocks`) so that
+the ``kh*kw`` passes hit the cache. A single window (global pooling) is a
+plain reduction instead.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from inceptionism.kernels import _pool_layout as layout
 from inceptionism.kernels import cuda_ops
 from inceptionism.kernels._geometry import (
     check_rank,
@@ -180,117 +183,6 @@ def output_shape(in_shape, params: Params) -> tuple[int, ...]:
     return (*in_shape[:2], *_geometry(in_shape, params)[3])
 
 
-class _Phase(NamedTuple):
-    """Image positions ``first, first + s, ...`` (``count`` of them) sit at
-    ``start, start + 1, ...`` of one phase plane along one axis."""
-
-    first: int
-    start: int
-    count: int
-
-
-def _plane_hw(kernel, stride, out_hw):
-    """Phase-plane size: rows cover every window plus one (see :func:`_views`)."""
-    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
-    return (kh - 1) // sh + oh + 1, (kw - 1) // sw + ow
-
-
-def _phases(size, k, s, p, extent):
-    """Phase ``a`` (padded positions ``a, a + s, ...``) for ``a < min(s, k)``."""
-    out = []
-    for a in range(min(s, k)):
-        first = (a - p) % s
-        start = (first + p) // s
-        count = min(len(range(first, size, s)), extent - start)
-        out.append(_Phase(first, start, max(0, count)))
-    return out
-
-
-def _layout(in_shape, kernel, stride, pad, out_hw):
-    hq, wq = _plane_hw(kernel, stride, out_hw)
-    rows = _phases(in_shape[2], kernel[0], stride[0], pad[0], hq)
-    cols = _phases(in_shape[3], kernel[1], stride[1], pad[1], wq)
-    return hq, wq, rows, cols
-
-
-def _image(ph: _Phase, s: int) -> slice:
-    """The image positions of a phase: ``ph.first::s``, ``ph.count`` of them."""
-    return slice(ph.first, ph.first + s * (ph.count - 1) + 1, s)
-
-
-def _plane(ph: _Phase) -> slice:
-    """Where they sit in the phase plane."""
-    return slice(ph.start, ph.start + ph.count)
-
-
-def _split(x, xp, kernel, stride, pad, out_hw, fill):
-    """The ``fill``-padded input split into phase planes, ``planes[a][b]``.
-
-    Plane ``(a, b)`` holds padded rows ``a, a + sh, ...`` and columns
-    ``b, b + sw, ...`` contiguously, so every window offset becomes one
-    contiguous slice of a flattened plane (see :func:`_views`): long SIMD
-    loops instead of strided views with short rows.
-    """
-    (n, c), (sh, sw) = x.shape[:2], stride
-    hq, wq, rows, cols = _layout(x.shape, kernel, stride, pad, out_hw)
-    planes = []
-    for ra in rows:
-        planes.append([])
-        for cb in cols:
-            plane = xp.full((n, c, hq, wq), fill, dtype=x.dtype)
-            if ra.count and cb.count:
-                part = x[:, :, _image(ra, sh), _image(cb, sw)]
-                plane[:, :, _plane(ra), _plane(cb)] = part
-            planes[-1].append(plane)
-    return planes
-
-
-def _merge(planes, xp, in_shape, kernel, stride, pad, out_hw):
-    """Inverse of :func:`_split` for gradients: drop padding, interleave."""
-    (sh, sw) = stride
-    _, _, rows, cols = _layout(in_shape, kernel, stride, pad, out_hw)
-    dx = xp.zeros(in_shape, dtype=planes[0][0].dtype)
-    for ra, line in zip(rows, planes):
-        for cb, plane in zip(cols, line):
-            if ra.count and cb.count:
-                part = plane[:, :, _plane(ra), _plane(cb)]
-                dx[:, :, _image(ra, sh), _image(cb, sw)] = part
-    return dx
-
-
-def _views(planes, kernel, stride, out_hw):
-    """Yield ``(offset_index, view)`` for every window offset in raster order.
-
-    Each view is a contiguous slice, shape (N, C, oh * wq), of a flattened
-    phase plane: output ``(r, q)`` sits at ``r * wq + q``; columns
-    ``q >= ow`` are wrap-around filler that is cropped (forward) or fed zeros
-    (backward). The extra plane row keeps the last slice inside the plane.
-    """
-    (kh, kw), (sh, sw), (oh, _) = kernel, stride, out_hw
-    n, c, hq, wq = planes[0][0].shape
-    flat = [[p.reshape(n, c, hq * wq) for p in line] for line in planes]
-    for i in range(kh):
-        for j in range(kw):
-            start = (i // sh) * wq + j // sw
-            yield i * kw + j, flat[i % sh][j % sw][..., start : start + oh * wq]
-
-
-def _crop(wide, out_hw, xp):
-    """(N, C, oh * wq) -> (N, C, oh, ow), contiguous."""
-    (oh, ow), (n, c, length) = out_hw, wide.shape
-    return xp.ascontiguousarray(wide.reshape(n, c, oh, length // oh)[..., :ow])
-
-
-def _widen(a, wq, xp):
-    """(N, C, oh, ow) -> (N, C, oh * wq), zeros in the filler columns."""
-    n, c, oh, ow = a.shape
-    if wq == ow:
-        return a.reshape(n, c, oh * wq)
-    wide = xp.zeros((n, c, oh, wq), dtype=a.dtype)
-    wide[..., :ow] = a
-    return wide.reshape(n, c, oh * wq)
-
-
 def _ave_inv_count(xp, dtype, hw, kernel, stride, pad, out_hw):
     """1 / Caffe's divisor per output, shape (oh, ow)."""
     sizes = []
@@ -299,6 +191,40 @@ def _ave_inv_count(xp, dtype, hw, kernel, stride, pad, out_hw):
         n = np.minimum(start + k, size + p) - start
         sizes.append(np.maximum(n, 1))  # empty windows (sum 0) divide by 1
     return xp.asarray(1.0 / np.outer(*sizes), dtype=dtype)
+
+
+def _max_block(x, xp, kernel, stride, pad, out_hw, argmax):
+    """Running maximum over the window offsets of one channel block.
+
+    Returns the wide maximum (N, Cb, oh * wq) and writes the offset of the
+    first maximum into ``argmax`` (N, Cb, oh * wq), a view of the ctx's.
+    """
+    planes = layout.split(x, xp, kernel, stride, pad, out_hw, -np.inf)
+    views = layout.views(planes, kernel, stride, out_hw)
+    _, v0 = next(views)
+    y = v0.copy()
+    argmax[...] = 0
+    better = xp.empty(y.shape, dtype=bool)
+    mark = xp.empty(y.shape, dtype=argmax.dtype)
+    for o, v in views:
+        # Branch-free (masked copies are slow): strict > keeps the first
+        # maximum; offsets rise, so max(argmax, better*o) records o.
+        xp.greater(v, y, out=better)
+        xp.maximum(y, v, out=y)
+        xp.multiply(better, o, out=mark, dtype=mark.dtype)
+        xp.maximum(argmax, mark, out=argmax)
+    return y
+
+
+def _ave_block(x, xp, kernel, stride, pad, out_hw):
+    """Window sums of one channel block, wide (N, Cb, oh * wq)."""
+    planes = layout.split(x, xp, kernel, stride, pad, out_hw, 0)
+    views = layout.views(planes, kernel, stride, out_hw)
+    _, v0 = next(views)
+    y = v0.copy()
+    for _, v in views:
+        y += v
+    return y
 
 
 def forward(x, params: Params):
@@ -319,7 +245,7 @@ def forward(x, params: Params):
     if params.pool is Pool.MAX and cuda_ops.wanted(x):  # kernels/cuda/pool.cu
         # the same ctx as below: int32 argmax, rows of the phase-plane width
         single = out_hw == (1, 1) and pad == (0, 0)
-        wq = 1 if single else _plane_hw(kernel, stride, out_hw)[1]
+        wq = 1 if single else layout.plane_hw(kernel, stride, out_hw)[1]
         y, argmax = cuda_ops.max_pool_forward(x, kernel, stride, pad, out_hw, wq)
         if not single:
             argmax = argmax.reshape(*x.shape[:2], oh * wq)
@@ -334,36 +260,29 @@ def forward(x, params: Params):
             y = win.max(axis=-1)[..., None, None]
         else:
             y = win.sum(axis=-1)[..., None, None] * inv
-    elif params.pool is Pool.MAX:
-        planes = _split(x, xp, kernel, stride, pad, out_hw, -np.inf)
-        views = _views(planes, kernel, stride, out_hw)
-        _, v0 = next(views)
-        y = v0.copy()
-        argmax = xp.zeros(y.shape, dtype=idx_dtype)
-        better = xp.empty(y.shape, dtype=bool)
-        mark = xp.empty(y.shape, dtype=idx_dtype)
-        for o, v in views:
-            # Branch-free (masked copies are slow): strict > keeps the first
-            # maximum; offsets rise, so max(argmax, better*o) records o.
-            xp.greater(v, y, out=better)
-            xp.maximum(y, v, out=y)
-            xp.multiply(better, o, out=mark, dtype=mark.dtype)
-            xp.maximum(argmax, mark, out=argmax)
-        y = _crop(y, out_hw, xp)
-        # Windows wholly past the image (p == 0, s > k): Caffe's -FLT_MAX.
-        if (oh - 1) * stride[0] - pad[0] >= x.shape[2]:
-            y[:, :, -1, :] = _CAFFE_LOWEST
-        if (ow - 1) * stride[1] - pad[1] >= x.shape[3]:
-            y[:, :, :, -1] = _CAFFE_LOWEST
     else:
-        planes = _split(x, xp, kernel, stride, pad, out_hw, 0)
-        views = _views(planes, kernel, stride, out_hw)
-        _, v0 = next(views)
-        y = v0.copy()
-        for _, v in views:
-            y += v
-        y = _crop(y, out_hw, xp)
-        y *= inv
+        wq = layout.plane_hw(kernel, stride, out_hw)[1]
+        y = xp.empty((*x.shape[:2], oh, ow), dtype=x.dtype)
+        if params.pool is Pool.MAX:
+            argmax = xp.empty((*x.shape[:2], oh * wq), dtype=idx_dtype)
+        for cs in layout.channel_blocks(
+            xp, x.shape, kernel, stride, out_hw, x.itemsize
+        ):
+            if params.pool is Pool.MAX:
+                wide = _max_block(
+                    x[:, cs], xp, kernel, stride, pad, out_hw, argmax[:, cs]
+                )
+            else:
+                wide = _ave_block(x[:, cs], xp, kernel, stride, pad, out_hw)
+            y[:, cs] = wide.reshape(*wide.shape[:2], oh, wq)[..., :ow]
+        if params.pool is Pool.AVE:
+            y *= inv
+        else:
+            # Windows wholly past the image (p == 0, s > k): Caffe's -FLT_MAX.
+            if (oh - 1) * stride[0] - pad[0] >= x.shape[2]:
+                y[:, :, -1, :] = _CAFFE_LOWEST
+            if (ow - 1) * stride[1] - pad[1] >= x.shape[3]:
+                y[:, :, :, -1] = _CAFFE_LOWEST
     ctx = Ctx(params.pool, x.shape, kernel, stride, pad, out_hw, argmax, inv)
     return y, ctx
 
@@ -392,26 +311,42 @@ def backward(dy, ctx: Ctx):
         dx = xp.zeros(ctx.in_shape, dtype=dy.dtype)
         dx[:, :, :kh, :kw] = win.reshape(n, c, kh, kw)
         return dx
-    hq, wq = _plane_hw(ctx.kernel, ctx.stride, ctx.out_hw)
-    n_rows, n_cols = (
-        min(ctx.stride[0], ctx.kernel[0]),
-        min(ctx.stride[1], ctx.kernel[1]),
-    )
-    planes = [
-        [xp.zeros((n, c, hq, wq), dtype=dy.dtype) for _ in range(n_cols)]
-        for _ in range(n_rows)
-    ]
-    views = _views(planes, ctx.kernel, ctx.stride, ctx.out_hw)
+    hq, wq = layout.plane_hw(ctx.kernel, ctx.stride, ctx.out_hw)
+    dx = xp.zeros(ctx.in_shape, dtype=dy.dtype)
     if ctx.pool is Pool.MAX:
-        dyw = _widen(dy, wq, xp)
-        hit = xp.empty(dyw.shape, dtype=bool)
-        share = xp.empty_like(dyw)
-        for o, v in views:
-            xp.equal(ctx.argmax, o, out=hit)
-            xp.multiply(dyw, hit, out=share)
-            v += share
+        dyw = layout.widen(dy, wq, xp)
     else:
-        share = _widen(dy * ctx.inv_count, wq, xp)
+        dyw = layout.widen(dy * ctx.inv_count, wq, xp)
+    for cs in layout.channel_blocks(
+        xp, ctx.in_shape, ctx.kernel, ctx.stride, ctx.out_hw, dy.itemsize
+    ):
+        argmax = None if ctx.argmax is None else ctx.argmax[:, cs]
+        planes = _backward_block(dyw[:, cs], argmax, xp, ctx, (hq, wq))
+        layout.merge(planes, dx[:, cs], ctx.kernel, ctx.stride, ctx.pad, ctx.out_hw)
+    return dx
+
+
+def _backward_block(dyw, argmax, xp, ctx: Ctx, plane_hw):
+    """Phase planes of one channel block's input gradient.
+
+    dyw : (N, Cb, oh * wq) the widened output gradient (times 1/count for
+    AVE); argmax : its (N, Cb, oh * wq) first-max offsets, or None for AVE.
+    """
+    n, cb = dyw.shape[:2]
+    (kh, kw), (sh, sw) = ctx.kernel, ctx.stride
+    planes = [
+        [xp.zeros((n, cb, *plane_hw), dtype=dyw.dtype) for _ in range(min(sw, kw))]
+        for _ in range(min(sh, kh))
+    ]
+    views = layout.views(planes, ctx.kernel, ctx.stride, ctx.out_hw)
+    if argmax is None:
         for _, v in views:
-            v += share
-    return _merge(planes, xp, ctx.in_shape, ctx.kernel, ctx.stride, ctx.pad, ctx.out_hw)
+            v += dyw
+        return planes
+    hit = xp.empty(dyw.shape, dtype=bool)
+    share = xp.empty_like(dyw)
+    for o, v in views:
+        xp.equal(argmax, o, out=hit)
+        xp.multiply(dyw, hit, out=share)
+        v += share
+    return planes
