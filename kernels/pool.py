@@ -193,26 +193,67 @@ def _ave_inv_count(xp, dtype, hw, kernel, stride, pad, out_hw):
     return xp.asarray(1.0 / np.outer(*sizes), dtype=dtype)
 
 
-def _max_block(x, xp, kernel, stride, pad, out_hw, argmax):
-    """Running maximum over the window offsets of one channel block.
+def _running_max(pairs, xp, idx_dtype):
+    """Maximum over ``(index, values)`` pairs in rising index order, and the
+    index of the first maximum: ``(max, argmax)``, new arrays.
 
-    Returns the wide maximum (N, Cb, oh * wq) and writes the offset of the
-    first maximum into ``argmax`` (N, Cb, oh * wq), a view of the ctx's.
+    ``index`` is an int or an array (per element). Branch-free (masked
+    copies are slow): strict > keeps the first maximum, and as indices rise
+    ``max(argmax, better * index)`` records the new one.
     """
-    planes = layout.split(x, xp, kernel, stride, pad, out_hw, -np.inf)
-    views = layout.views(planes, kernel, stride, out_hw)
-    _, v0 = next(views)
+    first, v0 = pairs[0]
     y = v0.copy()
-    argmax[...] = 0
+    argmax = xp.empty(y.shape, dtype=idx_dtype)
+    argmax[...] = first
     better = xp.empty(y.shape, dtype=bool)
-    mark = xp.empty(y.shape, dtype=argmax.dtype)
-    for o, v in views:
-        # Branch-free (masked copies are slow): strict > keeps the first
-        # maximum; offsets rise, so max(argmax, better*o) records o.
+    mark = xp.empty(y.shape, dtype=idx_dtype)
+    for index, v in pairs[1:]:
         xp.greater(v, y, out=better)
         xp.maximum(y, v, out=y)
-        xp.multiply(better, o, out=mark, dtype=mark.dtype)
+        xp.multiply(better, index, out=mark, dtype=idx_dtype)
         xp.maximum(argmax, mark, out=argmax)
+    return y, argmax
+
+
+def _max_block(x, xp, kernel, stride, pad, out_hw, argmax):
+    """Window maximum of one channel block, separably: rows, then columns.
+
+    Returns the wide maximum (N, Cb, oh * wq) and writes the offset of the
+    first maximum in raster order into ``argmax`` (N, Cb, oh * wq), a view
+    of the ctx's. Row pass: for each row phase ``a`` and every plane row a
+    window row can start on, the maximum over the ``kw`` columns and its
+    first column ``j``. Column pass: the maximum of those over the ``kh``
+    window rows; the first row ``i`` holding the window maximum, with its
+    first ``j``, is the first maximum in raster order, offset ``i*kw + j``.
+    ``kh + kw - 2`` steps instead of ``kh*kw - 1`` for stride 1. With a
+    larger stride each row phase's pass covers the whole plane, not every
+    ``sh``-th row, and one step per offset was faster (3x3/s2: 10-15%).
+    """
+    (kh, kw), (sh, sw), (oh, _) = kernel, stride, out_hw
+    planes = layout.split(x, xp, kernel, stride, pad, out_hw, -np.inf)
+    if stride != (1, 1):
+        pairs = list(layout.views(planes, kernel, stride, out_hw))
+        y, argmax[...] = _running_max(pairs, xp, argmax.dtype)
+        return y
+    n, c, hq, wq = planes[0][0].shape
+    flat = [[p.reshape(n, c, hq * wq) for p in line] for line in planes]
+    run = (oh + (kh - 1) // sh) * wq  # plane rows any window row starts on
+    rows = []  # per row phase: (row max, its first column)
+    for line in flat:
+        pairs = []
+        for j in range(kw):
+            start = j // sw
+            pairs.append((j, line[j % sw][..., start : start + run]))
+        rows.append(_running_max(pairs, xp, argmax.dtype))
+    pairs = []
+    for i in range(kh):
+        rmax, rarg = rows[i % sh]
+        start = (i // sh) * wq
+        cols = rarg[..., start : start + oh * wq]
+        if i:
+            cols = xp.add(cols, argmax.dtype.type(i * kw))
+        pairs.append((cols, rmax[..., start : start + oh * wq]))
+    y, argmax[...] = _running_max(pairs, xp, argmax.dtype)
     return y
 
 
