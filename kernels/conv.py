@@ -10,7 +10,9 @@ with ``g = o // (O/group)``, ``Cg = C/group``, and output size
 ``floor((H + 2p - d(k-1) - 1)/s) + 1``. Each group is one batched GEMM
 ``(O/g, Cg*kh*kw) @ (Cg*kh*kw, Ho*Wo)`` on the im2col matrix, whose product is
 already NCHW; a 1x1 stride-1 unpadded convolution multiplies ``x`` itself.
-Backward: ``dcols = W^T @ dy`` then col2im. No weight gradients.
+Backward: ``dcols = W^T @ dy`` then col2im. No weight gradients. On NumPy a
+strided, undilated convolution (conv1 7x7/s2) gathers its columns from
+stride-phase planes instead (:func:`_forward_phased`): long contiguous runs.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
+
+from . import _pool_layout as layout
+from . import cuda_ops
 from ._geometry import check_rank, check_window, conv_out_hw
 from ._im2col import (
     col2im,
@@ -165,6 +171,62 @@ def _grouped(weight, group: int):
     return weight.reshape(group, o // group, -1)
 
 
+def _phased(a, p: Params) -> bool:
+    """Strided, undilated, NumPy (no CUDA kernels wanted): im2col from phase
+    planes (below)."""
+    numpy = get_array_module(a) is np and not cuda_ops.wanted(a)
+    return numpy and p.stride != (1, 1) and p.dilation == (1, 1)
+
+
+def _forward_phased(x, p: Params, weight, out_hw):
+    """:func:`forward` for a stride > 1 (conv1 7x7/s2) on NumPy.
+
+    The padded input split into stride-phase planes (the layout of max
+    pooling, :mod:`._pool_layout`) makes each kernel offset one contiguous
+    run of a flattened plane, so im2col copies long runs instead of every
+    ``s``-th element, into ``(N, C, kh, kw, Ho*Wq)``; the GEMM's filler
+    columns ``q >= Wo`` are cropped.
+    """
+    n, c = x.shape[:2]
+    (kh, kw), (ho, wo), g = p.kernel, out_hw, p.group
+    planes = layout.split(x, np, p.kernel, p.stride, p.pad, out_hw, 0)
+    run = ho * layout.plane_hw(p.kernel, p.stride, out_hw)[1]
+    cols = scratch(np, "conv.cols", (n, c, kh * kw, run), x.dtype)
+    for o, v in layout.views(planes, p.kernel, p.stride, out_hw):
+        cols[:, :, o] = v
+    wide = scratch(np, "conv.wide", (n, p.num_output, run), x.dtype)
+    og = p.num_output // g
+    np.matmul(
+        _grouped(weight, g),
+        cols.reshape(n, g, -1, run),
+        out=wide.reshape(n, g, og, run),
+    )
+    return wide.reshape(n, p.num_output, ho, -1)[..., :wo].copy()
+
+
+def _backward_phased(dy, ctx: Ctx, gemm):
+    """:func:`backward` for :func:`_forward_phased`: ``W^T @ dy`` with zero
+    filler columns, each offset's run added into its phase plane, planes
+    interleaved back (padding dropped)."""
+    p = ctx.params
+    n, c = ctx.in_shape[:2]
+    (kh, kw), out_hw = p.kernel, tuple(dy.shape[2:])
+    hq, wq = layout.plane_hw(p.kernel, p.stride, out_hw)
+    dyw = layout.widen(dy, wq, np)
+    dcols = scratch(np, "conv.dcols", (n, c, kh * kw, out_hw[0] * wq), dy.dtype)
+    gemm(dyw, dcols)
+    sh, sw = p.stride
+    planes = [
+        [np.zeros((n, c, hq, wq), dtype=dy.dtype) for _ in range(min(sw, kw))]
+        for _ in range(min(sh, kh))
+    ]
+    for o, v in layout.views(planes, p.kernel, p.stride, out_hw):
+        v += dcols[:, :, o]
+    dx = np.zeros(ctx.in_shape, dtype=dy.dtype)
+    layout.merge(planes, dx, p.kernel, p.stride, p.pad, out_hw)
+    return dx
+
+
 def forward(x, params: Params, weight, bias=None):
     """y = conv(x, weight) + bias.
 
@@ -181,6 +243,11 @@ def forward(x, params: Params, weight, bias=None):
     )
     g = params.group
     weight = weight.astype(x.dtype, copy=False)
+    if _phased(x, params):
+        y = _forward_phased(x, params, weight, out_hw)
+        if bias is not None:
+            y += bias.astype(x.dtype, copy=False).reshape(1, -1, 1, 1)
+        return y, Ctx(tuple(x.shape), params, weight)
     cols = im2col(x, params.kernel, params.stride, params.pad, params.dilation, out_hw)
     y = xp.empty((n, params.num_output, *out_hw), dtype=x.dtype)
     # (g, Og, K) @ (N, g, K, P) -> (N, g, Og, P): one GEMM per (item, group),
@@ -222,6 +289,8 @@ def backward(dy, ctx: Ctx):
         gemm(dy, dx)
         return dx
     kh, kw = p.kernel
+    if _phased(dy, p):
+        return _backward_phased(dy, ctx, gemm)
     if p.stride == (1, 1):
         # Zero columns past Wo give dcols the padded-width layout, where
         # col2im adds one long run per kernel offset.
