@@ -191,10 +191,11 @@ def _forward_phased(x, p: Params, weight, out_hw):
     (kh, kw), (ho, wo), g = p.kernel, out_hw, p.group
     planes = layout.split(x, np, p.kernel, p.stride, p.pad, out_hw, 0)
     run = ho * layout.plane_hw(p.kernel, p.stride, out_hw)[1]
-    cols = scratch(np, "conv.cols", (n, c, kh * kw, run), x.dtype)
+    # im2col's own buffer: the same size, and dead once the GEMM has run
+    cols = scratch(np, "im2col.cols", (n, c, kh * kw, run), x.dtype)
     for o, v in layout.views(planes, p.kernel, p.stride, out_hw):
         cols[:, :, o] = v
-    wide = scratch(np, "conv.wide", (n, p.num_output, run), x.dtype)
+    wide = np.empty((n, p.num_output, run), dtype=x.dtype)  # not kept
     og = p.num_output // g
     np.matmul(
         _grouped(weight, g),
