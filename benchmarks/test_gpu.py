@@ -31,7 +31,7 @@ from benchmarks.flops import layer_flops, step_flops
 from benchmarks.test_kernels import LAYERS, _close
 from inceptionism.engine import Net
 from inceptionism.kernels import _im2col, backend
-from tests.engine.test_net_torch import GRAD32_BULK, GRAD32_MAX
+from tests.engine.googlenet_checks import GRAD32_BULK, GRAD32_MAX
 from tests.torch_net import TorchNet
 
 cp = pytest.importorskip("cupy")

@@ -26,11 +26,7 @@ import torch
 
 from benchmarks.conftest import ENDS, SIZES, image
 from benchmarks.flops import step_flops
-
-try:  # the whole-net float32 criterion's home (it is moving out of the test)
-    from tests.engine.googlenet_checks import GRAD32_BULK, GRAD32_MAX
-except ImportError:
-    from tests.engine.test_net_torch import GRAD32_BULK, GRAD32_MAX
+from tests.engine.googlenet_checks import GRAD32_BULK, GRAD32_MAX
 
 ROOT = Path(__file__).resolve().parents[1]
 _compiled: dict = {}
@@ -44,7 +40,7 @@ def _torch_step(fn, xt):
 
 
 def _check(dx, ref):
-    """The whole-net float32 criterion of tests/engine/test_net_torch.py:
+    """The whole-net float32 criterion of tests/engine/googlenet_checks.py:
     max-pool near-ties may route a gradient to a neighbour, so the bulk
     (90th percentile) of the normwise error must be tiny, the worst element
     only within what a few such swaps do. Both sides here are float32, each
