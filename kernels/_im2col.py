@@ -28,8 +28,8 @@ from __future__ import annotations
 import math
 import threading
 
-from . import cuda_ops
-from .backend import get_array_module
+from inceptionism.kernels import cuda_ops
+from inceptionism.kernels.backend import get_array_module
 
 _local = threading.local()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from inceptionism.kernels._caffe_params import check_known
 from inceptionism.kernels.backend import get_array_module
 
 
@@ -33,11 +34,7 @@ def params_from_caffe(d: dict) -> Params:
     The legacy ``concat_dim`` is accepted; giving both it and ``axis`` is an
     error, as in Caffe.
     """
-    unknown = set(d) - _KNOWN
-    if unknown:
-        raise ValueError(
-            f"Concat: unknown parameter(s) {sorted(unknown)}; known: {sorted(_KNOWN)}"
-        )
+    check_known(d, _KNOWN, "Concat")
     if "axis" in d and "concat_dim" in d:
         raise ValueError("Concat: give either axis or concat_dim, not both")
     return Params(int(d.get("axis", d.get("concat_dim", 1))))

@@ -22,10 +22,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _pool_layout as layout
-from . import cuda_ops
-from ._geometry import check_rank, check_window, conv_out_hw
-from ._im2col import (
+from inceptionism.kernels import _pool_layout as layout
+from inceptionism.kernels import cuda_ops
+from inceptionism.kernels._caffe_params import as_bool
+from inceptionism.kernels._geometry import check_rank, check_window, conv_out_hw
+from inceptionism.kernels._im2col import (
     col2im,
     col2im_stride1,
     im2col,
@@ -33,7 +34,7 @@ from ._im2col import (
     padded_width,
     scratch,
 )
-from .backend import get_array_module
+from inceptionism.kernels.backend import get_array_module
 
 OP = "Convolution"
 
@@ -89,15 +90,6 @@ def _caffe_pair(d: dict, name: str, prefix: str, default: int | None):
     return int(v), int(v)
 
 
-def _as_bool(v, name: str) -> bool:
-    """A prototxt bool: a Python bool or the words true/false."""
-    if isinstance(v, str) and v.lower() in ("true", "false"):
-        return v.lower() == "true"
-    if isinstance(v, (bool, int)):
-        return bool(v)
-    raise ValueError(f"{OP}: {name} must be true or false, got {v!r}")
-
-
 def params_from_caffe(d: dict) -> Params:
     """Build :class:`Params` from a Caffe ``convolution_param`` dict.
 
@@ -112,7 +104,7 @@ def params_from_caffe(d: dict) -> Params:
         pad=_caffe_pair(d, "pad", "pad", 0),
         dilation=_caffe_pair(d, "dilation", "dilation", 1),
         group=int(d.get("group", 1)),
-        bias_term=_as_bool(d.get("bias_term", True), "bias_term"),
+        bias_term=as_bool(d.get("bias_term", True), "bias_term", OP),
     )
 
 

@@ -23,7 +23,12 @@ import functools
 
 import numpy as np
 
-from .backend import cuda_module, custom_kernels_enabled, get_array_module, is_cupy
+from inceptionism.kernels.backend import (
+    cuda_module,
+    custom_kernels_enabled,
+    get_array_module,
+    is_cupy,
+)
 
 _BLOCK = 256
 #: Grid-stride loops cover whatever a capped grid does not.

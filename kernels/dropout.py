@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from inceptionism.kernels._caffe_params import check_known
+
 
 @dataclass(frozen=True)
 class Params:
@@ -26,11 +28,7 @@ _KNOWN = {"dropout_ratio", "scale_train"}
 
 def params_from_caffe(d: dict) -> Params:
     """Build :class:`Params` from a Caffe ``dropout_param`` dict (Caffe defaults)."""
-    unknown = set(d) - _KNOWN
-    if unknown:
-        raise ValueError(
-            f"Dropout: unknown parameter(s) {sorted(unknown)}; known: {sorted(_KNOWN)}"
-        )
+    check_known(d, _KNOWN, "Dropout")
     params = Params(
         float(d.get("dropout_ratio", 0.5)), bool(d.get("scale_train", True))
     )

@@ -17,7 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .backend import get_array_module
+from inceptionism.kernels._caffe_params import as_bool
+from inceptionism.kernels.backend import get_array_module
 
 OP = "InnerProduct"
 
@@ -36,15 +37,6 @@ class Params:
             raise ValueError(f"{OP}: num_output must be >= 1, got {self.num_output}")
 
 
-def _as_bool(v, name: str) -> bool:
-    """A prototxt bool: a Python bool or the words true/false."""
-    if isinstance(v, str) and v.lower() in ("true", "false"):
-        return v.lower() == "true"
-    if isinstance(v, (bool, int)):
-        return bool(v)
-    raise ValueError(f"{OP}: {name} must be true or false, got {v!r}")
-
-
 def params_from_caffe(d: dict) -> Params:
     """Build :class:`Params` from a Caffe ``inner_product_param`` dict.
 
@@ -54,9 +46,9 @@ def params_from_caffe(d: dict) -> Params:
         raise ValueError(f"{OP}: inner_product_param needs num_output")
     return Params(
         num_output=int(d["num_output"]),
-        bias_term=_as_bool(d.get("bias_term", True), "bias_term"),
+        bias_term=as_bool(d.get("bias_term", True), "bias_term", OP),
         axis=int(d.get("axis", 1)),
-        transpose=_as_bool(d.get("transpose", False), "transpose"),
+        transpose=as_bool(d.get("transpose", False), "transpose", OP),
     )
 
 

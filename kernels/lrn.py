@@ -31,6 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from inceptionism.kernels import cuda_ops
+from inceptionism.kernels._caffe_params import check_known
 from inceptionism.kernels._geometry import check_rank
 from inceptionism.kernels._im2col import scratch
 from inceptionism.kernels.backend import get_array_module
@@ -68,11 +69,7 @@ _KNOWN = {"local_size", "alpha", "beta", "k", "norm_region", "engine"}
 
 def params_from_caffe(d: dict) -> Params:
     """Build :class:`Params` from a Caffe ``lrn_param`` dict (Caffe defaults)."""
-    unknown = set(d) - _KNOWN
-    if unknown:
-        raise ValueError(
-            f"LRN: unknown parameter(s) {sorted(unknown)}; known: {sorted(_KNOWN)}"
-        )
+    check_known(d, _KNOWN, "LRN")
     region = d.get("norm_region", NormRegion.ACROSS_CHANNELS)
     if isinstance(region, int) and not isinstance(region, bool):
         region = _REGION_CODES.get(region, region)

@@ -37,6 +37,7 @@ import numpy as np
 
 from inceptionism.kernels import _pool_layout as layout
 from inceptionism.kernels import cuda_ops
+from inceptionism.kernels._caffe_params import check_known
 from inceptionism.kernels._geometry import (
     check_rank,
     check_window,
@@ -126,11 +127,7 @@ def _hw(d, name, default):
 
 def params_from_caffe(d: dict) -> Params:
     """Build :class:`Params` from a Caffe ``pooling_param`` dict (Caffe defaults)."""
-    unknown = set(d) - _KNOWN
-    if unknown:
-        raise ValueError(
-            f"Pooling: unknown parameter(s) {sorted(unknown)}; known: {sorted(_KNOWN)}"
-        )
+    check_known(d, _KNOWN, "Pooling")
     pool = _enum(d.get("pool", Pool.MAX), Pool, _POOL_CODES, "pool method")
     glob = bool(d.get("global_pooling", False))
     kernel = _hw(d, "kernel", None)

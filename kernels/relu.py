@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from inceptionism.kernels import cuda_ops
+from inceptionism.kernels._caffe_params import check_known
 from inceptionism.kernels.backend import get_array_module
 
 
@@ -32,11 +33,7 @@ _KNOWN = {"negative_slope", "engine"}
 
 def params_from_caffe(d: dict) -> Params:
     """Build :class:`Params` from a Caffe ``relu_param`` dict (Caffe defaults)."""
-    unknown = set(d) - _KNOWN
-    if unknown:
-        raise ValueError(
-            f"ReLU: unknown parameter(s) {sorted(unknown)}; known: {sorted(_KNOWN)}"
-        )
+    check_known(d, _KNOWN, "ReLU")
     params = Params(float(d.get("negative_slope", 0.0)))
     _check_params(params)
     return params

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from inceptionism.kernels._caffe_params import check_known
 from inceptionism.kernels.backend import get_array_module
 
 
@@ -29,11 +30,7 @@ _KNOWN = {"axis", "engine"}
 
 def params_from_caffe(d: dict) -> Params:
     """Build :class:`Params` from a Caffe ``softmax_param`` dict (Caffe defaults)."""
-    unknown = set(d) - _KNOWN
-    if unknown:
-        raise ValueError(
-            f"Softmax: unknown parameter(s) {sorted(unknown)}; known: {sorted(_KNOWN)}"
-        )
+    check_known(d, _KNOWN, "Softmax")
     return Params(int(d.get("axis", 1)))
 
 
