@@ -76,3 +76,16 @@ def pool_out_hw(hw, kernel, stride, pad, op="Pooling"):
             )
         out.append(pool_out_size(size, k, s, p))
     return tuple(out)
+
+
+def check_bias(bias, bias_term: bool, num_output: int, op: str) -> None:
+    """A bias is given exactly when ``bias_term`` says so, shaped (num_output,)."""
+    if bias_term and bias is None:
+        raise ValueError(f"{op}: bias_term is true but no bias was given")
+    if not bias_term and bias is not None:
+        raise ValueError(f"{op}: a bias was given but bias_term is false")
+    if bias is not None and tuple(bias.shape) != (num_output,):
+        raise ValueError(
+            f"{op}: bias shape {tuple(bias.shape)} does not match "
+            f"num_output: expected ({num_output},)"
+        )

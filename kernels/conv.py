@@ -25,7 +25,12 @@ import numpy as np
 from inceptionism.kernels import _pool_layout as layout
 from inceptionism.kernels import cuda_ops
 from inceptionism.kernels._caffe_params import as_bool
-from inceptionism.kernels._geometry import check_rank, check_window, conv_out_hw
+from inceptionism.kernels._geometry import (
+    check_bias,
+    check_rank,
+    check_window,
+    conv_out_hw,
+)
 from inceptionism.kernels._im2col import (
     col2im,
     col2im_stride1,
@@ -146,15 +151,7 @@ def _check_weights(x, params: Params, weight, bias) -> None:
             f"expects {weight.shape[1]} x group {params.group} = "
             f"{weight.shape[1] * params.group}"
         )
-    if params.bias_term and bias is None:
-        raise ValueError(f"{OP}: bias_term is true but no bias was given")
-    if not params.bias_term and bias is not None:
-        raise ValueError(f"{OP}: a bias was given but bias_term is false")
-    if bias is not None and tuple(bias.shape) != (params.num_output,):
-        raise ValueError(
-            f"{OP}: bias shape {tuple(bias.shape)} does not match "
-            f"num_output: expected ({params.num_output},)"
-        )
+    check_bias(bias, params.bias_term, params.num_output, OP)
 
 
 def _grouped(weight, group: int):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from inceptionism.kernels._caffe_params import as_bool
+from inceptionism.kernels._geometry import check_bias
 from inceptionism.kernels.backend import get_array_module
 
 OP = "InnerProduct"
@@ -89,18 +90,6 @@ def _weight_2d(weight, params: Params, k: int):
     return weight.T if params.transpose else weight
 
 
-def _check_bias(bias, params: Params) -> None:
-    if params.bias_term and bias is None:
-        raise ValueError(f"{OP}: bias_term is true but no bias was given")
-    if not params.bias_term and bias is not None:
-        raise ValueError(f"{OP}: a bias was given but bias_term is false")
-    if bias is not None and tuple(bias.shape) != (params.num_output,):
-        raise ValueError(
-            f"{OP}: bias shape {tuple(bias.shape)} does not match "
-            f"num_output: expected ({params.num_output},)"
-        )
-
-
 def forward(x, params: Params, weight, bias=None):
     """y = flatten(x) @ W^T + b.
 
@@ -112,7 +101,7 @@ def forward(x, params: Params, weight, bias=None):
     a = _axis(x.ndim, params.axis)
     m, k = math.prod(x.shape[:a]), math.prod(x.shape[a:])
     w2 = _weight_2d(weight, params, k).astype(x.dtype, copy=False)
-    _check_bias(bias, params)
+    check_bias(bias, params.bias_term, params.num_output, OP)
     y = xp.matmul(x.reshape(m, k), w2.T)
     if bias is not None:
         y += bias.astype(x.dtype, copy=False)
