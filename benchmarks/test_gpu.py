@@ -27,8 +27,8 @@ import pytest
 import torch
 
 from benchmarks.conftest import image
-from benchmarks.flops import layer_flops, step_flops
-from benchmarks.test_kernels import LAYERS, _close
+from benchmarks.flops import step_flops
+from benchmarks.test_kernels import LAYERS, _close, layer_case
 from inceptionism.engine import Net
 from inceptionism.kernels import _im2col, backend
 from tests.engine.googlenet_checks import GRAD32_BULK, GRAD32_MAX
@@ -165,26 +165,6 @@ def test_gpu_step(benchmark, gnet, gtnet, rng, rounds, impl, size, tf32):
         assert err.max() <= 2 * GRAD32_MAX
 
 
-def _layer_case(gnet, gtnet, rng, layer, hw):
-    node = gnet.graph.nodes[layer]
-    shapes = gnet.graph.shapes((1, 3, *hw))
-    host = [(rng.standard_normal(shapes[i]) * 10).astype(np.float32)
-            for i in node.inputs]  # fmt: skip
-    ins = [cp.asarray(a) for a in host]
-    tins = [torch.as_tensor(a, device="cuda").requires_grad_(True) for a in host]
-    arg = ins if node.type == "Concat" else ins[0]
-    raw = next(ly for ly in gtnet.layers if ly["name"] == layer)
-
-    def ours():
-        return node.op.forward(arg, node.params, *gnet._weights[layer])
-
-    def theirs():
-        return gtnet._layer(raw, tins)
-
-    flops = layer_flops(node, shapes[node.inputs[0]], shapes[layer])
-    return node, ours, theirs, tins, flops
-
-
 def _host(a):
     return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else cp.asnumpy(a)
 
@@ -194,7 +174,7 @@ def _host(a):
 @pytest.mark.parametrize("impl", IMPLS)
 def test_gpu_kernel(benchmark, gnet, gtnet, rng, rounds, impl, layer, size):
     """Forward + backward of one layer (backward needs the forward's state)."""
-    node, ours, theirs, tins, flops = _layer_case(
+    node, _, tins, ours, theirs, flops = layer_case(
         gnet, gtnet, rng, LAYERS[layer], GPU_SIZES[size]
     )
     with precision(False), custom_kernels(impl != "ours-xp"):

@@ -35,14 +35,23 @@ LAYERS = {
 }
 
 
-def _case(net, tnet, rng, layer, hw):
-    """Inputs (ours, torch), our op call and torch's, for one layer at ``hw``."""
+def layer_case(net, tnet, rng, layer, hw):
+    """Inputs (ours, torch), our op call and torch's, for one layer at ``hw``.
+
+    Inputs are drawn on the host and copied to each side's device (``net``'s
+    for ours, ``cuda`` for torch when ours is on the GPU); the torch inputs
+    never share memory with ours.
+    """
     node = net.graph.nodes[layer]
     shapes = net.graph.shapes((1, 3, *hw))
-    ins = [
+    host = [
         (rng.standard_normal(shapes[i]) * 10).astype(np.float32) for i in node.inputs
     ]
-    tins = [torch.from_numpy(a.copy()).requires_grad_(True) for a in ins]
+    ins = [net.xp.asarray(a) for a in host]
+    device = "cuda" if net.device == "cuda" else "cpu"
+    tins = [
+        torch.tensor(a, device=device).requires_grad_(True) for a in host
+    ]  # torch.tensor copies
     arg = ins if node.type == "Concat" else ins[0]
     raw = next(ly for ly in tnet.layers if ly["name"] == layer)
 
@@ -68,7 +77,7 @@ def _close(a, b):
 @pytest.mark.parametrize("layer", list(LAYERS))
 @pytest.mark.parametrize("impl", ["ours", "torch"])
 def test_forward(benchmark, net, tnet, rng, rounds, impl, layer, size):
-    node, ins, tins, ours, theirs, flops = _case(
+    node, ins, tins, ours, theirs, flops = layer_case(
         net, tnet, rng, LAYERS[layer], SIZES[size]
     )
     benchmark.group = f"{layer} fwd {size}"
@@ -84,7 +93,7 @@ def test_forward(benchmark, net, tnet, rng, rounds, impl, layer, size):
 @pytest.mark.parametrize("layer", list(LAYERS))
 @pytest.mark.parametrize("impl", ["ours", "torch"])
 def test_backward(benchmark, net, tnet, rng, rounds, impl, layer, size):
-    node, ins, tins, ours, theirs, flops = _case(
+    node, ins, tins, ours, theirs, flops = layer_case(
         net, tnet, rng, LAYERS[layer], SIZES[size]
     )
     y, ctx = ours()
