@@ -64,16 +64,6 @@ def precision(tf32: bool):
         mm.fp32_precision, conv.fp32_precision = old_torch
 
 
-@contextlib.contextmanager
-def custom_kernels(enabled: bool):
-    old = backend.custom_kernels_enabled()
-    backend.set_custom_kernels(enabled)
-    try:
-        yield
-    finally:
-        backend.set_custom_kernels(old)
-
-
 def sync():
     cp.cuda.Device().synchronize()
     torch.cuda.synchronize()
@@ -149,11 +139,11 @@ def test_gpu_step(benchmark, gnet, gtnet, rng, rounds, impl, size, tf32):
     benchmark.extra_info.update(
         kind="gpu-step", impl=impl, tf32=tf32, flops=step_flops(gnet.graph, hw, END)
     )
-    with precision(tf32), custom_kernels(impl != "ours-xp"):
+    with precision(tf32), backend.custom_kernels(impl != "ours-xp"):
         benchmark.extra_info["peak_gpu_bytes"] = _peak_bytes(impl, step)
         dx = benchmark.pedantic(run, rounds=max(2, rounds - 2), warmup_rounds=1)
     got = cp.asnumpy(dx) if impl != "torch" else dx.cpu().numpy()
-    with precision(False), custom_kernels(True):  # the reference: TF32 off
+    with precision(False), backend.custom_kernels(True):  # the reference: TF32 off
         ref = _torch_step(gtnet, xt).cpu().numpy() if impl != "torch" else None
         ref = cp.asnumpy(_ours_step(gnet, x)) if ref is None else ref
     assert got.shape == (1, 3, *hw) and np.isfinite(got).all()
@@ -177,7 +167,7 @@ def test_gpu_kernel(benchmark, gnet, gtnet, rng, rounds, impl, layer, size):
     node, _, tins, ours, theirs, flops = layer_case(
         gnet, gtnet, rng, LAYERS[layer], GPU_SIZES[size]
     )
-    with precision(False), custom_kernels(impl != "ours-xp"):
+    with precision(False), backend.custom_kernels(impl != "ours-xp"):
         y, ctx = ours()
         ty = theirs()
         dy_host = rng.standard_normal(tuple(y.shape)).astype(np.float32)

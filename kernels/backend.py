@@ -7,6 +7,7 @@ written once against ``xp = get_array_module(x)``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from pathlib import Path
@@ -114,6 +115,17 @@ def set_custom_kernels(enabled: bool) -> None:
     """The one switch that turns the CUDA kernels on or off."""
     global _custom_kernels
     _custom_kernels = bool(enabled)
+
+
+@contextlib.contextmanager
+def custom_kernels(enabled: bool):
+    """Set the switch for a ``with`` block, then put back what it was."""
+    before = _custom_kernels
+    set_custom_kernels(enabled)
+    try:
+        yield
+    finally:
+        set_custom_kernels(before)
 
 
 @functools.cache

@@ -18,7 +18,6 @@ send the two runs apart). CuPy leaves TF32 off unless ``CUPY_TF32=1``.
 
 from __future__ import annotations
 
-import contextlib
 from typing import NamedTuple
 
 import numpy as np
@@ -64,18 +63,6 @@ def run(request, monkeypatch):
     return Run("cuda", cp.asnumpy, [])
 
 
-@contextlib.contextmanager
-def plain_xp():
-    """The NumPy reference must not take the emulated kernels too (with the
-    host emulator, every NumPy array would): switch them off around it."""
-    before = backend.custom_kernels_enabled()
-    backend.set_custom_kernels(False)
-    try:
-        yield
-    finally:
-        backend.set_custom_kernels(before)
-
-
 def _image(seed):
     return np.random.default_rng(seed).uniform(0, 255, (*HW, 3)).astype(np.float32)
 
@@ -92,7 +79,9 @@ def _nets(googlenet, run, dtype):
 def test_every_blob(googlenet, run, dtype):
     ours, x, ref, xr = _nets(googlenet, run, dtype)
     got = ours.forward(x, end=END, keep=False)
-    with plain_xp():
+    # The NumPy reference must not take the emulated kernels too (with the
+    # host emulator, every NumPy array would).
+    with backend.custom_kernels(False):
         want = ref.forward(xr, end=END, keep=False)
     assert set(got) == set(want) and len(got) == 139
     if run.device == "cpu":  # the emulated kernels really ran
@@ -108,7 +97,7 @@ def test_input_gradient(googlenet, run, dtype, names):
     ours, x, ref, xr = _nets(googlenet, run, dtype)
     blobs = ours.forward(x, end=names)
     dx = ours.backward({n: blobs[n] for n in names})  # L = 1/2 sum a^2
-    with plain_xp():
+    with backend.custom_kernels(False):  # the reference: no emulated kernels
         rblobs = ref.forward(xr, end=names)
         want = ref.backward({n: rblobs[n] for n in names})
     if run.device == "cpu":
@@ -126,7 +115,7 @@ def test_seeded_dream_matches_numpy(googlenet, run):
     kwargs = dict(objective="deepdream:inception_4c/output", octaves=2, steps=3,
                   seed=11)  # fmt: skip
     got = dream(Net(googlenet, device=run.device, dtype=np.float64), rgb, **kwargs)
-    with plain_xp():
+    with backend.custom_kernels(False):  # the reference: no emulated kernels
         want = dream(Net(googlenet, device="cpu", dtype=np.float64), rgb, **kwargs)
     if run.device == "cpu":
         assert {"max_pool_backward", "lrn_backward"} <= set(run.launched)

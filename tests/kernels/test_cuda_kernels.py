@@ -79,11 +79,8 @@ def dev(request, monkeypatch):
 
 def xp_path(fn):
     """``fn()`` with the custom kernels switched off (the oracle)."""
-    backend.set_custom_kernels(False)
-    try:
+    with backend.custom_kernels(False):
         return fn()
-    finally:
-        backend.set_custom_kernels(True)
 
 
 # -- max pooling ---------------------------------------------------------------
@@ -243,13 +240,10 @@ def test_relu_backward_matches_xp(shape, slope, dtype, dev, rng):
 
 def test_switch_off_launches_nothing(dev, rng):
     x = dev.put(distinct((1, 4, 6, 6), np.float32, rng))
-    backend.set_custom_kernels(False)
-    try:
+    with backend.custom_kernels(False):
         y, ctx = pool.forward(x, pool.Params(pool.Pool.MAX, (3, 3), (2, 2)))
         lrn.backward(lrn.forward(x, lrn.Params())[0], lrn.forward(x, lrn.Params())[1])
         relu.backward(x, relu.forward(x, relu.Params())[1])
-    finally:
-        backend.set_custom_kernels(True)
     assert dev.launched == []
 
 
