@@ -133,9 +133,9 @@ class Graph:
                 raw_params=raw,
             )
             writer[tops[0]] = name
-        for blob, node in writer.items():
+        for blob, layer in writer.items():
             if blob not in self.nodes and blob != input_name:
-                aliases.setdefault(blob, node)
+                aliases.setdefault(blob, layer)
         self.aliases: dict[str, str] = aliases
         #: the input then every layer, in prototxt (= topological) order
         self.names: tuple[str, ...] = (input_name, *self.nodes)

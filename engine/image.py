@@ -260,7 +260,9 @@ def save_image(
     try:
         _atomic_write(path, write)
         if sidecar:
-            _atomic_write(_sidecar(path), lambda f: f.write(text.encode("utf-8")))
+            _atomic_write(
+                _sidecar(path), lambda f: f.write((text or "").encode("utf-8"))
+            )
     except OSError as exc:
         raise ImageError(f"{path}: cannot write the image ({exc})") from None
     return path
@@ -335,7 +337,7 @@ def read_recipe(path) -> dict | None:
     try:
         text = img.info.get(RECIPE_KEY)  # PNG iTXt/tEXt
         if text is None and img.format == "TIFF":
-            text = img.tag_v2.get(_IMAGE_DESCRIPTION)
+            text = getattr(img, "tag_v2", {}).get(_IMAGE_DESCRIPTION)
         if text is None and img.format in ("JPEG", "WEBP"):
             raw = img.getexif().get_ifd(_EXIF_IFD).get(_USER_COMMENT)
             if isinstance(raw, bytes) and raw.startswith(_ASCII_CODE):

@@ -24,7 +24,7 @@ class Phase(NamedTuple):
 
     first: int
     start: int
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count, unused here
 
 
 def plane_hw(kernel, stride, out_hw):

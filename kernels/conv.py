@@ -18,7 +18,7 @@ stride-phase planes instead (:func:`_forward_phased`): long contiguous runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -133,7 +133,7 @@ class Ctx(NamedTuple):
 
     in_shape: tuple
     params: Params
-    weight: object  # (O, C/group, kh, kw), cast to the input's dtype
+    weight: Any  # (O, C/group, kh, kw), cast to the input's dtype
 
 
 def _check_weights(x, params: Params, weight, bias) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from inceptionism.kernels._caffe_params import as_bool
 from inceptionism.kernels._geometry import check_bias
@@ -74,7 +74,7 @@ class Ctx(NamedTuple):
 
     in_shape: tuple
     params: Params
-    weight: object  # (num_output, K), cast to the input's dtype
+    weight: Any  # (num_output, K), cast to the input's dtype
 
 
 def _weight_2d(weight, params: Params, k: int):

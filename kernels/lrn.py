@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -58,9 +58,9 @@ class Params:
 
 class Ctx(NamedTuple):
     params: Params
-    x: object  # the input
-    scale: object  # s
-    factor: object  # s ** -beta
+    x: Any  # the input
+    scale: Any  # s
+    factor: Any  # s ** -beta
 
 
 _REGION_CODES = {0: NormRegion.ACROSS_CHANNELS, 1: NormRegion.WITHIN_CHANNEL}

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -80,8 +80,8 @@ class Ctx(NamedTuple):
     stride: tuple[int, int]
     pad: tuple[int, int]
     out_hw: tuple[int, int]
-    argmax: object  # MAX: first-max offset, (N, C, oh * wq) uint8/16/32; AVE: None
-    inv_count: object  # AVE: 1/divisor, shape (oh, ow); MAX: None
+    argmax: Any  # MAX: first-max offset, (N, C, oh * wq) uint8/16/32; AVE: None
+    inv_count: Any  # AVE: 1/divisor, shape (oh, ow); MAX: None
 
 
 _POOL_CODES = {0: Pool.MAX, 1: Pool.AVE, 2: "STOCHASTIC"}
@@ -279,7 +279,8 @@ def forward(x, params: Params):
     (kh, kw), (oh, ow) = kernel, out_hw
     kk = kh * kw
     idx_dtype = np.uint8 if kk <= 256 else np.uint16 if kk <= 65536 else np.int32
-    inv = argmax = None
+    inv: Any = None
+    argmax: Any = None
     if params.pool is Pool.MAX and cuda_ops.wanted(x):  # kernels/cuda/pool.cu
         # the same ctx as below: int32 argmax, rows of the phase-plane width
         single = out_hw == (1, 1) and pad == (0, 0)

@@ -11,7 +11,7 @@ is refused.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from inceptionism.kernels import cuda_ops
 from inceptionism.kernels._caffe_params import check_known
@@ -25,7 +25,7 @@ class Params:
 
 class Ctx(NamedTuple):
     params: Params
-    y: object  # the output
+    y: Any  # the output
 
 
 _KNOWN = {"negative_slope", "engine"}

@@ -9,7 +9,7 @@ Any rank; a negative axis counts from the end, as in Caffe.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from inceptionism.kernels._caffe_params import check_known
 from inceptionism.kernels.backend import get_array_module
@@ -22,7 +22,7 @@ class Params:
 
 class Ctx(NamedTuple):
     axis: int
-    y: object  # the output
+    y: Any  # the output
 
 
 _KNOWN = {"axis", "engine"}

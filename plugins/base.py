@@ -111,7 +111,7 @@ class Sum(Objective):
         """The factor on one term's value and gradient (here its weight)."""
         return weight
 
-    def __call__(self, blobs):
+    def __call__(self, blobs: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
         like = blobs[self.layers[0]] if self.layers else np.zeros(())
         total: Any = 0.0
         grads: dict[str, Any] = {}

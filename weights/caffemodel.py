@@ -30,6 +30,7 @@ import mmap
 import os
 import struct
 from collections.abc import Mapping
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -324,7 +325,7 @@ class _Reader:
         return v
 
 
-def _open(source) -> tuple[object, object]:
+def _open(source) -> tuple[Any, BinaryIO | None]:
     """(buffer, closer) for a path or bytes-like object."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return source, None

@@ -48,7 +48,7 @@ def build_model(
     """Read a caffemodel into a :class:`Model` (see module doc for sources)."""
     digest = sha1_of(caffemodel)
     if isinstance(model, str):
-        spec = get_spec(model)
+        spec: ModelSpec | None = get_spec(model)
     elif model is not None:
         spec = model
     else:

@@ -63,6 +63,7 @@ def _unescape(body: str, line: int) -> str:
             i += 2
         elif e in "01234567":
             m = re.match(r"[0-7]{1,3}", body[i + 1 :])
+            assert m is not None  # body[i + 1] is an octal digit
             out.append(int(m.group(), 8) & 0xFF)
             i += 1 + len(m.group())
         elif e in "xX":

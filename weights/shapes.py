@@ -33,7 +33,7 @@ SUPPORTED_TYPES: tuple[str, ...] = (
 PARAM_TYPES: tuple[str, ...] = ("Convolution", "InnerProduct")
 
 
-def _pair(params: Mapping, name: str, default: int) -> tuple[int, int]:
+def _pair(params: Mapping, name: str, default: int | None) -> tuple[int, int]:
     """(h, w) of a Caffe spatial parameter: ``name`` (one value or a (h, w)
     list) or ``name_h``/``name_w``; ``default`` when absent."""
     base = name.removesuffix("_size")  # kernel_size pairs with kernel_h/_w

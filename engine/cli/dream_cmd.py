@@ -340,7 +340,7 @@ def run_dream(args) -> int:
     for p in protect:  # fail before the work, not after
         if out.resolve() == p.resolve():
             raise ValueError(f"{out}: refusing to overwrite the input; choose -o")
-    observers = [ProgressBar(sys.stderr)]
+    observers: list = [ProgressBar(sys.stderr)]
     if getattr(args, "save_every", None):
         observers.append(SaveEvery(args.save_every, out.parent, out.stem, save))
     pm = get_plugin_manager()

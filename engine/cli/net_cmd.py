@@ -127,6 +127,7 @@ def cmd_classify(args) -> int:
     model = load_cli_model(args.weights, args.model)
     net = Net(model, device=args.device)
     rgb = load_image(args.image)
+    assert isinstance(rgb, np.ndarray)  # for type checkers: no with_alpha
     crop = center_crop_input(rgb, args.resize)
     last = net.blob_names[-1]
     blobs = net.forward(net.preprocess(crop), end=last, keep=False)
