@@ -37,12 +37,10 @@ import numpy as np
 
 from inceptionism.kernels import _pool_layout as layout
 from inceptionism.kernels import cuda_ops
-from inceptionism.kernels._caffe_params import check_known
 from inceptionism.kernels._geometry import (
     check_rank,
     check_window,
     conv_out_size,
-    pair,
     pool_out_hw,
 )
 from inceptionism.kernels.backend import get_array_module
@@ -72,6 +70,9 @@ class Params:
     global_pooling: bool = False
     round_mode: RoundMode = RoundMode.CEIL
 
+    def __post_init__(self) -> None:
+        _check_params(self)
+
 
 class Ctx(NamedTuple):
     pool: Pool
@@ -82,71 +83,6 @@ class Ctx(NamedTuple):
     out_hw: tuple[int, int]
     argmax: object  # MAX: first-max offset, (N, C, oh * wq) uint8/16/32; AVE: None
     inv_count: object  # AVE: 1/divisor, shape (oh, ow); MAX: None
-
-
-_POOL_CODES = {0: Pool.MAX, 1: Pool.AVE, 2: "STOCHASTIC"}
-_ROUND_CODES = {0: RoundMode.CEIL, 1: RoundMode.FLOOR}
-_KNOWN = {
-    "pool", "kernel_size", "kernel_h", "kernel_w", "stride", "stride_h",
-    "stride_w", "pad", "pad_h", "pad_w", "global_pooling", "round_mode", "engine",
-}  # fmt: skip
-
-
-def _enum(value, enum_cls, codes, what):
-    """An enum from itself, its prototxt name or its protobuf number."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = codes.get(value, value)
-    if isinstance(value, enum_cls):
-        return value
-    try:
-        return enum_cls(str(value).upper())
-    except ValueError:
-        raise ValueError(
-            f"Pooling: {what} {value!r} is not supported; use one of "
-            f"{', '.join(m.value for m in enum_cls)}"
-        ) from None
-
-
-def _hw(d, name, default):
-    """Caffe's ``name`` or ``name_h``/``name_w`` (``kernel_size`` for kernel)."""
-    key = "kernel_size" if name == "kernel" else name
-    both = f"{name}_h" in d or f"{name}_w" in d
-    if key in d and both:
-        raise ValueError(f"Pooling: give either {key} or {name}_h/{name}_w, not both")
-    if both:
-        if f"{name}_h" not in d or f"{name}_w" not in d:
-            raise ValueError(f"Pooling: {name}_h and {name}_w must be given together")
-        return int(d[f"{name}_h"]), int(d[f"{name}_w"])
-    if key in d:
-        v = d[key]
-        if isinstance(v, (list, tuple)) and len(v) == 1:
-            v = v[0]
-        return pair(v, key)
-    return default
-
-
-def params_from_caffe(d: dict) -> Params:
-    """Build :class:`Params` from a Caffe ``pooling_param`` dict (Caffe defaults)."""
-    check_known(d, _KNOWN, "Pooling")
-    pool = _enum(d.get("pool", Pool.MAX), Pool, _POOL_CODES, "pool method")
-    glob = bool(d.get("global_pooling", False))
-    kernel = _hw(d, "kernel", None)
-    stride = _hw(d, "stride", (1, 1))
-    pad = _hw(d, "pad", (0, 0))
-    if glob:
-        if kernel is not None:
-            raise ValueError("Pooling: global_pooling takes no kernel size; drop it")
-        if stride != (1, 1) or pad != (0, 0):
-            raise ValueError("Pooling: global_pooling needs stride 1 and pad 0")
-        kernel = (1, 1)
-    elif kernel is None:
-        raise ValueError("Pooling: kernel_size (or kernel_h/kernel_w) is required")
-    round_mode = _enum(
-        d.get("round_mode", RoundMode.CEIL), RoundMode, _ROUND_CODES, "round_mode"
-    )
-    params = Params(pool, kernel, stride, pad, glob, round_mode)
-    _check_params(params)
-    return params
 
 
 def _check_params(p: Params) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from inceptionism.kernels._caffe_params import check_known
 from inceptionism.kernels.backend import get_array_module
 
 
@@ -23,15 +22,6 @@ class Params:
 class Ctx(NamedTuple):
     axis: int
     y: object  # the output
-
-
-_KNOWN = {"axis", "engine"}
-
-
-def params_from_caffe(d: dict) -> Params:
-    """Build :class:`Params` from a Caffe ``softmax_param`` dict (Caffe defaults)."""
-    check_known(d, _KNOWN, "Softmax")
-    return Params(int(d.get("axis", 1)))
 
 
 def _axis(ndim: int, axis: int) -> int:
