@@ -32,6 +32,7 @@ import numpy as np
 
 from inceptionism.kernels import cuda_ops
 from inceptionism.kernels._caffe_params import check_known
+from inceptionism.kernels._contract import Array, Shape, no_weights, single
 from inceptionism.kernels._geometry import check_rank
 from inceptionism.kernels._im2col import scratch
 from inceptionism.kernels.backend import get_array_module
@@ -40,6 +41,8 @@ from inceptionism.kernels.backend import get_array_module
 #: norm2 (192 planes of 192 KiB: a band is 192 short runs at a large
 #: power-of-two-ish stride).
 _BLOCK_BYTES = 1 << 22
+
+WEIGHTS: tuple[str, ...] = ()
 
 
 class NormRegion(enum.Enum):
@@ -58,9 +61,9 @@ class Params:
 
 class Ctx(NamedTuple):
     params: Params
-    x: object  # the input
-    scale: object  # s
-    factor: object  # s ** -beta
+    x: Array  # the input
+    scale: Array  # s
+    factor: Array  # s ** -beta
 
 
 _REGION_CODES = {0: NormRegion.ACROSS_CHANNELS, 1: NormRegion.WITHIN_CHANNEL}
@@ -101,11 +104,16 @@ def _check_params(p: Params) -> None:
         raise ValueError(f"LRN: local_size must be >= 1, got {p.local_size}")
 
 
-def output_shape(in_shape, params: Params) -> tuple[int, ...]:
+def output_shapes(in_shapes: tuple[Shape, ...], params: Params) -> tuple[Shape, ...]:
     _check_params(params)
-    if len(in_shape) != 4:
-        raise ValueError(f"LRN: expected a 4-d shape (N, C, H, W), got {in_shape}")
-    return tuple(in_shape)
+    shape = single(in_shapes, "LRN")
+    if len(shape) != 4:
+        raise ValueError(f"LRN: expected a 4-d shape (N, C, H, W), got {shape}")
+    return (tuple(shape),)
+
+
+def weight_shapes(in_shapes: tuple[Shape, ...], params: Params) -> dict[str, Shape]:
+    return {}
 
 
 def _window_sum(a, xp, before: int, after: int, out):
@@ -140,8 +148,12 @@ def _neg_pow(s, xp, beta: float, out):
     return xp.power(s, -beta, out=out)
 
 
-def forward(x, params: Params):
-    """Normalise ``x`` (N, C, H, W); returns ``y`` (same shape and dtype), ctx."""
+def forward(
+    xs: tuple[Array, ...], params: Params, weights: tuple[Array, ...] = ()
+) -> tuple[tuple[Array, ...], Ctx]:
+    """Normalise ``x`` (N, C, H, W); returns ``(y,)`` (same shape and dtype), ctx."""
+    x = single(xs, "LRN")
+    no_weights(weights, "LRN")
     _check_params(params)
     xp = get_array_module(x)
     check_rank(x, 4, "LRN")
@@ -152,7 +164,7 @@ def forward(x, params: Params):
         y, scale, factor = cuda_ops.lrn_forward(
             x, n, params.alpha, params.beta, params.k
         )
-        return y, Ctx(params, x, scale, factor)
+        return (y,), Ctx(params, x, scale, factor)
     y, scale, factor = (xp.empty_like(x) for _ in range(3))
     for rows in _row_bands(xp, x.shape, x.itemsize):
         xb, sb = x[:, :, rows], scale[:, :, rows]
@@ -162,11 +174,12 @@ def forward(x, params: Params):
         sb += params.k
         fb = _neg_pow(sb, xp, params.beta, out=factor[:, :, rows])
         xp.multiply(xb, fb, out=y[:, :, rows])
-    return y, Ctx(params, x, scale, factor)
+    return (y,), Ctx(params, x, scale, factor)
 
 
-def backward(dy, ctx: Ctx):
-    """Gradient with respect to the input (Caffe's formula, exact)."""
+def backward(dys: tuple[Array, ...], ctx: Ctx) -> tuple[Array, ...]:
+    """``(dx,)``: the gradient with respect to the input (Caffe's formula, exact)."""
+    dy = single(dys, "LRN backward", "gradient")
     xp = get_array_module(dy)
     if dy.shape != ctx.x.shape:
         raise ValueError(
@@ -176,8 +189,8 @@ def backward(dy, ctx: Ctx):
     p = ctx.params
     n = p.local_size
     if cuda_ops.wanted(dy, ctx.x, ctx.scale, ctx.factor):
-        return cuda_ops.lrn_backward(
-            dy, ctx.x, ctx.scale, ctx.factor, n, p.alpha, p.beta
+        return (
+            cuda_ops.lrn_backward(dy, ctx.x, ctx.scale, ctx.factor, n, p.alpha, p.beta),
         )
     dx = xp.empty_like(dy)
     for rows in _row_bands(xp, dy.shape, dy.itemsize):
@@ -192,4 +205,4 @@ def backward(dy, ctx: Ctx):
         acc *= 2.0 * p.alpha * p.beta / n
         dxb = xp.multiply(dyb, fb, out=dx[:, :, rows])
         dxb -= acc
-    return dx
+    return (dx,)
