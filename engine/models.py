@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from inceptionism.plugins import get_plugin_manager, registry
-from inceptionism.weights import cache_dir, load_model
+from inceptionism.weights import load_model
+from inceptionism.weights.files import cached_model
 from inceptionism.weights.registry import ModelSpec, get_spec
 
 
@@ -37,11 +38,6 @@ def resolve_spec(name: str, pm=None) -> ModelSpec:
 DEFAULT_MODEL = "bvlc_googlenet"
 
 
-def cached_path(name: str) -> Path:
-    """Where ``weights fetch NAME`` puts the converted file."""
-    return cache_dir() / f"{name}.h5"
-
-
 def load_named_model(weights=None, model: str | None = None, pm=None):
     """``(Model, path)`` of ``--weights FILE`` or of a cached registry model.
 
@@ -52,7 +48,7 @@ def load_named_model(weights=None, model: str | None = None, pm=None):
         return load_model(weights), Path(weights)
     name = model or DEFAULT_MODEL
     resolve_spec(name, pm)
-    path = cached_path(name)
+    path = cached_model(name)
     if not path.exists():
         raise ValueError(
             f"model {name!r} is not in the cache ({path}): fetch it with "
