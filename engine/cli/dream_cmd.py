@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from inceptionism.engine import recipe as rcp
+from inceptionism.engine import remake
 from inceptionism.engine.dream import DEFAULT_OBJECTIVE, DreamConfig
 from inceptionism.engine.image import sample_image_path
 from inceptionism.engine.models import DEFAULT_MODEL
@@ -186,7 +187,7 @@ def _dream_quietly(fn: Callable[[], T], hw: tuple[int, ...]) -> T:
     return result
 
 
-def _new_job(args: argparse.Namespace, pm: Any) -> rcp.Job:
+def _new_job(args: argparse.Namespace, pm: Any) -> remake.Job:
     """A job from the command line's options, with its recipe."""
     from inceptionism.engine.models import load_named_model
 
@@ -204,7 +205,7 @@ def _new_job(args: argparse.Namespace, pm: Any) -> rcp.Job:
     )
     inp = _input_path(args)
     model, wpath = load_named_model(args.weights, args.model, pm)
-    return rcp.create(
+    return remake.create(
         config,
         inp,
         model,
@@ -217,12 +218,12 @@ def _new_job(args: argparse.Namespace, pm: Any) -> rcp.Job:
     )
 
 
-def _replay_job(args: argparse.Namespace, pm: Any) -> rcp.Job:
+def _replay_job(args: argparse.Namespace, pm: Any) -> remake.Job:
     """The job that re-makes ``--replay FILE``, checked against its recipe."""
     recipe = rcp.Recipe.read(args.replay)
     inp = _input_path(args) if args.input or args.sample else None
     return _dream_quietly(
-        lambda: rcp.prepare(
+        lambda: remake.prepare(
             recipe,
             args.replay,
             inp=inp,
@@ -237,7 +238,7 @@ def _replay_job(args: argparse.Namespace, pm: Any) -> rcp.Job:
 class _SaveEvery(SaveEvery):
     """``--save-every``: each intermediate carries the recipe of its step."""
 
-    def __init__(self, every: int, out: Path, job: rcp.Job, protect: list[Path]):
+    def __init__(self, every: int, out: Path, job: remake.Job, protect: list[Path]):
         super().__init__(every, out.parent, out.stem, self._write)
         self.job, self.protect = job, protect
         self.state: Any = None
@@ -251,7 +252,7 @@ class _SaveEvery(SaveEvery):
         job = dataclasses.replace(
             self.job, recipe=dataclasses.replace(self.job.recipe, stop=stop)
         )
-        rcp.write(job, path, rgb, protect=self.protect)
+        remake.write(job, path, rgb, protect=self.protect)
 
 
 # -- commands ------------------------------------------------------------------
@@ -285,9 +286,9 @@ def run_dream(args: argparse.Namespace) -> int:
             raise ValueError("--save-every applies to a dream, not to zoom frames")
         observers.append(_SaveEvery(args.save_every, out, job, protect))
     result = _dream_quietly(
-        lambda: rcp.render(job, pm=pm, observers=observers), job.rgb.shape[:2]
+        lambda: remake.render(job, pm=pm, observers=observers), job.rgb.shape[:2]
     )
-    rcp.write(job, out, result, protect=protect)
+    remake.write(job, out, result, protect=protect)
     print(out)
     return 0
 
@@ -311,18 +312,18 @@ def run_zoom(args: argparse.Namespace) -> int:
     for i in range(args.frames):
         frame = _dream_quietly(lambda: next(gen), job.rgb.shape[:2])  # noqa: B023
         zoom = rcp.Zoom(frame=i, frames=args.frames, scale=args.scale)
-        rcp.write(_with(job, zoom=zoom), folder / f"frame-{i:04d}.png", frame)
+        remake.write(_with(job, zoom=zoom), folder / f"frame-{i:04d}.png", frame)
         if args.gif or args.webp:
             frames.append(frame)
     if frames:
         anim = folder / ("zoom.gif" if args.gif else "zoom.webp")
         zoom = rcp.Zoom(None, args.frames, args.scale, duration_ms=80)
-        rcp.write(_with(job, zoom=zoom), anim, frames)
+        remake.write(_with(job, zoom=zoom), anim, frames)
         print(anim)
     print(folder)
     return 0
 
 
-def _with(job: rcp.Job, **changes: Any) -> rcp.Job:
+def _with(job: remake.Job, **changes: Any) -> remake.Job:
     """``job`` whose recipe has ``changes``."""
     return dataclasses.replace(job, recipe=dataclasses.replace(job.recipe, **changes))
