@@ -34,9 +34,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import (
+    Image,
+    ImageOps,
+    PngImagePlugin,
+    TiffImagePlugin,
+    UnidentifiedImageError,
+)
 
-from inceptionism.weights.files import atomic_open
+from inceptionism.weights.files import atomic_open, write_bytes
 
 #: Keyword of the PNG text chunk that holds the recipe.
 RECIPE_KEY = "inceptionism"
@@ -260,8 +266,8 @@ def save_image(
 
     try:
         _atomic_write(path, write)
-        if sidecar:
-            _atomic_write(_sidecar(path), lambda f: f.write(text.encode("utf-8")))
+        if sidecar and text is not None:
+            write_bytes(_sidecar(path), text.encode("utf-8"))
     except OSError as exc:
         raise ImageError(f"{path}: cannot write the image ({exc})") from None
     return path
@@ -355,7 +361,7 @@ def read_recipe(path) -> dict | None:
     img = _open(path, None)
     try:
         text = img.info.get(RECIPE_KEY)  # PNG iTXt/tEXt
-        if text is None and img.format == "TIFF":
+        if text is None and isinstance(img, TiffImagePlugin.TiffImageFile):
             text = img.tag_v2.get(_IMAGE_DESCRIPTION)
         if text is None and img.format == "GIF":
             comment = img.info.get("comment")

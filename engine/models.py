@@ -19,13 +19,14 @@ from inceptionism.weights.registry import ModelSpec, get_spec
 def model_specs(pm=None) -> dict[str, tuple[ModelSpec, str]]:
     """``{name: (spec, providing plugin)}`` over all registered plugins."""
     pm = pm if pm is not None else get_plugin_manager()
-    specs = registry(pm, "models")
-    for name, (spec, plugin) in specs.items():
+    specs: dict[str, tuple[ModelSpec, str]] = {}
+    for name, (spec, plugin) in registry(pm, "models").items():
         if not isinstance(spec, ModelSpec):
             raise TypeError(
                 f"plugin {plugin!r}: model {name!r} must be a "
                 f"inceptionism.weights.registry.ModelSpec, got {type(spec).__name__}"
             )
+        specs[name] = (spec, plugin)
     return specs
 
 

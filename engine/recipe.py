@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import numpy as np
 
@@ -143,7 +143,7 @@ class Recipe:
                 value = value.to_dict()
             elif f.name == "guides":
                 value = [dataclasses.asdict(g) for g in value]
-            elif dataclasses.is_dataclass(value):
+            elif dataclasses.is_dataclass(value) and not isinstance(value, type):
                 value = dataclasses.asdict(value)
             elif f.name == "size":
                 value = list(value)
@@ -236,4 +236,4 @@ def replay(
     result = render(job, pm=pm, observers=observers)
     if out is not None:
         write(job, out, result, protect=[path])
-    return cast(np.ndarray, np.asarray(result))
+    return np.asarray(result)
