@@ -33,7 +33,7 @@ _CHUNK = 1 << 20
 
 def _create_temp(path: Path) -> tuple[int, Path]:
     """An exclusive new file beside ``path``, mode 0o666 filtered by the umask."""
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
         tmp = folder / f".{path.name}.{secrets.token_hex(4)}.part"

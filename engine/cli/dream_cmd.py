@@ -1,20 +1,22 @@
 """``inceptionism dream`` and ``inceptionism zoom``.
 
 ``dream IN [-o OUT]`` runs the dream loop (defaults = google/deepdream
-``dream.ipynb``) and writes the picture with its full recipe embedded (model
-name and weight identity, objective, every parameter, seed, input SHA-1,
-version). ``dream --replay OUT.png -o AGAIN.png`` reads that recipe and makes
-the same picture again, pixel for pixel on the same device; only ``-o``,
-``--weights``, ``--device`` and ``IN`` are taken from the command line then.
+``dream.ipynb``) and writes the picture with its recipe embedded
+(:mod:`inceptionism.engine.recipe`), as is every ``--save-every``
+intermediate. ``dream --replay FILE -o AGAIN`` re-makes any output of this
+tool from its recipe, pixel for pixel on the same device, or refuses in one
+sentence; only ``-o``, ``--weights``, ``--device`` and ``IN`` are taken from
+the command line then.
 
 ``zoom IN -o FOLDER`` is the notebook's zoom feedback: dream, zoom in by
-``--scale`` about the centre, repeat; frames ``frame-0000.png``... and
-optionally ``zoom.gif`` / ``zoom.webp``.
+``--scale`` about the centre, repeat; frames ``frame-0000.png``... (16-bit
+with ``--bits 16``), each with its recipe, and optionally ``zoom.gif`` /
+``zoom.webp`` with the run's.
 
 Decisions: without ``-o`` the output is ``<stem>-dream.png`` in the current
 folder (``-2``, ``-3``... appended rather than overwrite anything); without
 ``--seed`` a random seed is drawn and recorded; ``--mean notebook`` uses the
-notebook's 104/116/122 instead of the weight file's mean.
+notebook's 104/116/122 instead of the weight file's.
 """
 
 from __future__ import annotations
@@ -164,9 +166,10 @@ def _default_output(inp: Path, suffix: str = ".png") -> Path:
     return out
 
 
-def _dream_quietly(fn: Callable[[], T], hw: tuple[int, ...]) -> T:
+def _dream_quietly(fn: Callable[[], T], hw: tuple[int, ...] | None = None) -> T:
     """Run ``fn()``; print each warning (e.g. a skipped octave) as one line.
-    A GPU out-of-memory error becomes one that names the way out."""
+    While dreaming an ``hw`` image, a GPU out-of-memory error becomes one
+    that names the way out."""
     from inceptionism.kernels.backend import is_out_of_memory
 
     with warnings.catch_warnings(record=True) as caught:
@@ -174,7 +177,7 @@ def _dream_quietly(fn: Callable[[], T], hw: tuple[int, ...]) -> T:
         try:
             result = fn()
         except Exception as exc:
-            if not is_out_of_memory(exc):
+            if hw is None or not is_out_of_memory(exc):
                 raise
             height, width = hw
             raise RuntimeError(
@@ -230,8 +233,7 @@ def _replay_job(args: argparse.Namespace, pm: Any) -> remake.Job:
             weights=args.weights,
             device=args.device,
             pm=pm,
-        ),  # fmt: skip
-        (0, 0),
+        )
     )
 
 

@@ -271,3 +271,17 @@ def test_unreproducible_recipes_are_refused(cli, make, picture, tmp_path):
         refused(cli, "dream", "--replay", bad, "-o", tmp_path / "x.png",
                 match=messages[name])  # fmt: skip
     assert not (tmp_path / "x.png").exists()
+
+
+def test_other_version_replays_with_one_warning_line(cli, make, picture, tmp_path):
+    out = tmp_path / "o.png"
+    make("dream", picture, "-o", out, *FAST)
+    old = _tamper(out, tmp_path / "old.png", version="0.0.1")
+    again = tmp_path / "again.png"
+    rc, _, err = cli("dream", "--replay", old, "-o", again)
+    assert rc == 0, err
+    assert err.strip().splitlines() == [
+        f"inceptionism: warning: {old} was made by inceptionism 0.0.1, this is "
+        f"{Recipe.read(out).version}; pixels may differ"
+    ]
+    same_pixels(out, again)
