@@ -132,6 +132,14 @@ class Recipe:
     batch: dict[str, Any] | None = None  # reserved (batch runs)
     version: str = field(default_factory=version)
 
+    def __post_init__(self) -> None:
+        if self.mean not in ("file", "notebook"):
+            raise ValueError(f"mean must be 'file' or 'notebook', not {self.mean!r}")
+        if self.bits not in (8, 16):
+            raise ValueError(f"bits must be 8 or 16, not {self.bits!r}")
+        if self.max_size is not None and self.max_size < 1:
+            raise ValueError(f"max_size must be >= 1, not {self.max_size!r}")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able; optional parts that are unset are left out."""
         d: dict[str, Any] = {"inceptionism": self.version}

@@ -162,6 +162,14 @@ def prepare(
             f"{wpath} holds {model.name} {model.source}, but {source} was made "
             f"with {rec.name} {rec.source}; pass the right --weights"
         )
+    weights_sha1 = sha1_file(wpath)
+    if weights_sha1 != rec.weights_sha1:
+        warnings.warn(
+            f"{wpath} holds {rec.name} {rec.source} but is not byte for byte the "
+            f"weight file {source} was made with; pixels may differ",
+            ReplayWarning,
+            stacklevel=2,
+        )
     if recipe.version != version():
         warnings.warn(
             f"{source} was made by inceptionism {recipe.version}, this is "
@@ -179,7 +187,9 @@ def prepare(
     recipe = dataclasses.replace(
         recipe,
         input=input_ref,
-        model=dataclasses.replace(rec, weights=str(Path(wpath).resolve())),
+        model=dataclasses.replace(
+            rec, weights=str(Path(wpath).resolve()), weights_sha1=weights_sha1
+        ),
         device=device or recipe.device,
         version=version(),
     )

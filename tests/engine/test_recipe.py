@@ -273,15 +273,32 @@ def test_unreproducible_recipes_are_refused(cli, make, picture, tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
-def test_other_version_replays_with_one_warning_line(cli, make, picture, tmp_path):
+@pytest.mark.parametrize("what", ["version", "weights"])
+def test_other_version_or_weight_bytes_warn_in_one_line(
+    cli, make, picture, tmp_path, what
+):
     out = tmp_path / "o.png"
     make("dream", picture, "-o", out, *FAST)
-    old = _tamper(out, tmp_path / "old.png", version="0.0.1")
+    r = Recipe.read(out)
+    if what == "version":
+        old = _tamper(out, tmp_path / "old.png", version="0.0.1")
+        want = f"{old} was made by inceptionism 0.0.1, this is {r.version}"
+    else:
+        model = dataclasses.replace(r.model, weights_sha1="0" * 40)
+        old = _tamper(out, tmp_path / "old.png", model=model)
+        want = f"is not byte for byte the weight file {old} was made with"
     again = tmp_path / "again.png"
     rc, _, err = cli("dream", "--replay", old, "-o", again)
     assert rc == 0, err
-    assert err.strip().splitlines() == [
-        f"inceptionism: warning: {old} was made by inceptionism 0.0.1, this is "
-        f"{Recipe.read(out).version}; pixels may differ"
-    ]
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("inceptionism: warning: ")
+    assert want in lines[0] and lines[0].endswith("; pixels may differ")
     same_pixels(out, again)
+    assert read_recipe(again) == read_recipe(out)  # what the replay really used
+
+
+def test_damaged_settings_are_refused():
+    d = _recipe().to_dict()
+    for key, value in [("mean", "notbook"), ("bits", 12), ("max_size", 0)]:
+        with pytest.raises(ReplayError, match=f"damaged recipe.*{key}"):
+            Recipe.from_dict({**d, key: value})
