@@ -51,6 +51,17 @@ def test_mode_follows_the_umask(tmp_path, mask, want):
 
 
 @posix_only
+def test_weight_files_are_0644_under_umask_022(tmp_path):
+    from inceptionism.weights import save_model
+    from inceptionism.weights.synthetic import synthetic_model
+
+    with umask(0o022):
+        save_model(synthetic_model("bvlc_googlenet", seed=0), tmp_path / "w.h5")
+    assert mode(tmp_path / "w.h5") == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["w.h5"]
+
+
+@posix_only
 def test_replacing_a_file_takes_the_umask_mode(tmp_path):
     path = tmp_path / "a.bin"
     path.write_bytes(b"old")
