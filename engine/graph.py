@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from inceptionism.kernels import get_op
+from inceptionism.weights.caffe_params import layer_params
 
 #: Caffe layer types that only declare the net's input.
 INPUT_TYPES = ("Input", "Data", "ImageData", "MemoryData")
@@ -47,7 +48,8 @@ class Node:
     type : the Caffe layer type
     inputs : names of the nodes whose values this layer reads, in bottom order
     op : the kernel module (``inceptionism.kernels.get_op(type)``)
-    params : the op's ``Params`` built from the layer's Caffe parameters
+    params : the op's typed ``Params``
+        (:func:`inceptionism.weights.caffe_params.layer_params`)
     in_place : the layer writes its top over its bottom (ReLU, Dropout)
     """
 
@@ -57,7 +59,6 @@ class Node:
     op: ModuleType
     params: object
     in_place: bool
-    raw_params: Mapping
 
 
 class Graph:
@@ -118,11 +119,7 @@ class Graph:
                     " is not written by any earlier layer or the input"
                 )
             op = get_op(type_, name)
-            raw = dict(ly.get("params") or {})
-            try:
-                params = op.params_from_caffe(raw)
-            except (ValueError, TypeError, KeyError) as exc:
-                raise ValueError(f"layer {name!r} ({type_}): {exc}") from exc
+            params = layer_params(type_, ly.get("params"), name)
             self.nodes[name] = Node(
                 name=name,
                 type=type_,
@@ -130,7 +127,6 @@ class Graph:
                 op=op,
                 params=params,
                 in_place=tops[0] in bottoms,
-                raw_params=raw,
             )
             writer[tops[0]] = name
         for blob, layer in writer.items():
@@ -207,7 +203,7 @@ class Graph:
     ) -> dict[str, tuple[int, ...]]:
         """Output shape of every node for an input of ``input_shape``.
 
-        Computed with each op's ``output_shape`` without running anything.
+        Computed with each op's ``output_shapes`` without running anything.
         A layer whose output would be empty at this size (its window larger
         than its padded input) is left out of the result, and so is
         everything that depends on it; ``forward`` to it fails. If
@@ -218,11 +214,9 @@ class Graph:
         for node in self.nodes.values():
             if any(i not in shapes for i in node.inputs):
                 continue
-            ins = [shapes[i] for i in node.inputs]
+            ins = tuple(shapes[i] for i in node.inputs)
             try:
-                out = node.op.output_shape(
-                    ins if node.type == "Concat" else ins[0], node.params
-                )
+                (out,) = node.op.output_shapes(ins, node.params)
             except ValueError as exc:  # the op says why (e.g. window too big)
                 if problems is not None:
                     problems[node.name] = str(exc)

@@ -24,7 +24,7 @@ import numpy as np
 
 from inceptionism.kernels import _pool_layout as layout
 from inceptionism.kernels import cuda_ops
-from inceptionism.kernels._caffe_params import as_bool
+from inceptionism.kernels._contract import Array, Shape, single, weight_and_bias
 from inceptionism.kernels._geometry import (
     check_bias,
     check_rank,
@@ -42,6 +42,9 @@ from inceptionism.kernels._im2col import (
 from inceptionism.kernels.backend import get_array_module
 
 OP = "Convolution"
+#: ``forward``'s ``weights``, in order; the bias is None (or left out) when
+#: ``bias_term`` is false.
+WEIGHTS: tuple[str, ...] = ("weight", "bias")
 
 
 @dataclass(frozen=True)
@@ -70,54 +73,12 @@ class Params:
             )
 
 
-def _caffe_pair(d: dict, name: str, prefix: str, default: int | None):
-    """Read Caffe's ``name`` (int or repeated: 1 or 2 values) or the pair
-    ``prefix_h``/``prefix_w``, as ``base_conv_layer.cpp`` LayerSetUp does."""
-    hw = (f"{prefix}_h", f"{prefix}_w")
-    if any(k in d for k in hw):
-        if name in d or not all(k in d for k in hw):
-            raise ValueError(
-                f"{OP}: give either {name} or both {hw[0]} and {hw[1]}, got "
-                f"{sorted(k for k in (name, *hw) if k in d)}"
-            )
-        return int(d[hw[0]]), int(d[hw[1]])
-    if name not in d:
-        if default is None:
-            raise ValueError(f"{OP}: convolution_param needs {name} or {hw}")
-        return default, default
-    v = d[name]
-    if isinstance(v, (list, tuple)):
-        if len(v) not in (1, 2):
-            raise ValueError(
-                f"{OP}: {name} must have 1 or 2 values (2-d conv), got {v!r}"
-            )
-        return int(v[0]), int(v[-1])
-    return int(v), int(v)
-
-
-def params_from_caffe(d: dict) -> Params:
-    """Build :class:`Params` from a Caffe ``convolution_param`` dict.
-
-    Caffe defaults: stride 1, pad 0, dilation 1, group 1, bias_term true.
-    """
-    if "num_output" not in d:
-        raise ValueError(f"{OP}: convolution_param needs num_output")
-    return Params(
-        num_output=int(d["num_output"]),
-        kernel=_caffe_pair(d, "kernel_size", "kernel", None),
-        stride=_caffe_pair(d, "stride", "stride", 1),
-        pad=_caffe_pair(d, "pad", "pad", 0),
-        dilation=_caffe_pair(d, "dilation", "dilation", 1),
-        group=int(d.get("group", 1)),
-        bias_term=as_bool(d.get("bias_term", True), "bias_term", OP),
-    )
-
-
-def output_shape(in_shape, params: Params) -> tuple:
-    """``(N, C, H, W) -> (N, num_output, Ho, Wo)``."""
-    if len(in_shape) != 4:
-        raise ValueError(f"{OP}: expected (N, C, H, W), got shape {tuple(in_shape)}")
-    n, c, h, w = in_shape
+def output_shapes(in_shapes: tuple[Shape, ...], params: Params) -> tuple[Shape, ...]:
+    """``((N, C, H, W),) -> ((N, num_output, Ho, Wo),)``."""
+    shape = tuple(single(in_shapes, OP))
+    if len(shape) != 4:
+        raise ValueError(f"{OP}: expected (N, C, H, W), got shape {shape}")
+    n, c, h, w = shape
     if c % params.group:
         raise ValueError(
             f"{OP}: input channels {c} are not divisible by group {params.group}"
@@ -125,7 +86,20 @@ def output_shape(in_shape, params: Params) -> tuple:
     ho, wo = conv_out_hw(
         (h, w), params.kernel, params.stride, params.pad, params.dilation
     )
-    return (n, params.num_output, ho, wo)
+    return ((n, params.num_output, ho, wo),)
+
+
+def weight_shapes(in_shapes: tuple[Shape, ...], params: Params) -> dict[str, Shape]:
+    """``weight`` (num_output, C/group, kh, kw); ``bias`` (num_output,) if
+    ``bias_term``."""
+    output_shapes(in_shapes, params)  # checks the input shape
+    c = in_shapes[0][1]
+    out: dict[str, Shape] = {
+        "weight": (params.num_output, c // params.group, *params.kernel)
+    }
+    if params.bias_term:
+        out["bias"] = (params.num_output,)
+    return out
 
 
 class Ctx(NamedTuple):
@@ -217,13 +191,22 @@ def _backward_phased(dy, ctx: Ctx, gemm):
     return dx
 
 
-def forward(x, params: Params, weight, bias=None):
-    """y = conv(x, weight) + bias.
+def forward(
+    xs: tuple[Array, ...], params: Params, weights: tuple[Array, ...] = ()
+) -> tuple[tuple[Array, ...], Ctx]:
+    """``(y,)`` with y = conv(x, weight) + bias.
 
     x : ndarray, shape (N, C, H, W), float32 or float64
-    weight : shape (num_output, C/group, kh, kw); bias : shape (num_output,)
-    returns : (y of shape (N, num_output, Ho, Wo) and x's dtype, Ctx)
+    weights : (weight, bias): weight (num_output, C/group, kh, kw); bias
+        (num_output,), or None / left out without bias_term
+    returns : ((y of shape (N, num_output, Ho, Wo) and x's dtype,), Ctx)
     """
+    x = single(xs, OP)
+    weight, bias = weight_and_bias(weights, OP)
+    return _forward(x, params, weight, bias)
+
+
+def _forward(x, params: Params, weight, bias):
     check_rank(x, 4, OP)
     _check_weights(x, params, weight, bias)
     xp = get_array_module(x)
@@ -237,7 +220,7 @@ def forward(x, params: Params, weight, bias=None):
         y = _forward_phased(x, params, weight, out_hw)
         if bias is not None:
             y += bias.astype(x.dtype, copy=False).reshape(1, -1, 1, 1)
-        return y, Ctx(tuple(x.shape), params, weight)
+        return (y,), Ctx(tuple(x.shape), params, weight)
     cols = im2col(x, params.kernel, params.stride, params.pad, params.dilation, out_hw)
     y = xp.empty((n, params.num_output, *out_hw), dtype=x.dtype)
     # (g, Og, K) @ (N, g, K, P) -> (N, g, Og, P): one GEMM per (item, group),
@@ -249,10 +232,15 @@ def forward(x, params: Params, weight, bias=None):
     )
     if bias is not None:
         y += bias.astype(x.dtype, copy=False).reshape(1, -1, 1, 1)
-    return y, Ctx(tuple(x.shape), params, weight)
+    return (y,), Ctx(tuple(x.shape), params, weight)
 
 
-def backward(dy, ctx: Ctx):
+def backward(dys: tuple[Array, ...], ctx: Ctx) -> tuple[Array, ...]:
+    """``(dx,)`` with dx = col2im(W^T @ dy)."""
+    return (_backward(single(dys, f"{OP} backward", "gradient"), ctx),)
+
+
+def _backward(dy, ctx: Ctx):
     """dx = col2im(W^T @ dy).
 
     dy : ndarray, shape (N, num_output, Ho, Wo)

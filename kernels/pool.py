@@ -37,18 +37,19 @@ import numpy as np
 
 from inceptionism.kernels import _pool_layout as layout
 from inceptionism.kernels import cuda_ops
-from inceptionism.kernels._caffe_params import check_known
+from inceptionism.kernels._contract import Array, Shape, no_weights, single
 from inceptionism.kernels._geometry import (
     check_rank,
     check_window,
     conv_out_size,
-    pair,
     pool_out_hw,
 )
 from inceptionism.kernels.backend import get_array_module
 
 #: Caffe initialises its running maximum to -FLT_MAX for float and double.
 _CAFFE_LOWEST = float(np.finfo(np.float32).min)
+
+WEIGHTS: tuple[str, ...] = ()
 
 
 class Pool(enum.Enum):
@@ -72,6 +73,9 @@ class Params:
     global_pooling: bool = False
     round_mode: RoundMode = RoundMode.CEIL
 
+    def __post_init__(self) -> None:
+        _check_params(self)
+
 
 class Ctx(NamedTuple):
     pool: Pool
@@ -82,71 +86,6 @@ class Ctx(NamedTuple):
     out_hw: tuple[int, int]
     argmax: Any  # MAX: first-max offset, (N, C, oh * wq) uint8/16/32; AVE: None
     inv_count: Any  # AVE: 1/divisor, shape (oh, ow); MAX: None
-
-
-_POOL_CODES = {0: Pool.MAX, 1: Pool.AVE, 2: "STOCHASTIC"}
-_ROUND_CODES = {0: RoundMode.CEIL, 1: RoundMode.FLOOR}
-_KNOWN = {
-    "pool", "kernel_size", "kernel_h", "kernel_w", "stride", "stride_h",
-    "stride_w", "pad", "pad_h", "pad_w", "global_pooling", "round_mode", "engine",
-}  # fmt: skip
-
-
-def _enum(value, enum_cls, codes, what):
-    """An enum from itself, its prototxt name or its protobuf number."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = codes.get(value, value)
-    if isinstance(value, enum_cls):
-        return value
-    try:
-        return enum_cls(str(value).upper())
-    except ValueError:
-        raise ValueError(
-            f"Pooling: {what} {value!r} is not supported; use one of "
-            f"{', '.join(m.value for m in enum_cls)}"
-        ) from None
-
-
-def _hw(d, name, default):
-    """Caffe's ``name`` or ``name_h``/``name_w`` (``kernel_size`` for kernel)."""
-    key = "kernel_size" if name == "kernel" else name
-    both = f"{name}_h" in d or f"{name}_w" in d
-    if key in d and both:
-        raise ValueError(f"Pooling: give either {key} or {name}_h/{name}_w, not both")
-    if both:
-        if f"{name}_h" not in d or f"{name}_w" not in d:
-            raise ValueError(f"Pooling: {name}_h and {name}_w must be given together")
-        return int(d[f"{name}_h"]), int(d[f"{name}_w"])
-    if key in d:
-        v = d[key]
-        if isinstance(v, (list, tuple)) and len(v) == 1:
-            v = v[0]
-        return pair(v, key)
-    return default
-
-
-def params_from_caffe(d: dict) -> Params:
-    """Build :class:`Params` from a Caffe ``pooling_param`` dict (Caffe defaults)."""
-    check_known(d, _KNOWN, "Pooling")
-    pool = _enum(d.get("pool", Pool.MAX), Pool, _POOL_CODES, "pool method")
-    glob = bool(d.get("global_pooling", False))
-    kernel = _hw(d, "kernel", None)
-    stride = _hw(d, "stride", (1, 1))
-    pad = _hw(d, "pad", (0, 0))
-    if glob:
-        if kernel is not None:
-            raise ValueError("Pooling: global_pooling takes no kernel size; drop it")
-        if stride != (1, 1) or pad != (0, 0):
-            raise ValueError("Pooling: global_pooling needs stride 1 and pad 0")
-        kernel = (1, 1)
-    elif kernel is None:
-        raise ValueError("Pooling: kernel_size (or kernel_h/kernel_w) is required")
-    round_mode = _enum(
-        d.get("round_mode", RoundMode.CEIL), RoundMode, _ROUND_CODES, "round_mode"
-    )
-    params = Params(pool, kernel, stride, pad, glob, round_mode)
-    _check_params(params)
-    return params
 
 
 def _check_params(p: Params) -> None:
@@ -172,12 +111,15 @@ def _geometry(in_shape, p: Params):
     return p.kernel, p.stride, p.pad, out
 
 
-def output_shape(in_shape, params: Params) -> tuple[int, ...]:
-    if len(in_shape) != 4:
-        raise ValueError(
-            f"Pooling: expected a 4-d shape (N, C, H, W), got {tuple(in_shape)}"
-        )
-    return (*in_shape[:2], *_geometry(in_shape, params)[3])
+def output_shapes(in_shapes: tuple[Shape, ...], params: Params) -> tuple[Shape, ...]:
+    shape = tuple(single(in_shapes, "Pooling"))
+    if len(shape) != 4:
+        raise ValueError(f"Pooling: expected a 4-d shape (N, C, H, W), got {shape}")
+    return ((*shape[:2], *_geometry(shape, params)[3]),)
+
+
+def weight_shapes(in_shapes: tuple[Shape, ...], params: Params) -> dict[str, Shape]:
+    return {}
 
 
 def _ave_inv_count(xp, dtype, hw, kernel, stride, pad, out_hw):
@@ -265,7 +207,16 @@ def _ave_block(x, xp, kernel, stride, pad, out_hw):
     return y
 
 
-def forward(x, params: Params):
+def forward(
+    xs: tuple[Array, ...], params: Params, weights: tuple[Array, ...] = ()
+) -> tuple[tuple[Array, ...], Ctx]:
+    """``(y,)``: ``x`` pooled, and the backward context."""
+    no_weights(weights, "Pooling")
+    y, ctx = _forward(single(xs, "Pooling"), params)
+    return (y,), ctx
+
+
+def _forward(x, params: Params):
     """Pool ``x``.
 
     x : array (N, C, H, W), float32 or float64.
@@ -326,7 +277,12 @@ def forward(x, params: Params):
     return y, ctx
 
 
-def backward(dy, ctx: Ctx):
+def backward(dys: tuple[Array, ...], ctx: Ctx) -> tuple[Array, ...]:
+    """``(dx,)``: the gradient with respect to the input."""
+    return (_backward(single(dys, "Pooling backward", "gradient"), ctx),)
+
+
+def _backward(dy, ctx: Ctx):
     """Gradient with respect to the input, shape ``ctx.in_shape``."""
     xp = get_array_module(dy)
     n, c, H, W = ctx.in_shape

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 
-from inceptionism.weights.shapes import SUPPORTED_TYPES
+from inceptionism.kernels import get_op
 
 # ---------------------------------------------------------------- text format
 
@@ -384,12 +384,7 @@ def graph_from_net(net: dict, name: str | None = None) -> tuple[dict, dict[str, 
                 }
             )
     for layer in kept:
-        if layer["type"] not in SUPPORTED_TYPES:
-            raise ValueError(
-                f"layer {layer['name']!r}: unsupported layer type "
-                f"{layer['type']!r}; supported types: "
-                f"{', '.join(sorted(SUPPORTED_TYPES))}"
-            )
+        get_op(layer["type"], layer["name"])  # unsupported types fail here
         if not layer["bottom"] or not layer["top"]:
             raise ValueError(f"layer {layer['name']!r} has no bottom or no top")
     raw = {layer["name"]: layer.pop("_raw") for layer in kept}

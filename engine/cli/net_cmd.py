@@ -62,10 +62,10 @@ def _topology(args) -> tuple[dict, str]:
     """(graph, where it came from) for ``layers``."""
     if args.weights:
         return load_cli_model(args.weights, None).graph, args.weights
-    from inceptionism.engine.models import cached_path
+    from inceptionism.weights.files import cached_model
 
     name = args.model or DEFAULT_MODEL
-    path = cached_path(name)
+    path = cached_model(name)
     if path.exists():
         return load_cli_model(None, name).graph, str(path)
     from inceptionism.engine.models import resolve_spec

@@ -115,42 +115,9 @@ def test_float32_stays_float32_with_float64_weights(rng):
     case = Case((2, 3, 2, 2), 4)
     x, w, b = make(case, np.float32, rng)
     p = case.params()
-    y, ctx = linear.forward(x, p, w.astype(np.float64), b.astype(np.float64))
-    dx = linear.backward(rng.standard_normal(y.shape).astype(np.float32), ctx)
+    (y,), ctx = linear.forward((x,), p, (w.astype(np.float64), b.astype(np.float64)))
+    dx = linear.backward((rng.standard_normal(y.shape).astype(np.float32),), ctx)[0]
     assert y.dtype == np.float32 and dx.dtype == np.float32
-
-
-@pytest.mark.parametrize(
-    "d, want",
-    [
-        pytest.param({"num_output": 10}, linear.Params(10), id="defaults"),
-        pytest.param(
-            {"num_output": 3, "bias_term": False, "axis": 2, "transpose": True},
-            linear.Params(3, False, 2, True),
-            id="all_fields",
-        ),
-        pytest.param(
-            {"num_output": 3, "bias_term": "false"},
-            linear.Params(3, bias_term=False),
-            id="bias_term_word",
-        ),
-    ],
-)
-def test_params_from_caffe(d, want):
-    assert linear.params_from_caffe(d) == want
-
-
-@pytest.mark.parametrize(
-    "d, match",
-    [
-        pytest.param({}, "num_output", id="no_num_output"),
-        pytest.param({"num_output": 0}, "num_output must be >= 1", id="zero_outputs"),
-        pytest.param({"num_output": 2, "transpose": "yes"}, "transpose", id="bad_bool"),
-    ],
-)
-def test_params_from_caffe_rejects(d, match):
-    with pytest.raises(ValueError, match=match):
-        linear.params_from_caffe(d)
 
 
 @pytest.mark.parametrize(
@@ -195,11 +162,11 @@ def test_forward_rejects_bad_arguments(
     w = rng.standard_normal(w_shape)
     b = None if bias_shape is None else rng.standard_normal(bias_shape)
     with pytest.raises(ValueError, match=match):
-        linear.forward(x, params, w, b)
+        linear.forward((x,), params, (w, b))
 
 
 def test_backward_rejects_wrong_gradient_shape(rng):
     x, w, b = make(Case((2, 3, 2, 2), 4), np.float64, rng)
-    y, ctx = linear.forward(x, linear.Params(4), w, b)
+    (y,), ctx = linear.forward((x,), linear.Params(4), (w, b))
     with pytest.raises(ValueError, match="upstream gradient shape"):
-        linear.backward(y[:, :-1], ctx)
+        linear.backward((y[:, :-1],), ctx)[0]
