@@ -26,6 +26,7 @@ so :func:`prototxt.graph_from_net` builds the graph from either.
 
 from __future__ import annotations
 
+import math
 import mmap
 import os
 import struct
@@ -34,12 +35,19 @@ from collections.abc import Mapping
 import numpy as np
 
 from inceptionism.weights.caffe_params import ENUMS
+from inceptionism.weights.errors import MALFORMED, WeightsFileError, describe
 from inceptionism.weights.prototxt import graph_from_net
 from inceptionism.weights.shapes import param_shapes
 
 
-class CaffeModelError(ValueError):
-    """A caffemodel that cannot be decoded (truncated or not a caffemodel)."""
+class CaffeModelError(WeightsFileError):
+    """A caffemodel that cannot be decoded (truncated or not a caffemodel)
+    or whose net or blobs we refuse; names the file and the byte offset or
+    the layer."""
+
+
+#: Deepest nesting of (deprecated) groups skipped; Caffe writes none.
+MAX_GROUP_DEPTH = 64
 
 
 # Enums by value (caffe.proto).
@@ -218,17 +226,30 @@ class _Reader:
             n, pos = self.varint(pos, end)
             pos += n
         elif wire == 3:  # deprecated group: skip to its END_GROUP
-            while True:
-                key, pos = self.varint(pos, end)
-                if key & 7 == 4:
-                    if key >> 3 != field:
-                        self.fail(pos, "mismatched group end")
-                    return pos
-                pos = self.skip(key & 7, pos, end, key >> 3)
+            return self.skip_group(pos, end, field)
         else:
             self.fail(pos, f"invalid wire type {wire} of field {field}")
         if pos > end:
             self.fail(end, f"field {field} runs past the end of its message")
+        return pos
+
+    def skip_group(self, pos: int, end: int, field: int) -> int:
+        """Skip a group's fields up to its END_GROUP, nested groups included:
+        iteratively, with a stack of open field numbers (no recursion on
+        the file's nesting depth)."""
+        open_groups = [field]
+        while open_groups:
+            key, pos = self.varint(pos, end)
+            wire, num = key & 7, key >> 3
+            if wire == 4:
+                if num != open_groups.pop():
+                    self.fail(pos, "mismatched group end")
+            elif wire == 3:
+                if len(open_groups) >= MAX_GROUP_DEPTH:
+                    self.fail(pos, f"groups nested more than {MAX_GROUP_DEPTH} deep")
+                open_groups.append(num)
+            else:
+                pos = self.skip(wire, pos, end, num)
         return pos
 
     def message(self, type_: str, pos: int, end: int) -> dict:
@@ -362,9 +383,11 @@ def blob_array(blob: Mapping, where: str) -> np.ndarray:
     else:
         shape = tuple(int(blob.get(k, [0])[0]) for k in
                       ("num", "channels", "height", "width"))  # fmt: skip
+    if any(d < 0 for d in shape) or len(shape) > 32:
+        raise CaffeModelError(f"{where}: blob has an invalid shape {list(shape)}")
     parts = blob.get("data") or blob.get("double_data") or []
     count = sum(len(p) for p in parts)
-    if count != int(np.prod(shape, dtype=np.int64)):
+    if count != math.prod(shape):
         raise CaffeModelError(
             f"{where}: blob has {count} values for its shape {list(shape)}"
         )
@@ -426,6 +449,15 @@ def read_caffemodel(source, topology: dict | None = None, name: str | None = Non
         :func:`prototxt.graph_from_net`).
     """
     where = "caffemodel" if isinstance(source, (bytes, bytearray)) else str(source)
+    try:
+        return _read(source, where, topology, name)
+    except CaffeModelError:
+        raise
+    except (ValueError, *MALFORMED) as exc:
+        raise CaffeModelError(f"{where}: {describe(exc)}") from None
+
+
+def _read(source, where: str, topology: dict | None, name: str | None):
     buf, closer = _open(source)
     net = layers = raw = None
     try:

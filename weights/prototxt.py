@@ -23,6 +23,8 @@ import os
 import re
 
 from inceptionism.kernels import get_op
+from inceptionism.weights.errors import MALFORMED, WeightsFileError, describe
+from inceptionism.weights.shapes import param_shapes
 
 # ---------------------------------------------------------------- text format
 
@@ -44,8 +46,13 @@ _ESCAPES = {
 }  # fmt: skip
 
 
-class PrototxtError(ValueError):
-    """Malformed text, with the line number."""
+class PrototxtError(WeightsFileError):
+    """Malformed text or net, with the line number or the layer (and, from
+    :func:`read_prototxt`, the file's name)."""
+
+
+#: Deepest nesting of messages and lists accepted (Caffe nets need 4).
+MAX_DEPTH = 64
 
 
 def _unescape(body: str, line: int) -> str:
@@ -73,7 +80,15 @@ def _unescape(body: str, line: int) -> str:
             i += 2 + len(m.group())
         elif e in "uU":
             n = 4 if e == "u" else 8
-            out += chr(int(body[i + 2 : i + 2 + n], 16)).encode("utf-8")
+            digits = body[i + 2 : i + 2 + n]
+            ok = re.fullmatch(f"[0-9a-fA-F]{{{n}}}", digits)
+            code = int(digits, 16) if ok else -1
+            if not (0 <= code <= 0x10FFFF) or 0xD800 <= code <= 0xDFFF:
+                raise PrototxtError(
+                    f"line {line}: bad \\{e} escape in string: \\{e}{digits} "
+                    f"(want {n} hex digits naming a Unicode character)"
+                )
+            out += chr(code).encode("utf-8")
             i += 2 + n
         else:
             raise PrototxtError(f"line {line}: unknown escape \\{e} in string")
@@ -100,11 +115,16 @@ def _scalar(kind: str, tok: str, line: int):
         return _unescape(tok[1:-1], line)
     if kind == "num":
         t = tok.rstrip("fF") if not tok.lower().startswith(("0x", "-0x")) else tok
-        if re.fullmatch(r"[-+]?\d+", t):
-            return int(t)
-        if re.fullmatch(r"[-+]?0[xX][0-9a-fA-F]+", t):
-            return int(t, 16)
-        return float(t)
+        try:
+            if re.fullmatch(r"[-+]?\d+", t):
+                return int(t)
+            if re.fullmatch(r"[-+]?0[xX][0-9a-fA-F]+", t):
+                return int(t, 16)
+            return float(t)
+        except ValueError:  # e.g. more digits than int() converts
+            raise PrototxtError(
+                f"line {line}: number {tok[:40]!r} is too long"
+            ) from None
     if kind == "ident":
         low = tok.lower()
         if low in ("true", "t"):
@@ -114,67 +134,89 @@ def _scalar(kind: str, tok: str, line: int):
         if low.lstrip("-+") in ("inf", "infinity", "nan"):
             return float(low)
         return tok  # an enum value name
-    raise PrototxtError(f"line {line}: expected a value, got {tok!r}")
+    found = tok or "end of file"
+    raise PrototxtError(f"line {line}: expected a value, got {found!r}")
 
 
 class _Parser:
+    """Iterative (an explicit stack, at most :data:`MAX_DEPTH` deep): the
+    nesting of a hostile file cannot exhaust Python's stack."""
+
     def __init__(self, text: str):
         self.toks = _tokens(text)
+        self.kind = ""
         self.advance()
 
     def advance(self):
-        self.kind, self.tok, self.line = next(self.toks)
+        if self.kind != "eof":  # the end stays the end (a truncated file)
+            self.kind, self.tok, self.line = next(self.toks)
 
-    def expect(self, tok: str):
-        if self.tok != tok:
-            found = self.tok or "end of file"
-            raise PrototxtError(f"line {self.line}: expected {tok!r}, got {found!r}")
+    def separator(self):
+        if self.tok in (";", ","):
+            self.advance()
+
+    def open(self, stack: list, frame: tuple):
+        if len(stack) >= MAX_DEPTH:
+            raise PrototxtError(
+                f"line {self.line}: messages nested more than {MAX_DEPTH} deep"
+            )
         self.advance()
+        stack.append(frame)
 
-    def message(self, close: str | None) -> dict:
-        msg: dict[str, list] = {}
+    def parse(self) -> dict:
+        root: dict[str, list] = {}
+        # frames: (message dict, closing token) or (list of values, "]")
+        stack: list[tuple] = [(root, None)]
         while True:
-            if close is None and self.kind == "eof":
-                return msg
-            if close is not None and self.tok == close:
-                self.advance()
-                return msg
-            if self.kind != "ident":
-                found = self.tok or "end of file"
+            into, close = stack[-1]
+            if self.kind == "eof":
+                if close is None:
+                    return root
                 raise PrototxtError(
-                    f"line {self.line}: expected a field name, got {found!r}"
+                    f"line {self.line}: the file ends inside a message or list "
+                    f"(expected {close!r}); is it truncated?"
+                )
+            if self.tok == close:
+                self.advance()
+                stack.pop()
+                self.separator()
+                continue
+            if isinstance(into, list):  # inside [a, b, ...]
+                if self.tok in ("{", "<"):
+                    sub: dict[str, list] = {}
+                    into.append(sub)
+                    self.open(stack, (sub, "}" if self.tok == "{" else ">"))
+                    continue
+                into.append(self.value())
+                if self.tok == ",":
+                    self.advance()
+                continue
+            if self.kind != "ident":
+                raise PrototxtError(
+                    f"line {self.line}: expected a field name, got {self.tok!r}"
                 )
             name = self.tok.split(".")[-1]  # extensions: [pkg.name] not used
             self.advance()
             colon = self.tok == ":"
             if colon:
                 self.advance()
-            values = msg.setdefault(name, [])
+            values = into.setdefault(name, [])
             if self.tok in ("{", "<"):
-                end = "}" if self.tok == "{" else ">"
-                self.advance()
-                values.append(self.message(end))
+                sub = {}
+                values.append(sub)
+                self.open(stack, (sub, "}" if self.tok == "{" else ">"))
             elif not colon:
                 raise PrototxtError(
                     f"line {self.line}: expected ':' or '{{' after field {name!r}"
                 )
             elif self.tok == "[":
-                self.advance()
-                while self.tok != "]":
-                    values.append(self.value())
-                    if self.tok == ",":
-                        self.advance()
-                self.advance()
+                self.open(stack, (values, "]"))
             else:
                 values.append(self.value())
-            if self.tok in (";", ","):
-                self.advance()
+                self.separator()
 
     def value(self):
-        if self.tok in ("{", "<"):
-            end = "}" if self.tok == "{" else ">"
-            self.advance()
-            return self.message(end)
+        """A scalar (adjacent strings concatenated)."""
         kind, tok, line = self.kind, self.tok, self.line
         self.advance()
         v = _scalar(kind, tok, line)
@@ -186,7 +228,7 @@ class _Parser:
 
 def parse_text(text: str) -> dict:
     """Parse protobuf text format into a message dict (see module doc)."""
-    return _Parser(text).message(None)
+    return _Parser(text).parse()
 
 
 # ------------------------------------------------------------ net -> graph
@@ -255,6 +297,48 @@ def _first(msg: dict, key: str, default=None):
     return v[0] if v else default
 
 
+# The checked getters below stand between a hostile file and code that
+# would otherwise fail with TypeError/AttributeError on a value of the wrong
+# kind (a number where a name belongs, a message where a string belongs).
+
+
+def _str(msg: dict, key: str, where: str, default: str = "") -> str:
+    v = _first(msg, key, default)
+    if not isinstance(v, str):
+        raise ValueError(f"{where}: {key} must be a string, got {v!r}")
+    return v
+
+
+def _strs(msg: dict, key: str, where: str) -> list[str]:
+    vals = msg.get(key, [])
+    for v in vals:
+        if not isinstance(v, str):
+            raise ValueError(f"{where}: {key} must be a string, got {v!r}")
+    return list(vals)
+
+
+def _msgs(msg: dict, key: str, where: str) -> list[dict]:
+    vals = msg.get(key, [])
+    for v in vals:
+        if not isinstance(v, dict):
+            raise ValueError(f"{where}: {key} must be a message {{ ... }}, got {v!r}")
+    return vals
+
+
+def _dims(values, where: str) -> list[int]:
+    """Input dimensions: integers in 1 .. 2**31-1 (caffe.proto's int32)."""
+    for d in values:
+        if isinstance(d, bool) or not isinstance(d, int) or not 0 < d < 2**31:
+            raise ValueError(f"{where}: dimensions must be integers >= 1, got {d!r}")
+    return [int(d) for d in values]
+
+
+def _param_msg(layer: dict, type_: str, where: str) -> dict | None:
+    field = PARAM_FIELDS.get(type_)
+    msgs = _msgs(layer, field, where) if field else []
+    return msgs[0] if msgs else None
+
+
 def _flat_params(msg: dict | None) -> dict:
     """A parameter message as the graph's ``params``: single values as
     scalars, repeated ones as lists, sub-messages and engine choices dropped."""
@@ -269,22 +353,24 @@ def _flat_params(msg: dict | None) -> dict:
 
 def _excluded_at_test(layer: dict) -> bool:
     """Caffe's NetStateRule check for phase TEST (deploy) only."""
-    include = layer.get("include", [])
-    exclude = layer.get("exclude", [])
+    where = f"layer {_first(layer, 'name', '?')!r}"
+    include = _msgs(layer, "include", where)
+    exclude = _msgs(layer, "exclude", where)
     if include:
         return not any(_first(r, "phase", "TEST") == "TEST" for r in include)
     return any(_first(r, "phase") == "TEST" for r in exclude)
 
 
 def _input_of(net: dict, layers: list[dict]) -> tuple[dict | None, list[dict]]:
-    names = net.get("input", [])
+    names = _strs(net, "input", "net")
     if len(names) > 1:
         raise ValueError(f"nets with several inputs {names} are not supported")
     if names:
+        where = f"input {names[0]!r}"
         if net.get("input_shape"):
-            shape = [int(d) for d in net["input_shape"][0].get("dim", [])]
+            shape = _dims(_msgs(net, "input_shape", where)[0].get("dim", []), where)
         else:
-            shape = [int(d) for d in net.get("input_dim", [])]
+            shape = _dims(net.get("input_dim", []), where)
         if len(shape) != 4:
             raise ValueError(
                 f"input {names[0]!r}: expected 4 dims (N, C, H, W), got {shape}"
@@ -292,9 +378,11 @@ def _input_of(net: dict, layers: list[dict]) -> tuple[dict | None, list[dict]]:
         return {"name": names[0], "shape": shape}, layers
     for i, layer in enumerate(layers):
         if _layer_type(layer) == "Input":
-            top = layer.get("top", ["data"])[0]
-            shapes = _first(layer, "input_param", {}).get("shape", [])
-            dims = [int(d) for d in shapes[0].get("dim", [])] if shapes else []
+            where = f"Input layer {_first(layer, 'name', '?')!r}"
+            top = (_strs(layer, "top", where) or ["data"])[0]
+            param = (_msgs(layer, "input_param", where) or [{}])[0]
+            shapes = _msgs(param, "shape", where)
+            dims = _dims(shapes[0].get("dim", []), where) if shapes else []
             if len(dims) != 4:
                 raise ValueError(
                     f"Input layer {_first(layer, 'name', '?')!r}: expected 4 "
@@ -306,8 +394,13 @@ def _input_of(net: dict, layers: list[dict]) -> tuple[dict | None, list[dict]]:
 
 def _layer_type(layer: dict) -> str:
     t = _first(layer, "type", "")
-    if isinstance(t, int):  # binary V1 enum not named (unknown number)
+    if isinstance(t, int) and not isinstance(t, bool):  # V1 enum by number
         return f"V1 type {t}"
+    if not isinstance(t, str):
+        raise ValueError(
+            f"layer {_first(layer, 'name', '?')!r}: type must be a layer type "
+            f'name such as "Convolution", got {t!r}'
+        )
     return V1_TYPES.get(t, t) if t.isupper() and t in V1_TYPES else t
 
 
@@ -329,7 +422,7 @@ def graph_from_net(net: dict, name: str | None = None) -> tuple[dict, dict[str, 
     """
     if net.get("layer") and net.get("layers"):
         raise ValueError("net uses both 'layer' and legacy 'layers' fields")
-    layers = net.get("layer") or net.get("layers") or []
+    layers = _msgs(net, "layer", "net") or _msgs(net, "layers", "net")
     inp, layers = _input_of(net, layers)
     rename: dict[str, str] = {}
     kept: list[dict] = []
@@ -337,11 +430,12 @@ def graph_from_net(net: dict, name: str | None = None) -> tuple[dict, dict[str, 
     data_top = None
     output = None  # what the last loss layer reads: the final classifier
     for layer in layers:
-        lname = _first(layer, "name", "")
+        lname = _str(layer, "name", "layer")
+        where = f"layer {lname!r}"
         t = _layer_type(layer)
-        bottoms = [rename.get(b, b) for b in layer.get("bottom", [])]
-        tops = list(layer.get("top", []))
-        if t == "Split":
+        bottoms = [rename.get(b, b) for b in _strs(layer, "bottom", where)]
+        tops = _strs(layer, "top", where)
+        if t == "Split" and bottoms:
             for top in tops:
                 rename[top] = bottoms[0]
         if _excluded_at_test(layer) or _is_training_only(t):
@@ -357,7 +451,7 @@ def graph_from_net(net: dict, name: str | None = None) -> tuple[dict, dict[str, 
                 "type": t,
                 "bottom": bottoms,
                 "top": tops,
-                "params": _flat_params(_first(layer, PARAM_FIELDS.get(t, ""), None)),
+                "params": _flat_params(_param_msg(layer, t, where)),
                 "_raw": layer,
             }
         )
@@ -388,7 +482,7 @@ def graph_from_net(net: dict, name: str | None = None) -> tuple[dict, dict[str, 
             raise ValueError(f"layer {layer['name']!r} has no bottom or no top")
     raw = {layer["name"]: layer.pop("_raw") for layer in kept}
     graph = {
-        "name": name or _first(net, "name", "") or "net",
+        "name": name or _str(net, "name", "net") or "net",
         "input": inp,
         "layers": kept,
     }
@@ -409,20 +503,34 @@ def _prune_to(layers: list[dict], output: str) -> list[dict]:
 
 
 def read_prototxt(path_or_text: str | os.PathLike, name: str | None = None) -> dict:
-    """The deploy graph of a prototxt file (or of prototxt text).
+    """The deploy graph of a prototxt file (or of prototxt text), its layer
+    parameters and shapes checked (:func:`~inceptionism.weights.shapes.
+    param_shapes`) so that bad geometry is refused here, not mid-dream.
 
     A string containing a newline or a brace is taken as the text itself.
+    Anything wrong with the content raises :class:`PrototxtError` naming the
+    file and the line or the layer.
     """
     s = os.fspath(path_or_text)
     if "\n" in s or "{" in s:
         text, where = s, "prototxt"
     else:
-        with open(s, encoding="utf-8") as f:
-            text, where = f.read(), s
+        where = s
+        with open(s, "rb") as f:
+            data = f.read()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise PrototxtError(
+                f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                f"{exc.start}, line {line}); is this a prototxt?"
+            ) from None
     try:
         graph, _ = graph_from_net(parse_text(text), name=name)
-    except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from None
-    if not graph["layers"]:
-        raise ValueError(f"{where}: no layers found")
+        if not graph["layers"]:
+            raise PrototxtError("no layers found")
+        param_shapes(graph)
+    except (ValueError, *MALFORMED) as exc:
+        raise PrototxtError(f"{where}: {describe(exc)}") from None
     return graph
