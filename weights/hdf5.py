@@ -128,7 +128,7 @@ def _json_attr(f: h5py.File, key: str, where: str, default=None):
         return json.loads(_text(f.attrs[key]))
     except json.JSONDecodeError as exc:
         raise WeightsFileError(
-            f"{where}root attribute {key!r} is not JSON: {exc}"
+            f"{where}root attribute {key!r} is not JSON: {exc}; {_ADVICE}"
         ) from None
 
 
