@@ -10,8 +10,9 @@ refused with one line, and the parent, waiting in ``subprocess.run``, stays
 interruptible (Ctrl-C kills the child and raises ``KeyboardInterrupt``).
 
 A file that passed is remembered by ``(device, inode, size, mtime, ctime)``,
-in this process and in ``checked-hdf5`` under the cache directory, so the
-check costs one child (about 0.4 s) per file, not per load.
+in this process and, when the cache directory exists, in its ``checked-hdf5``
+(the last 256 files), so the check costs one child (about 0.4 s) per file,
+not per load. Rewriting or replacing a file changes its key.
 
 The limit is ``5 s + 1 s per 20 MB`` of file, or ``$INCEPTIONISM_HDF5_TIMEOUT``
 seconds.
@@ -64,7 +65,8 @@ def _remember(key: str) -> None:
     _CHECKED.add(key)
     with contextlib.suppress(OSError, UnicodeError):
         path = _cache_file()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():  # not worth creating the cache for
+            return
         try:
             lines = path.read_text("utf-8").split()
         except FileNotFoundError:

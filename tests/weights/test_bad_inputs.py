@@ -340,6 +340,7 @@ def test_hdf5_check_is_remembered(good_h5, tmp_path, monkeypatch):
     from inceptionism.weights import untrusted
 
     monkeypatch.setenv("INCEPTIONISM_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
     runs = []
     real_run = untrusted.subprocess.run
     monkeypatch.setattr(
