@@ -17,6 +17,7 @@ import mmap
 import os
 import struct
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -206,7 +207,7 @@ class _Reader:
         return v
 
 
-def _open(source) -> tuple[object, object]:
+def _open(source) -> tuple[Any, Any]:
     """(buffer, closer) for a path or bytes-like object."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return source, None

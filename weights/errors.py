@@ -35,10 +35,10 @@ class WeightsFileError(ValueError):
 
 
 def describe(exc: BaseException) -> str:
-    """``exc`` as one line: its message, or its type when it has none
-    (``KeyError('x')`` -> ``KeyError: 'x'``)."""
+    """``exc`` as one line: its message; with its type for the unexpected
+    kinds (``KeyError('x')`` -> ``KeyError: 'x'``) and when it has none."""
     text = str(exc).strip().replace("\n", " ")
-    if isinstance(exc, ValueError) and text and not isinstance(exc, UnicodeError):
+    if text and not isinstance(exc, MALFORMED):  # ValueError, OSError, ...
         return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

@@ -62,9 +62,9 @@ def _unescape(body: str, line: int) -> str:
             out.append(_ESCAPES[e])
             i += 2
         elif e in "01234567":
-            m = re.match(r"[0-7]{1,3}", body[i + 1 :])
-            out.append(int(m.group(), 8) & 0xFF)
-            i += 1 + len(m.group())
+            digits = re.match(r"[0-7]{1,3}", body[i + 1 :]).group()  # type: ignore[union-attr]
+            out.append(int(digits, 8) & 0xFF)
+            i += 1 + len(digits)
         elif e in "xX":
             m = re.match(r"[0-9a-fA-F]{1,2}", body[i + 2 :])
             if not m:
