@@ -52,11 +52,10 @@ def layer_case(net, tnet, rng, layer, hw):
     tins = [
         torch.tensor(a, device=device).requires_grad_(True) for a in host
     ]  # torch.tensor copies
-    arg = ins if node.type == "Concat" else ins[0]
     raw = next(ly for ly in tnet.layers if ly["name"] == layer)
 
     def ours():
-        return node.op.forward(arg, node.params, *net._weights[layer])
+        return node.op.forward(tuple(ins), node.params, net._weights[layer])
 
     def theirs():
         return tnet._layer(raw, tins)
@@ -84,8 +83,8 @@ def test_forward(benchmark, net, tnet, rng, rounds, impl, layer, size):
     benchmark.extra_info.update(kind="kernel", impl=impl, flops=flops)
     run = ours if impl == "ours" else theirs
     result = benchmark.pedantic(run, rounds=3 * rounds, warmup_rounds=1)
-    y = result[0] if impl == "ours" else result.detach().numpy()
-    ref = theirs().detach().numpy() if impl == "ours" else ours()[0]
+    y = result[0][0] if impl == "ours" else result.detach().numpy()
+    ref = theirs().detach().numpy() if impl == "ours" else ours()[0][0]
     _close(y, ref)
 
 
@@ -96,7 +95,7 @@ def test_backward(benchmark, net, tnet, rng, rounds, impl, layer, size):
     node, ins, tins, ours, theirs, flops = layer_case(
         net, tnet, rng, LAYERS[layer], SIZES[size]
     )
-    y, ctx = ours()
+    (y,), ctx = ours()
     ty = theirs()
     dy = rng.standard_normal(y.shape).astype(np.float32)
     tdy = torch.from_numpy(dy.copy())
@@ -104,7 +103,7 @@ def test_backward(benchmark, net, tnet, rng, rounds, impl, layer, size):
     benchmark.extra_info.update(kind="kernel", impl=impl, flops=flops)
     if impl == "ours":
         dx = benchmark.pedantic(
-            node.op.backward, (dy, ctx), rounds=3 * rounds, warmup_rounds=1
+            node.op.backward, ((dy,), ctx), rounds=3 * rounds, warmup_rounds=1
         )
     else:
 
@@ -112,10 +111,8 @@ def test_backward(benchmark, net, tnet, rng, rounds, impl, layer, size):
             return torch.autograd.grad(ty, tins, tdy, retain_graph=True)
 
         dx = benchmark.pedantic(run, rounds=3 * rounds, warmup_rounds=1)
-    ours_dx = node.op.backward(dy, ctx)
+    ours_dx = node.op.backward((dy,), ctx)
     ref = torch.autograd.grad(ty, tins, tdy, retain_graph=True)
-    if node.type != "Concat":
-        ours_dx = [ours_dx]
+    assert len(dx) == len(ours_dx) == len(ref) == len(ins)
     for a, b in zip(ours_dx, ref):
         _close(a, b.numpy())
-    assert len(dx) == len(ins) or node.type != "Concat"

@@ -203,7 +203,7 @@ class Graph:
     ) -> dict[str, tuple[int, ...]]:
         """Output shape of every node for an input of ``input_shape``.
 
-        Computed with each op's ``output_shape`` without running anything.
+        Computed with each op's ``output_shapes`` without running anything.
         A layer whose output would be empty at this size (its window larger
         than its padded input) is left out of the result, and so is
         everything that depends on it; ``forward`` to it fails. If
@@ -214,11 +214,9 @@ class Graph:
         for node in self.nodes.values():
             if any(i not in shapes for i in node.inputs):
                 continue
-            ins = [shapes[i] for i in node.inputs]
+            ins = tuple(shapes[i] for i in node.inputs)
             try:
-                out = node.op.output_shape(
-                    ins if node.type == "Concat" else ins[0], node.params
-                )
+                (out,) = node.op.output_shapes(ins, node.params)
             except ValueError as exc:  # the op says why (e.g. window too big)
                 if problems is not None:
                     problems[node.name] = str(exc)

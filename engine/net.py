@@ -27,9 +27,6 @@ import numpy as np
 from inceptionism.engine.graph import Graph
 from inceptionism.kernels.backend import get_array_module, to_numpy, xp_for_device
 
-#: Layer types whose op takes ``(weight, bias)`` after the params.
-WEIGHTED_TYPES = ("Convolution", "InnerProduct")
-
 
 class Net:
     """A model ready to run on one device.
@@ -60,21 +57,22 @@ class Net:
         self.params: dict[str, dict[str, object]] = {}
         self._weights: dict[str, tuple] = {}
         for node in self.graph.nodes.values():
-            if node.type not in WEIGHTED_TYPES:
-                self._weights[node.name] = ()
+            names = node.op.WEIGHTS  # e.g. ("weight", "bias"), or ()
+            self._weights[node.name] = ()
+            if not names:
                 continue
             stored = model.params.get(node.name)
-            if stored is None or "weight" not in stored:
+            if stored is None or names[0] not in stored:
                 raise ValueError(
-                    f"layer {node.name!r} ({node.type}): no weight in the model "
-                    "parameters; the weight file does not match its graph"
+                    f"layer {node.name!r} ({node.type}): no {names[0]} in the "
+                    "model parameters; the weight file does not match its graph"
                 )
             dev = {
                 k: self.xp.asarray(np.asarray(v), dtype=self.dtype)
                 for k, v in stored.items()
             }
             self.params[node.name] = dev
-            self._weights[node.name] = (dev["weight"], dev.get("bias"))
+            self._weights[node.name] = tuple(dev.get(k) for k in names)
         pre = dict(model.preprocess or {})
         self.channel_order: str = str(pre.get("channel_order", "BGR")).upper()
         if self.channel_order not in ("RGB", "BGR"):
@@ -102,7 +100,7 @@ class Net:
 
     def shapes(self, input_hw: tuple[int, int], problems: dict | None = None):
         """``{name: shape}`` of every blob for a (1, 3, H, W) input, from the
-        ops' ``output_shape`` without running the net. Blobs that would be
+        ops' ``output_shapes`` without running the net. Blobs that would be
         empty at this size are left out (see :meth:`Graph.shapes`)."""
         h, w = (int(v) for v in input_hw)
         return self.graph.shapes((1, 3, h, w), problems)
@@ -137,12 +135,9 @@ class Net:
         blobs = {self.input_name: x}
         for name in order:
             node = self.graph.nodes[name]
-            if node.type == "Concat":
-                inp = [blobs[i] for i in node.inputs]
-            else:
-                inp = blobs[node.inputs[0]]
+            xs = tuple(blobs[i] for i in node.inputs)
             try:
-                y, ctx = node.op.forward(inp, node.params, *self._weights[name])
+                (y,), ctx = node.op.forward(xs, node.params, self._weights[name])
             except ValueError as exc:
                 raise ValueError(f"layer {name!r} ({node.type}): {exc}") from exc
             blobs[name] = y
@@ -208,12 +203,9 @@ class Net:
             if g is None:  # only reachable through unseeded consumers
                 continue
             node = self.graph.nodes[name]
-            dx = node.op.backward(g, self._ctx[name])
-            if node.type == "Concat":
-                for i, d in zip(node.inputs, dx):
-                    add(i, d)
-            else:
-                add(node.inputs[0], dx)
+            dxs = node.op.backward((g,), self._ctx[name])
+            for i, dx in zip(node.inputs, dxs):
+                add(i, dx)
         return grads[self.input_name]
 
     def _check_input(self, x) -> None:

@@ -1,16 +1,27 @@
 """Forward and backward-to-input kernels, one module per Caffe op.
 
-Every op module exposes the same small surface::
+Every op module exposes the same small surface, and nothing in the engine
+treats one op differently from another::
 
-    Params                        # frozen dataclass of the op's parameters
-    params_from_caffe(d) -> Params  # Caffe prototxt names, Caffe's defaults
-    output_shape(in_shape, params) -> tuple   # (Concat: a list of shapes)
-    forward(x, params, *weights) -> (y, ctx)  # Concat: x is a list of arrays
-    backward(dy, ctx) -> dx                   # Concat: a list of arrays
+    Params                                      # frozen dataclass of the parameters
+    WEIGHTS: tuple[str, ...]                    # ("weight", "bias") or ()
+    output_shapes(in_shapes, params) -> tuple   # one shape per output
+    weight_shapes(in_shapes, params) -> dict    # {name: shape} for WEIGHTS
+    forward(xs, params, weights=()) -> (ys, ctx)
+    backward(dys, ctx) -> dxs                   # one gradient per input
 
-``ctx`` is a small NamedTuple holding exactly what backward needs. Arrays are
-NCHW; float32 and float64 in give the same dtype out; NumPy and CuPy arrays
-both work (``xp = get_array_module(x)``). No weight gradients are computed.
+``xs``/``in_shapes`` are tuples with one entry per input (Concat takes
+several, every other op one); ``ys`` and ``dys`` one per output (always one
+here); ``dxs`` one per input. ``weights`` holds the arrays named by
+``WEIGHTS``, in that order (a bias is None, or left out, when the layer has
+no ``bias_term``); ``weight_shapes`` says what their shapes must be (only
+the bias is omitted without ``bias_term``), ``{}`` for ops without weights.
+``ctx`` is a small NamedTuple holding exactly what backward needs. Arrays
+are NCHW; float32 and float64 in give the same dtype out; NumPy and CuPy
+arrays both work (``xp = get_array_module(x)``). No weight gradients are
+computed. Kernels know nothing of prototxt spellings: Caffe's parameter
+messages are turned into ``Params`` by
+:func:`inceptionism.weights.caffe_params.layer_params`.
 """
 
 from __future__ import annotations

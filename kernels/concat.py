@@ -1,9 +1,9 @@
 """Concatenation along one axis (default 1, channels); Caffe concat_layer.cpp.
 
-Forward: ``y = concatenate(xs, axis)``; every input must have the same rank,
-dtype and shape except along ``axis``. Backward splits ``dy`` back into the
-inputs' extents along ``axis``; the pieces are views of ``dy`` (no copy), so
-copy one before changing it in place.
+Forward: ``(y,) = (concatenate(xs, axis),)``; every input must have the same
+rank, dtype and shape except along ``axis``. Backward splits ``dy`` back into
+the inputs' extents along ``axis``, one gradient per input; the pieces are
+views of ``dy`` (no copy), so copy one before changing it in place.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from inceptionism.kernels._contract import Array, Shape, no_weights, single
 from inceptionism.kernels.backend import get_array_module
+
+WEIGHTS: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -24,9 +27,9 @@ class Ctx(NamedTuple):
     sizes: tuple[int, ...]  # each input's extent along axis
 
 
-def _check_shapes(shapes, axis: int) -> int:
+def _check_shapes(shapes: tuple[Shape, ...], axis: int) -> int:
     """Validate the input shapes; return the axis as a non-negative index."""
-    shapes = [tuple(s) for s in shapes]
+    shapes = tuple(tuple(s) for s in shapes)
     if not shapes:
         raise ValueError("Concat: needs at least one input")
     ndim = len(shapes[0])
@@ -44,18 +47,24 @@ def _check_shapes(shapes, axis: int) -> int:
     return axis
 
 
-def output_shape(in_shapes, params: Params) -> tuple[int, ...]:
-    """Output shape for a list of input shapes."""
+def output_shapes(in_shapes: tuple[Shape, ...], params: Params) -> tuple[Shape, ...]:
+    """``(shape,)``: the inputs' shape with their extents along axis summed."""
     axis = _check_shapes(in_shapes, params.axis)
     out = list(in_shapes[0])
     out[axis] = sum(s[axis] for s in in_shapes)
-    return tuple(out)
+    return (tuple(out),)
 
 
-def forward(xs, params: Params):
-    """``xs``: list of arrays; returns their concatenation and ctx."""
-    xs = list(xs)
-    axis = _check_shapes([x.shape for x in xs], params.axis)
+def weight_shapes(in_shapes: tuple[Shape, ...], params: Params) -> dict[str, Shape]:
+    return {}
+
+
+def forward(
+    xs: tuple[Array, ...], params: Params, weights: tuple[Array, ...] = ()
+) -> tuple[tuple[Array, ...], Ctx]:
+    """``(y,)``: the concatenation of the inputs ``xs``, and ctx."""
+    no_weights(weights, "Concat")
+    axis = _check_shapes(tuple(x.shape for x in xs), params.axis)
     dtypes = {x.dtype for x in xs}
     if len(dtypes) != 1:
         raise ValueError(
@@ -64,20 +73,21 @@ def forward(xs, params: Params):
         )
     xp = get_array_module(xs[0])
     y = xp.concatenate(xs, axis=axis)
-    return y, Ctx(axis, tuple(x.shape[axis] for x in xs))
+    return (y,), Ctx(axis, tuple(x.shape[axis] for x in xs))
 
 
-def backward(dy, ctx: Ctx):
-    """A list of gradients, one per input (views of ``dy``)."""
+def backward(dys: tuple[Array, ...], ctx: Ctx) -> tuple[Array, ...]:
+    """One gradient per input (views of ``dy``)."""
+    dy = single(dys, "Concat backward", "gradient")
     if dy.shape[ctx.axis] != sum(ctx.sizes):
         raise ValueError(
             f"Concat backward: dy has {dy.shape[ctx.axis]} entries along axis "
             f"{ctx.axis}, expected {sum(ctx.sizes)}"
         )
     out, start = [], 0
-    index = [slice(None)] * dy.ndim
+    index: list[slice] = [slice(None)] * dy.ndim
     for size in ctx.sizes:
         index[ctx.axis] = slice(start, start + size)
         out.append(dy[tuple(index)])
         start += size
-    return out
+    return tuple(out)

@@ -24,6 +24,7 @@ import numpy as np
 
 from inceptionism.kernels import _pool_layout as layout
 from inceptionism.kernels import cuda_ops
+from inceptionism.kernels._contract import Array, Shape, single, weight_and_bias
 from inceptionism.kernels._geometry import (
     check_bias,
     check_rank,
@@ -41,6 +42,9 @@ from inceptionism.kernels._im2col import (
 from inceptionism.kernels.backend import get_array_module
 
 OP = "Convolution"
+#: ``forward``'s ``weights``, in order; the bias is None (or left out) when
+#: ``bias_term`` is false.
+WEIGHTS: tuple[str, ...] = ("weight", "bias")
 
 
 @dataclass(frozen=True)
@@ -69,11 +73,12 @@ class Params:
             )
 
 
-def output_shape(in_shape, params: Params) -> tuple:
-    """``(N, C, H, W) -> (N, num_output, Ho, Wo)``."""
-    if len(in_shape) != 4:
-        raise ValueError(f"{OP}: expected (N, C, H, W), got shape {tuple(in_shape)}")
-    n, c, h, w = in_shape
+def output_shapes(in_shapes: tuple[Shape, ...], params: Params) -> tuple[Shape, ...]:
+    """``((N, C, H, W),) -> ((N, num_output, Ho, Wo),)``."""
+    shape = tuple(single(in_shapes, OP))
+    if len(shape) != 4:
+        raise ValueError(f"{OP}: expected (N, C, H, W), got shape {shape}")
+    n, c, h, w = shape
     if c % params.group:
         raise ValueError(
             f"{OP}: input channels {c} are not divisible by group {params.group}"
@@ -81,7 +86,20 @@ def output_shape(in_shape, params: Params) -> tuple:
     ho, wo = conv_out_hw(
         (h, w), params.kernel, params.stride, params.pad, params.dilation
     )
-    return (n, params.num_output, ho, wo)
+    return ((n, params.num_output, ho, wo),)
+
+
+def weight_shapes(in_shapes: tuple[Shape, ...], params: Params) -> dict[str, Shape]:
+    """``weight`` (num_output, C/group, kh, kw); ``bias`` (num_output,) if
+    ``bias_term``."""
+    output_shapes(in_shapes, params)  # checks the input shape
+    c = in_shapes[0][1]
+    out: dict[str, Shape] = {
+        "weight": (params.num_output, c // params.group, *params.kernel)
+    }
+    if params.bias_term:
+        out["bias"] = (params.num_output,)
+    return out
 
 
 class Ctx(NamedTuple):
@@ -173,13 +191,22 @@ def _backward_phased(dy, ctx: Ctx, gemm):
     return dx
 
 
-def forward(x, params: Params, weight, bias=None):
-    """y = conv(x, weight) + bias.
+def forward(
+    xs: tuple[Array, ...], params: Params, weights: tuple[Array, ...] = ()
+) -> tuple[tuple[Array, ...], Ctx]:
+    """``(y,)`` with y = conv(x, weight) + bias.
 
     x : ndarray, shape (N, C, H, W), float32 or float64
-    weight : shape (num_output, C/group, kh, kw); bias : shape (num_output,)
-    returns : (y of shape (N, num_output, Ho, Wo) and x's dtype, Ctx)
+    weights : (weight, bias): weight (num_output, C/group, kh, kw); bias
+        (num_output,), or None / left out without bias_term
+    returns : ((y of shape (N, num_output, Ho, Wo) and x's dtype,), Ctx)
     """
+    x = single(xs, OP)
+    weight, bias = weight_and_bias(weights, OP)
+    return _forward(x, params, weight, bias)
+
+
+def _forward(x, params: Params, weight, bias):
     check_rank(x, 4, OP)
     _check_weights(x, params, weight, bias)
     xp = get_array_module(x)
@@ -193,7 +220,7 @@ def forward(x, params: Params, weight, bias=None):
         y = _forward_phased(x, params, weight, out_hw)
         if bias is not None:
             y += bias.astype(x.dtype, copy=False).reshape(1, -1, 1, 1)
-        return y, Ctx(tuple(x.shape), params, weight)
+        return (y,), Ctx(tuple(x.shape), params, weight)
     cols = im2col(x, params.kernel, params.stride, params.pad, params.dilation, out_hw)
     y = xp.empty((n, params.num_output, *out_hw), dtype=x.dtype)
     # (g, Og, K) @ (N, g, K, P) -> (N, g, Og, P): one GEMM per (item, group),
@@ -205,10 +232,15 @@ def forward(x, params: Params, weight, bias=None):
     )
     if bias is not None:
         y += bias.astype(x.dtype, copy=False).reshape(1, -1, 1, 1)
-    return y, Ctx(tuple(x.shape), params, weight)
+    return (y,), Ctx(tuple(x.shape), params, weight)
 
 
-def backward(dy, ctx: Ctx):
+def backward(dys: tuple[Array, ...], ctx: Ctx) -> tuple[Array, ...]:
+    """``(dx,)`` with dx = col2im(W^T @ dy)."""
+    return (_backward(single(dys, f"{OP} backward", "gradient"), ctx),)
+
+
+def _backward(dy, ctx: Ctx):
     """dx = col2im(W^T @ dy).
 
     dy : ndarray, shape (N, num_output, Ho, Wo)

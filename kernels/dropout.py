@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from inceptionism.kernels._contract import Array, Shape, no_weights, single
+
+WEIGHTS: tuple[str, ...] = ()
+
 
 @dataclass(frozen=True)
 class Params:
@@ -31,17 +35,25 @@ def _check_params(p: Params) -> None:
         )
 
 
-def output_shape(in_shape, params: Params) -> tuple[int, ...]:
+def output_shapes(in_shapes: tuple[Shape, ...], params: Params) -> tuple[Shape, ...]:
     _check_params(params)
-    return tuple(in_shape)
+    return (tuple(single(in_shapes, "Dropout")),)
 
 
-def forward(x, params: Params):
-    """Identity: returns ``x`` itself and an empty ctx."""
+def weight_shapes(in_shapes: tuple[Shape, ...], params: Params) -> dict[str, Shape]:
+    return {}
+
+
+def forward(
+    xs: tuple[Array, ...], params: Params, weights: tuple[Array, ...] = ()
+) -> tuple[tuple[Array, ...], Ctx]:
+    """Identity: returns ``(x,)`` with ``x`` itself and an empty ctx."""
+    x = single(xs, "Dropout")
+    no_weights(weights, "Dropout")
     _check_params(params)
-    return x, Ctx()
+    return (x,), Ctx()
 
 
-def backward(dy, ctx: Ctx):
-    """Identity: returns ``dy`` itself."""
-    return dy
+def backward(dys: tuple[Array, ...], ctx: Ctx) -> tuple[Array, ...]:
+    """Identity: returns ``(dy,)`` with ``dy`` itself."""
+    return (single(dys, "Dropout backward", "gradient"),)

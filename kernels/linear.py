@@ -17,10 +17,14 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from inceptionism.kernels._contract import Array, Shape, single, weight_and_bias
 from inceptionism.kernels._geometry import check_bias
 from inceptionism.kernels.backend import get_array_module
 
 OP = "InnerProduct"
+#: ``forward``'s ``weights``, in order; the bias is None (or left out) when
+#: ``bias_term`` is false.
+WEIGHTS: tuple[str, ...] = ("weight", "bias")
 
 
 @dataclass(frozen=True)
@@ -47,21 +51,34 @@ def _axis(ndim: int, axis: int) -> int:
     return axis % ndim
 
 
-def output_shape(in_shape, params: Params) -> tuple:
-    """``shape[:axis] + (num_output,)``."""
-    a = _axis(len(in_shape), params.axis)
-    return (*tuple(in_shape[:a]), params.num_output)
+def output_shapes(in_shapes: tuple[Shape, ...], params: Params) -> tuple[Shape, ...]:
+    """``(shape[:axis] + (num_output,),)``."""
+    shape = tuple(single(in_shapes, OP))
+    a = _axis(len(shape), params.axis)
+    return ((*shape[:a], params.num_output),)
+
+
+def weight_shapes(in_shapes: tuple[Shape, ...], params: Params) -> dict[str, Shape]:
+    """``weight`` (num_output, K) (``(K, num_output)`` if transpose), ``K`` the
+    product of the flattened dims; ``bias`` (num_output,) if ``bias_term``."""
+    shape = tuple(single(in_shapes, OP))
+    k = math.prod(shape[_axis(len(shape), params.axis) :])
+    n = params.num_output
+    out: dict[str, Shape] = {"weight": (k, n) if params.transpose else (n, k)}
+    if params.bias_term:
+        out["bias"] = (n,)
+    return out
 
 
 class Ctx(NamedTuple):
     """What backward needs: the op is linear in x, so x itself is not kept."""
 
-    in_shape: tuple
+    in_shape: Shape
     params: Params
-    weight: object  # (num_output, K), cast to the input's dtype
+    weight: Array  # (num_output, K), cast to the input's dtype
 
 
-def _weight_2d(weight, params: Params, k: int):
+def _weight_2d(weight: Array, params: Params, k: int) -> Array:
     """Check ``weight`` and return it as ``(num_output, K)`` (a view)."""
     want = (k, params.num_output) if params.transpose else (params.num_output, k)
     if weight.ndim != 2 or tuple(weight.shape) != want:
@@ -74,13 +91,18 @@ def _weight_2d(weight, params: Params, k: int):
     return weight.T if params.transpose else weight
 
 
-def forward(x, params: Params, weight, bias=None):
-    """y = flatten(x) @ W^T + b.
+def forward(
+    xs: tuple[Array, ...], params: Params, weights: tuple[Array, ...] = ()
+) -> tuple[tuple[Array, ...], Ctx]:
+    """``(y,)`` with y = flatten(x) @ W^T + b.
 
     x : ndarray, any rank > axis, float32 or float64
-    weight : (num_output, K) (``(K, num_output)`` if transpose); bias : (num_output,)
-    returns : (y of shape x.shape[:axis] + (num_output,), x's dtype; Ctx)
+    weights : (weight, bias): weight (num_output, K) (``(K, num_output)`` if
+        transpose); bias (num_output,), or None / left out without bias_term
+    returns : ((y of shape x.shape[:axis] + (num_output,), x's dtype), Ctx)
     """
+    x = single(xs, OP)
+    weight, bias = weight_and_bias(weights, OP)
     xp = get_array_module(x)
     a = _axis(x.ndim, params.axis)
     m, k = math.prod(x.shape[:a]), math.prod(x.shape[a:])
@@ -89,16 +111,18 @@ def forward(x, params: Params, weight, bias=None):
     y = xp.matmul(x.reshape(m, k), w2.T)
     if bias is not None:
         y += bias.astype(x.dtype, copy=False)
-    return y.reshape(output_shape(x.shape, params)), Ctx(tuple(x.shape), params, w2)
+    (shape,) = output_shapes((x.shape,), params)
+    return (y.reshape(shape),), Ctx(tuple(x.shape), params, w2)
 
 
-def backward(dy, ctx: Ctx):
-    """dx = dy @ W, reshaped to the input's shape.
+def backward(dys: tuple[Array, ...], ctx: Ctx) -> tuple[Array, ...]:
+    """``(dx,)`` with dx = dy @ W, reshaped to the input's shape.
 
     dy : ndarray, shape in_shape[:axis] + (num_output,)
-    returns : dx of shape ctx.in_shape, dy's dtype
+    returns : (dx of shape ctx.in_shape, dy's dtype)
     """
-    want = output_shape(ctx.in_shape, ctx.params)
+    dy = single(dys, f"{OP} backward", "gradient")
+    (want,) = output_shapes((ctx.in_shape,), ctx.params)
     if tuple(dy.shape) != want:
         raise ValueError(
             f"{OP}: upstream gradient shape {tuple(dy.shape)} does not match "
@@ -107,4 +131,4 @@ def backward(dy, ctx: Ctx):
     xp = get_array_module(dy)
     w2 = ctx.weight.astype(dy.dtype, copy=False)
     dx = xp.matmul(dy.reshape(-1, ctx.params.num_output), w2)
-    return dx.reshape(ctx.in_shape)
+    return (dx.reshape(ctx.in_shape),)

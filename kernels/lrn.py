@@ -41,6 +41,7 @@ from typing import NamedTuple
 import numpy as np
 
 from inceptionism.kernels import cuda_ops
+from inceptionism.kernels._contract import Array, Shape, no_weights, single
 from inceptionism.kernels._geometry import check_rank
 from inceptionism.kernels._im2col import scratch
 from inceptionism.kernels.backend import get_array_module
@@ -49,6 +50,8 @@ from inceptionism.kernels.backend import get_array_module
 #: norm2 (192 planes of 192 KiB: a band is 192 short runs at a large
 #: power-of-two-ish stride).
 _BLOCK_BYTES = 1 << 22
+
+WEIGHTS: tuple[str, ...] = ()
 
 
 class NormRegion(enum.Enum):
@@ -70,14 +73,16 @@ class Params:
 
 class Ctx(NamedTuple):
     params: Params
-    x: object  # the input
-    scale: object  # s
-    factor: object  # s ** -beta
+    x: Array  # the input
+    scale: Array  # s
+    factor: Array  # s ** -beta
 
 
 def _check_params(p: Params) -> None:
     if not isinstance(p.norm_region, NormRegion):
-        raise ValueError(f"LRN: norm_region must be a NormRegion, got {p.norm_region!r}")
+        raise ValueError(
+            f"LRN: norm_region must be a NormRegion, got {p.norm_region!r}"
+        )
     if p.local_size < 1:
         raise ValueError(f"LRN: local_size must be >= 1, got {p.local_size}")
     if p.norm_region is NormRegion.WITHIN_CHANNEL and p.local_size % 2 == 0:
@@ -86,11 +91,16 @@ def _check_params(p: Params) -> None:
         )
 
 
-def output_shape(in_shape, params: Params) -> tuple[int, ...]:
+def output_shapes(in_shapes: tuple[Shape, ...], params: Params) -> tuple[Shape, ...]:
     _check_params(params)
-    if len(in_shape) != 4:
-        raise ValueError(f"LRN: expected a 4-d shape (N, C, H, W), got {in_shape}")
-    return tuple(in_shape)
+    shape = single(in_shapes, "LRN")
+    if len(shape) != 4:
+        raise ValueError(f"LRN: expected a 4-d shape (N, C, H, W), got {shape}")
+    return (tuple(shape),)
+
+
+def weight_shapes(in_shapes: tuple[Shape, ...], params: Params) -> dict[str, Shape]:
+    return {}
 
 
 def _window_sum(a, xp, before: int, after: int, out):
@@ -155,8 +165,12 @@ def _within_backward(dy, ctx: Ctx, xp):
     return dy * ctx.factor - acc
 
 
-def forward(x, params: Params):
-    """Normalise ``x`` (N, C, H, W); returns ``y`` (same shape and dtype), ctx."""
+def forward(
+    xs: tuple[Array, ...], params: Params, weights: tuple[Array, ...] = ()
+) -> tuple[tuple[Array, ...], Ctx]:
+    """Normalise ``x`` (N, C, H, W); returns ``(y,)`` (same shape and dtype), ctx."""
+    x = single(xs, "LRN")
+    no_weights(weights, "LRN")
     _check_params(params)
     xp = get_array_module(x)
     check_rank(x, 4, "LRN")
@@ -165,12 +179,12 @@ def forward(x, params: Params):
     n = params.local_size
     if params.norm_region is NormRegion.WITHIN_CHANNEL:
         y, scale, factor = _within_forward(x, xp, params)
-        return y, Ctx(params, x, scale, factor)
+        return (y,), Ctx(params, x, scale, factor)
     if cuda_ops.wanted(x):  # fused CUDA kernel (kernels/cuda/lrn.cu)
         y, scale, factor = cuda_ops.lrn_forward(
             x, n, params.alpha, params.beta, params.k
         )
-        return y, Ctx(params, x, scale, factor)
+        return (y,), Ctx(params, x, scale, factor)
     y, scale, factor = (xp.empty_like(x) for _ in range(3))
     for rows in _row_bands(xp, x.shape, x.itemsize):
         xb, sb = x[:, :, rows], scale[:, :, rows]
@@ -180,11 +194,12 @@ def forward(x, params: Params):
         sb += params.k
         fb = _neg_pow(sb, xp, params.beta, out=factor[:, :, rows])
         xp.multiply(xb, fb, out=y[:, :, rows])
-    return y, Ctx(params, x, scale, factor)
+    return (y,), Ctx(params, x, scale, factor)
 
 
-def backward(dy, ctx: Ctx):
-    """Gradient with respect to the input (Caffe's formula, exact)."""
+def backward(dys: tuple[Array, ...], ctx: Ctx) -> tuple[Array, ...]:
+    """``(dx,)``: the gradient with respect to the input (Caffe's formula, exact)."""
+    dy = single(dys, "LRN backward", "gradient")
     xp = get_array_module(dy)
     if dy.shape != ctx.x.shape:
         raise ValueError(
@@ -194,10 +209,10 @@ def backward(dy, ctx: Ctx):
     p = ctx.params
     n = p.local_size
     if p.norm_region is NormRegion.WITHIN_CHANNEL:
-        return _within_backward(dy, ctx, xp)
+        return (_within_backward(dy, ctx, xp),)
     if cuda_ops.wanted(dy, ctx.x, ctx.scale, ctx.factor):
-        return cuda_ops.lrn_backward(
-            dy, ctx.x, ctx.scale, ctx.factor, n, p.alpha, p.beta
+        return (
+            cuda_ops.lrn_backward(dy, ctx.x, ctx.scale, ctx.factor, n, p.alpha, p.beta),
         )
     dx = xp.empty_like(dy)
     for rows in _row_bands(xp, dy.shape, dy.itemsize):
@@ -212,4 +227,4 @@ def backward(dy, ctx: Ctx):
         acc *= 2.0 * p.alpha * p.beta / n
         dxb = xp.multiply(dyb, fb, out=dx[:, :, rows])
         dxb -= acc
-    return dx
+    return (dx,)

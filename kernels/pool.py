@@ -37,6 +37,7 @@ import numpy as np
 
 from inceptionism.kernels import _pool_layout as layout
 from inceptionism.kernels import cuda_ops
+from inceptionism.kernels._contract import Array, Shape, no_weights, single
 from inceptionism.kernels._geometry import (
     check_rank,
     check_window,
@@ -47,6 +48,8 @@ from inceptionism.kernels.backend import get_array_module
 
 #: Caffe initialises its running maximum to -FLT_MAX for float and double.
 _CAFFE_LOWEST = float(np.finfo(np.float32).min)
+
+WEIGHTS: tuple[str, ...] = ()
 
 
 class Pool(enum.Enum):
@@ -108,12 +111,15 @@ def _geometry(in_shape, p: Params):
     return p.kernel, p.stride, p.pad, out
 
 
-def output_shape(in_shape, params: Params) -> tuple[int, ...]:
-    if len(in_shape) != 4:
-        raise ValueError(
-            f"Pooling: expected a 4-d shape (N, C, H, W), got {tuple(in_shape)}"
-        )
-    return (*in_shape[:2], *_geometry(in_shape, params)[3])
+def output_shapes(in_shapes: tuple[Shape, ...], params: Params) -> tuple[Shape, ...]:
+    shape = tuple(single(in_shapes, "Pooling"))
+    if len(shape) != 4:
+        raise ValueError(f"Pooling: expected a 4-d shape (N, C, H, W), got {shape}")
+    return ((*shape[:2], *_geometry(shape, params)[3]),)
+
+
+def weight_shapes(in_shapes: tuple[Shape, ...], params: Params) -> dict[str, Shape]:
+    return {}
 
 
 def _ave_inv_count(xp, dtype, hw, kernel, stride, pad, out_hw):
@@ -201,7 +207,16 @@ def _ave_block(x, xp, kernel, stride, pad, out_hw):
     return y
 
 
-def forward(x, params: Params):
+def forward(
+    xs: tuple[Array, ...], params: Params, weights: tuple[Array, ...] = ()
+) -> tuple[tuple[Array, ...], Ctx]:
+    """``(y,)``: ``x`` pooled, and the backward context."""
+    no_weights(weights, "Pooling")
+    y, ctx = _forward(single(xs, "Pooling"), params)
+    return (y,), ctx
+
+
+def _forward(x, params: Params):
     """Pool ``x``.
 
     x : array (N, C, H, W), float32 or float64.
@@ -261,7 +276,12 @@ def forward(x, params: Params):
     return y, ctx
 
 
-def backward(dy, ctx: Ctx):
+def backward(dys: tuple[Array, ...], ctx: Ctx) -> tuple[Array, ...]:
+    """``(dx,)``: the gradient with respect to the input."""
+    return (_backward(single(dys, "Pooling backward", "gradient"), ctx),)
+
+
+def _backward(dy, ctx: Ctx):
     """Gradient with respect to the input, shape ``ctx.in_shape``."""
     xp = get_array_module(dy)
     n, c, H, W = ctx.in_shape

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from inceptionism.kernels import cuda_ops
+from inceptionism.kernels._contract import Array, Shape, no_weights, single
 from inceptionism.kernels.backend import get_array_module
+
+WEIGHTS: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class Params:
 
 class Ctx(NamedTuple):
     params: Params
-    y: object  # the output
+    y: Array  # the output
 
 
 def _check_params(p: Params) -> None:
@@ -38,13 +41,21 @@ def _check_params(p: Params) -> None:
         )
 
 
-def output_shape(in_shape, params: Params) -> tuple[int, ...]:
+def output_shapes(in_shapes: tuple[Shape, ...], params: Params) -> tuple[Shape, ...]:
     _check_params(params)
-    return tuple(in_shape)
+    return (tuple(single(in_shapes, "ReLU")),)
 
 
-def forward(x, params: Params):
-    """``y`` (same shape and dtype as ``x``, any shape) and ctx."""
+def weight_shapes(in_shapes: tuple[Shape, ...], params: Params) -> dict[str, Shape]:
+    return {}
+
+
+def forward(
+    xs: tuple[Array, ...], params: Params, weights: tuple[Array, ...] = ()
+) -> tuple[tuple[Array, ...], Ctx]:
+    """``(y,)`` (same shape and dtype as ``x``, any shape) and ctx."""
+    x = single(xs, "ReLU")
+    no_weights(weights, "ReLU")
     _check_params(params)
     xp = get_array_module(x)
     if x.dtype.kind != "f":
@@ -54,11 +65,12 @@ def forward(x, params: Params):
         y = xp.maximum(x, x.dtype.type(0))
     else:
         y = xp.where(x > 0, x, x * x.dtype.type(slope))
-    return y, Ctx(params, y)
+    return (y,), Ctx(params, y)
 
 
-def backward(dy, ctx: Ctx):
-    """Gradient with respect to the input, from the saved output."""
+def backward(dys: tuple[Array, ...], ctx: Ctx) -> tuple[Array, ...]:
+    """``(dx,)``: the gradient with respect to the input, from the saved output."""
+    dy = single(dys, "ReLU backward", "gradient")
     xp = get_array_module(dy)
     if dy.shape != ctx.y.shape:
         raise ValueError(
@@ -67,7 +79,7 @@ def backward(dy, ctx: Ctx):
         )
     slope = ctx.params.negative_slope
     if cuda_ops.wanted(dy, ctx.y):  # kernels/cuda/relu.cu
-        return cuda_ops.relu_backward(dy, ctx.y, slope)
+        return (cuda_ops.relu_backward(dy, ctx.y, slope),)
     if slope == 0:
-        return xp.multiply(dy, ctx.y > 0)
-    return xp.where(ctx.y > 0, dy, dy * dy.dtype.type(slope))
+        return (xp.multiply(dy, ctx.y > 0),)
+    return (xp.where(ctx.y > 0, dy, dy * dy.dtype.type(slope)),)

@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from inceptionism.kernels._contract import Array, Shape, no_weights, single
 from inceptionism.kernels.backend import get_array_module
+
+WEIGHTS: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,7 @@ class Params:
 
 class Ctx(NamedTuple):
     axis: int
-    y: object  # the output
+    y: Array  # the output
 
 
 def _axis(ndim: int, axis: int) -> int:
@@ -30,13 +33,22 @@ def _axis(ndim: int, axis: int) -> int:
     return axis % ndim
 
 
-def output_shape(in_shape, params: Params) -> tuple[int, ...]:
-    _axis(len(in_shape), params.axis)
-    return tuple(in_shape)
+def output_shapes(in_shapes: tuple[Shape, ...], params: Params) -> tuple[Shape, ...]:
+    shape = single(in_shapes, "Softmax")
+    _axis(len(shape), params.axis)
+    return (tuple(shape),)
 
 
-def forward(x, params: Params):
-    """``y`` (same shape and dtype as ``x``) and ctx."""
+def weight_shapes(in_shapes: tuple[Shape, ...], params: Params) -> dict[str, Shape]:
+    return {}
+
+
+def forward(
+    xs: tuple[Array, ...], params: Params, weights: tuple[Array, ...] = ()
+) -> tuple[tuple[Array, ...], Ctx]:
+    """``(y,)`` (same shape and dtype as ``x``) and ctx."""
+    x = single(xs, "Softmax")
+    no_weights(weights, "Softmax")
     xp = get_array_module(x)
     if x.dtype.kind != "f":
         raise ValueError(f"Softmax: expected a floating-point array, got {x.dtype}")
@@ -44,11 +56,12 @@ def forward(x, params: Params):
     y = x - x.max(axis=axis, keepdims=True)
     xp.exp(y, out=y)
     y /= y.sum(axis=axis, keepdims=True)
-    return y, Ctx(axis, y)
+    return (y,), Ctx(axis, y)
 
 
-def backward(dy, ctx: Ctx):
-    """Gradient with respect to the input."""
+def backward(dys: tuple[Array, ...], ctx: Ctx) -> tuple[Array, ...]:
+    """``(dx,)``: the gradient with respect to the input."""
+    dy = single(dys, "Softmax backward", "gradient")
     if dy.shape != ctx.y.shape:
         raise ValueError(
             f"Softmax backward: dy has shape {tuple(dy.shape)}, expected "
@@ -56,4 +69,4 @@ def backward(dy, ctx: Ctx):
         )
     dx = dy * ctx.y
     dx -= ctx.y * dx.sum(axis=ctx.axis, keepdims=True)
-    return dx
+    return (dx,)

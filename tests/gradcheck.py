@@ -55,37 +55,51 @@ def numerical_grad(
     return num
 
 
+def forward1(op, x, args):
+    """``op.forward((x,), params, weights)`` of a single-input op, with
+    ``args = (params, *weights)``: ``(y, ctx)``."""
+    (y,), ctx = op.forward((x,), args[0], tuple(args[1:]))
+    return y, ctx
+
+
+def backward1(op, dy, ctx):
+    """``op.backward((dy,), ctx)`` of a single-input op: ``dx``."""
+    (dx,) = op.backward((dy,), ctx)
+    return dx
+
+
 def assert_grad_matches_fd(op, x, args, rng, eps, order=2):
     """``op.backward`` against :func:`numerical_grad` of ``op.forward``.
 
-    op : a kernel module, ``forward(x, *args) -> (y, ctx)``,
-    ``backward(dy, ctx) -> dx``; x : float64 ndarray; the upstream gradient
-    is random (drawn from ``rng`` after the forward).
+    op : a single-input kernel module (the op contract of
+    :mod:`inceptionism.kernels`); args : ``(params, *weights)``; x : float64
+    ndarray; the upstream gradient is random (drawn from ``rng`` after the
+    forward).
     """
-    y, ctx = op.forward(x, *args)
+    y, ctx = forward1(op, x, args)
     g = rng.standard_normal(y.shape)
-    dx = op.backward(g, ctx)
+    dx = backward1(op, g, ctx)
     assert dx.shape == x.shape and dx.dtype == np.float64
-    num = numerical_grad(lambda xs: op.forward(xs, *args)[0], x, g, eps, order)
+    num = numerical_grad(lambda xs: forward1(op, xs, args)[0], x, g, eps, order)
     np.testing.assert_allclose(dx, num, **tol(np.float64))
 
 
 def assert_forward_matches(op, x, args, want):
-    """``op.forward(x, *args)`` keeps x's dtype, has ``op.output_shape`` and
-    equals ``want`` (a reference computed another way) within x's tolerance.
-    Returns y."""
-    y, _ = op.forward(x, *args)
+    """``op.forward((x,), *args)`` keeps x's dtype, has ``op.output_shapes``
+    and equals ``want`` (a reference computed another way) within x's
+    tolerance. Returns y."""
+    y, _ = forward1(op, x, args)
     assert y.dtype == x.dtype
-    assert y.shape == op.output_shape(x.shape, args[0])
+    assert (y.shape,) == op.output_shapes((x.shape,), args[0])
     np.testing.assert_allclose(y, want, **tol(x.dtype))
     return y
 
 
 def forward_backward(op, x, args, rng):
     """y, the random upstream gradient g (x's dtype) and dx = backward(g)."""
-    y, ctx = op.forward(x, *args)
+    y, ctx = forward1(op, x, args)
     g = rng.standard_normal(y.shape).astype(x.dtype)
-    return y, g, op.backward(g, ctx)
+    return y, g, backward1(op, g, ctx)
 
 
 def torch_forward_backward(torch_fn, x, g):
@@ -114,8 +128,8 @@ def assert_numpy_matches_cupy(op, x, args, rng):
     cp = pytest.importorskip("cupy")
     y, g, dx = forward_backward(op, x, args, rng)
     dargs = [cp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
-    yd, ctxd = op.forward(cp.asarray(x), *dargs)
-    dxd = op.backward(cp.asarray(g), ctxd)
+    yd, ctxd = forward1(op, cp.asarray(x), dargs)
+    dxd = backward1(op, cp.asarray(g), ctxd)
     assert isinstance(yd, cp.ndarray) and isinstance(dxd, cp.ndarray)
     assert yd.dtype == dxd.dtype == x.dtype
     np.testing.assert_allclose(cp.asnumpy(yd), y, **tol(x.dtype))

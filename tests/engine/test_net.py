@@ -141,9 +141,9 @@ def test_forward_runs_only_the_needed_layers(net32, rng, monkeypatch):
     ran = []
     real = conv.forward
 
-    def spy(x, params, *w):
-        ran.append(x.shape)
-        return real(x, params, *w)
+    def spy(xs, params, weights=()):
+        ran.append(xs[0].shape)
+        return real(xs, params, weights)
 
     monkeypatch.setattr(conv, "forward", spy)
     x = net32.xp.asarray(rng.standard_normal((1, 3, 67, 67)), dtype=np.float32)

@@ -43,13 +43,13 @@ def loop_reference(xs, axis):
 def test_forward_backward_match_loop_reference(shapes, axis, dtype, rng):
     xs = make(shapes, dtype, rng)
     p = concat.Params(axis)
-    y, ctx = concat.forward(xs, p)
-    assert y.dtype == dtype and y.shape == concat.output_shape(shapes, p)
+    (y,), ctx = concat.forward(tuple(xs), p)
+    assert y.dtype == dtype and y.shape == concat.output_shapes(tuple(shapes), p)[0]
     np.testing.assert_array_equal(y, loop_reference(xs, axis))
     # backward is the adjoint: <dy, concat(xs)> == sum_i <dx_i, xs_i>, and a
     # concat of the pieces gives dy back
     g = rng.standard_normal(y.shape).astype(dtype)
-    dxs = concat.backward(g, ctx)
+    dxs = concat.backward((g,), ctx)
     assert [d.shape for d in dxs] == [tuple(s) for s in shapes]
     assert all(d.dtype == dtype for d in dxs)
     np.testing.assert_array_equal(loop_reference(dxs, axis), g)
@@ -66,9 +66,9 @@ def test_forward_backward_match_loop_reference(shapes, axis, dtype, rng):
 def test_forward_backward_match_torch(shapes, axis, dtype, rng):
     torch = pytest.importorskip("torch")
     xs = make(shapes, dtype, rng)
-    y, ctx = concat.forward(xs, concat.Params(axis))
+    (y,), ctx = concat.forward(tuple(xs), concat.Params(axis))
     g = rng.standard_normal(y.shape).astype(dtype)
-    dxs = concat.backward(g, ctx)
+    dxs = concat.backward((g,), ctx)
     xts = [torch.from_numpy(x.copy()).requires_grad_(True) for x in xs]
     yt = torch.cat(xts, dim=axis)
     yt.backward(torch.from_numpy(g))
@@ -82,11 +82,13 @@ def test_forward_backward_match_torch(shapes, axis, dtype, rng):
 def test_numpy_matches_cupy(shapes, axis, rng):
     cp = pytest.importorskip("cupy")
     xs = make(shapes, np.float32, rng)
-    y, ctx = concat.forward(xs, concat.Params(axis))
+    (y,), ctx = concat.forward(tuple(xs), concat.Params(axis))
     g = rng.standard_normal(y.shape).astype(np.float32)
-    dxs = concat.backward(g, ctx)
-    yd, ctxd = concat.forward([cp.asarray(x) for x in xs], concat.Params(axis))
-    dxds = concat.backward(cp.asarray(g), ctxd)
+    dxs = concat.backward((g,), ctx)
+    (yd,), ctxd = concat.forward(
+        tuple([cp.asarray(x) for x in xs]), concat.Params(axis)
+    )
+    dxds = concat.backward((cp.asarray(g),), ctxd)
     np.testing.assert_array_equal(cp.asnumpy(yd), y)
     for dd, d in zip(dxds, dxs):
         assert isinstance(dd, cp.ndarray)
@@ -97,15 +99,15 @@ def test_bad_arguments_raise(rng):
     p = concat.Params(1)
     a, b = np.zeros((1, 2, 4, 4)), np.zeros((1, 3, 4, 5))
     with pytest.raises(ValueError, match="input 1 has shape"):
-        concat.forward([a, b], p)
+        concat.forward((a, b), p)
     with pytest.raises(ValueError, match="input 1 has shape"):
-        concat.output_shape([(1, 2, 4, 4), (1, 3, 4)], p)
+        concat.output_shapes(tuple([(1, 2, 4, 4), (1, 3, 4)]), p)[0]
     with pytest.raises(ValueError, match="mixed dtypes"):
-        concat.forward([a, a.astype(np.float32)], p)
+        concat.forward((a, a.astype(np.float32)), p)
     with pytest.raises(ValueError, match="out of range"):
-        concat.forward([a, a], concat.Params(4))
+        concat.forward((a, a), concat.Params(4))
     with pytest.raises(ValueError, match="at least one"):
-        concat.forward([], p)
-    _, ctx = concat.forward([a, a], p)
+        concat.forward((), p)
+    (_,), ctx = concat.forward((a, a), p)
     with pytest.raises(ValueError, match="expected 4"):
-        concat.backward(np.zeros((1, 5, 4, 4)), ctx)
+        concat.backward((np.zeros((1, 5, 4, 4)),), ctx)

@@ -169,12 +169,12 @@ def test_results_do_not_share_work_arrays(case, rng):
     # im2col/col2im reuse work arrays between calls; results must not.
     x, w, b = make(case, np.float64, rng)
     p = case.params()
-    y1, ctx = conv.forward(x, p, w, b)
+    (y1,), ctx = conv.forward((x,), p, (w, b))
     g1 = rng.standard_normal(y1.shape)
-    dx1 = conv.backward(g1, ctx)
+    dx1 = conv.backward((g1,), ctx)[0]
     y1_copy, dx1_copy = y1.copy(), dx1.copy()
-    y2, _ = conv.forward(-x, p, w, b)
-    dx2 = conv.backward(-g1, ctx)
+    (y2,), _ = conv.forward((-x,), p, (w, b))
+    dx2 = conv.backward((-g1,), ctx)[0]
     np.testing.assert_array_equal(y1, y1_copy)
     np.testing.assert_array_equal(dx1, dx1_copy)
     np.testing.assert_allclose(dx2, -dx1, **tol(np.float64))
@@ -185,7 +185,7 @@ def test_col2im_is_the_adjoint_of_im2col(case, rng):
     # <im2col(x), c> == <x, col2im(c)>, for both col2im layouts
     x = rng.standard_normal(case.x_shape)
     p = case.params()
-    out_hw = conv.output_shape(x.shape, p)[2:]
+    out_hw = conv.output_shapes((x.shape,), p)[0][2:]
     cols = _im2col.im2col(x, p.kernel, p.stride, p.pad, p.dilation, out_hw).copy()
     c = rng.standard_normal(cols.shape)
     dx = _im2col.col2im(c, x.shape[2:], p.stride, p.pad, p.dilation)
@@ -202,28 +202,30 @@ def test_col2im_is_the_adjoint_of_im2col(case, rng):
 def test_release_scratch_frees_and_remakes(rng):
     case = Case((1, 2, 5, 5), 2, (3, 3), pad=(1, 1))
     x, w, b = make(case, np.float64, rng)
-    y1, _ = conv.forward(x, case.params(), w, b)
+    (y1,), _ = conv.forward((x,), case.params(), (w, b))
     _im2col.release_scratch()
-    y2, _ = conv.forward(x, case.params(), w, b)
+    (y2,), _ = conv.forward((x,), case.params(), (w, b))
     np.testing.assert_array_equal(y1, y2)
 
 
 def test_float32_stays_float32_with_float64_weights(rng):
     case = Case((1, 2, 5, 5), 3, (3, 3), pad=(1, 1))
     x, w, b = make(case, np.float32, rng)
-    y, ctx = conv.forward(x, case.params(), w.astype(np.float64), b.astype(np.float64))
-    dx = conv.backward(rng.standard_normal(y.shape).astype(np.float32), ctx)
+    (y,), ctx = conv.forward(
+        (x,), case.params(), (w.astype(np.float64), b.astype(np.float64))
+    )
+    dx = conv.backward((rng.standard_normal(y.shape).astype(np.float32),), ctx)[0]
     assert y.dtype == np.float32 and dx.dtype == np.float32
 
 
 def test_backward_accepts_non_contiguous_gradient(rng):
     case = Case((2, 4, 6, 6), 4, (3, 3), pad=(1, 1), group=2)
     x, w, b = make(case, np.float64, rng)
-    _, ctx = conv.forward(x, case.params(), w, b)
+    (_,), ctx = conv.forward((x,), case.params(), (w, b))
     wide = rng.standard_normal((2, 8, 6, 6))
     g = wide[:, 2:6]  # as a Concat backward would hand it over
     np.testing.assert_array_equal(
-        conv.backward(g, ctx), conv.backward(np.ascontiguousarray(g), ctx)
+        conv.backward((g,), ctx)[0], conv.backward((np.ascontiguousarray(g),), ctx)[0]
     )
 
 
@@ -295,7 +297,7 @@ def test_forward_rejects_bad_arguments(
 ):
     x, w, b = _args(rng, x_shape, w_shape, bias_shape)
     with pytest.raises(ValueError, match=match):
-        conv.forward(x, params, w, b)
+        conv.forward((x,), params, (w, b))
 
 
 @pytest.mark.parametrize(
@@ -316,15 +318,15 @@ def test_params_reject_bad_values(kwargs, match):
 
 def test_output_shape_rejects_bad_input():
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
-        conv.output_shape((4, 6, 6), conv.Params(4, (3, 3)))
+        conv.output_shapes(((4, 6, 6),), conv.Params(4, (3, 3)))[0]
     with pytest.raises(ValueError, match="not divisible by group"):
-        conv.output_shape((1, 3, 6, 6), conv.Params(4, (3, 3), group=2))
+        conv.output_shapes(((1, 3, 6, 6),), conv.Params(4, (3, 3), group=2))[0]
     with pytest.raises(ValueError, match="larger than the padded input"):
-        conv.output_shape((1, 4, 6, 2), conv.Params(4, (3, 3)))
+        conv.output_shapes(((1, 4, 6, 2),), conv.Params(4, (3, 3)))[0]
 
 
 def test_backward_rejects_wrong_gradient_shape(rng):
     x, w, b = _args(rng)
-    y, ctx = conv.forward(x, conv.Params(4, (3, 3)), w, b)
+    (y,), ctx = conv.forward((x,), conv.Params(4, (3, 3)), (w, b))
     with pytest.raises(ValueError, match="upstream gradient shape"):
-        conv.backward(y[:, :, :-1], ctx)
+        conv.backward((y[:, :, :-1],), ctx)[0]

@@ -87,8 +87,8 @@ def xp_path(fn):
 
 
 def _check_max_pool(dev, x, params, dtype, rng):
-    y0, c0 = xp_path(lambda: pool.forward(x, params))
-    y1, c1 = pool.forward(x, params)
+    (y0,), c0 = xp_path(lambda: pool.forward((x,), params))
+    (y1,), c1 = pool.forward((x,), params)
     assert "max_pool_forward" in dev.launched
     assert c1.argmax.dtype == np.int32 and y1.dtype == dtype
     np.testing.assert_array_equal(dev.get(y1), dev.get(y0))
@@ -100,15 +100,15 @@ def _check_max_pool(dev, x, params, dtype, rng):
     )
     np.testing.assert_array_equal(a1, a0.astype(np.int32))
     g = dev.put(rng.standard_normal(y0.shape).astype(dtype))
-    ref = dev.get(xp_path(lambda: pool.backward(g, c0)))
+    ref = dev.get(xp_path(lambda: pool.backward((g,), c0)[0]))
     for ctx in (c0, c1):  # the kernel's ctx and the xp one, both backwards
         dev.launched.clear()
-        got = pool.backward(g, ctx)
+        got = pool.backward((g,), ctx)[0]
         assert dev.launched == ["max_pool_backward"] and got.dtype == dtype
         np.testing.assert_allclose(dev.get(got), ref, **tol(dtype))
-        got = xp_path(lambda ctx=ctx: pool.backward(g, ctx))
+        got = xp_path(lambda ctx=ctx: pool.backward((g,), ctx)[0])
         np.testing.assert_allclose(dev.get(got), ref, **tol(dtype))
-    return dev.get(y1), dev.get(pool.backward(g, c1)), dev.get(g)
+    return dev.get(y1), dev.get(pool.backward((g,), c1)[0]), dev.get(g)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -132,7 +132,7 @@ def test_max_pool_ties_match_caffe(case, dev, rng):
 
 def test_ave_pool_keeps_the_xp_path(dev, rng):
     x = dev.put(distinct((1, 2, 6, 6), np.float32, rng))
-    pool.forward(x, pool.Params(pool.Pool.AVE, (3, 3), (2, 2)))
+    pool.forward((x,), pool.Params(pool.Pool.AVE, (3, 3), (2, 2)))
     assert dev.launched == []
 
 
@@ -143,16 +143,16 @@ def test_ave_pool_keeps_the_xp_path(dev, rng):
 @pytest.mark.parametrize("case", LRN_CASES)
 def test_lrn_matches_xp(case, dtype, dev, rng):
     x = dev.put(lrn_make(case, dtype, rng))
-    y0, c0 = xp_path(lambda: lrn.forward(x, case.params))
-    y1, c1 = lrn.forward(x, case.params)
+    (y0,), c0 = xp_path(lambda: lrn.forward((x,), case.params))
+    (y1,), c1 = lrn.forward((x,), case.params)
     assert dev.launched == ["lrn_forward"] and y1.dtype == dtype
     for got, want in ((y1, y0), (c1.scale, c0.scale), (c1.factor, c0.factor)):
         np.testing.assert_allclose(dev.get(got), dev.get(want), **tol(dtype))
     g = dev.put(rng.standard_normal(x.shape).astype(dtype))
-    ref = dev.get(xp_path(lambda: lrn.backward(g, c0)))
+    ref = dev.get(xp_path(lambda: lrn.backward((g,), c0)[0]))
     for ctx in (c0, c1):
         dev.launched.clear()
-        got = lrn.backward(g, ctx)
+        got = lrn.backward((g,), ctx)[0]
         assert dev.launched == ["lrn_backward"] and got.dtype == dtype
         np.testing.assert_allclose(dev.get(got), ref, **tol(dtype))
 
@@ -208,13 +208,13 @@ def test_col2im_matches_xp(case, dtype, dev, rng):
 def test_conv_with_kernels_matches_xp(case, dtype, dev, rng):
     x, w, b = (None if a is None else dev.put(a) for a in conv_make(case, dtype, rng))
     p = case.params()
-    y0, c0 = xp_path(lambda: conv.forward(x, p, w, b))
+    (y0,), c0 = xp_path(lambda: conv.forward((x,), p, (w, b)))
     y0 = y0.copy()
-    y1, c1 = conv.forward(x, p, w, b)
+    (y1,), c1 = conv.forward((x,), p, (w, b))
     np.testing.assert_allclose(dev.get(y1), dev.get(y0), **tol(dtype))
     g = dev.put(rng.standard_normal(y0.shape).astype(dtype))
-    want = dev.get(xp_path(lambda: conv.backward(g, c0)))
-    got = conv.backward(g, c1)
+    want = dev.get(xp_path(lambda: conv.backward((g,), c0)[0]))
+    got = conv.backward((g,), c1)[0]
     np.testing.assert_allclose(dev.get(got), want, **tol(dtype))
 
 
@@ -227,10 +227,10 @@ def test_conv_with_kernels_matches_xp(case, dtype, dev, rng):
 def test_relu_backward_matches_xp(shape, slope, dtype, dev, rng):
     x = away_from_zero(shape, dtype, rng)
     x.flat[::5] = 0  # y == 0: the mask's edge
-    y, ctx = relu.forward(dev.put(x), relu.Params(slope))
+    (y,), ctx = relu.forward((dev.put(x),), relu.Params(slope))
     g = dev.put(rng.standard_normal(shape).astype(dtype))
-    want = dev.get(xp_path(lambda: relu.backward(g, ctx)))
-    got = relu.backward(g, ctx)
+    want = dev.get(xp_path(lambda: relu.backward((g,), ctx)[0]))
+    got = relu.backward((g,), ctx)[0]
     assert dev.launched == ["relu_backward"] and got.dtype == dtype
     np.testing.assert_array_equal(dev.get(got), want)
 
@@ -241,14 +241,15 @@ def test_relu_backward_matches_xp(shape, slope, dtype, dev, rng):
 def test_switch_off_launches_nothing(dev, rng):
     x = dev.put(distinct((1, 4, 6, 6), np.float32, rng))
     with backend.custom_kernels(False):
-        y, ctx = pool.forward(x, pool.Params(pool.Pool.MAX, (3, 3), (2, 2)))
-        lrn.backward(lrn.forward(x, lrn.Params())[0], lrn.forward(x, lrn.Params())[1])
-        relu.backward(x, relu.forward(x, relu.Params())[1])
+        (y,), ctx = pool.forward((x,), pool.Params(pool.Pool.MAX, (3, 3), (2, 2)))
+        ys, lrn_ctx = lrn.forward((x,), lrn.Params())
+        lrn.backward(ys, lrn_ctx)
+        relu.backward((x,), relu.forward((x,), relu.Params())[1])
     assert dev.launched == []
 
 
 def test_mixed_dtypes_take_the_xp_path(dev, rng):
     x = dev.put(rng.standard_normal((1, 3, 4, 4)).astype(np.float32))
-    _, ctx = relu.forward(x, relu.Params())
-    dx = relu.backward(x.astype(np.float64), ctx)
+    (_,), ctx = relu.forward((x,), relu.Params())
+    dx = relu.backward((x.astype(np.float64),), ctx)[0]
     assert dev.launched == [] and dx.dtype == np.float64

@@ -15,16 +15,16 @@ DTYPES = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")
 def test_identity_forward_and_backward(shape, dtype, rng):
     x = rng.standard_normal(shape).astype(dtype)
     p = dropout.Params(0.7)
-    y, ctx = dropout.forward(x, p)
+    (y,), ctx = dropout.forward((x,), p)
     assert y is x  # Caffe's TEST phase copies nothing (scale_train: true)
-    assert dropout.output_shape(x.shape, p) == shape
+    assert dropout.output_shapes((x.shape,), p)[0] == shape
     g = rng.standard_normal(shape).astype(dtype)
-    assert dropout.backward(g, ctx) is g
+    assert dropout.backward((g,), ctx)[0] is g
 
 
 @pytest.mark.gpu
 def test_cupy_arrays_pass_through(rng):
     cp = pytest.importorskip("cupy")
     x = cp.asarray(rng.standard_normal((2, 3)))
-    y, ctx = dropout.forward(x, dropout.Params())
-    assert y is x and dropout.backward(x, ctx) is x
+    (y,), ctx = dropout.forward((x,), dropout.Params())
+    assert y is x and dropout.backward((x,), ctx)[0] is x

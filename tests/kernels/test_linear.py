@@ -115,8 +115,8 @@ def test_float32_stays_float32_with_float64_weights(rng):
     case = Case((2, 3, 2, 2), 4)
     x, w, b = make(case, np.float32, rng)
     p = case.params()
-    y, ctx = linear.forward(x, p, w.astype(np.float64), b.astype(np.float64))
-    dx = linear.backward(rng.standard_normal(y.shape).astype(np.float32), ctx)
+    (y,), ctx = linear.forward((x,), p, (w.astype(np.float64), b.astype(np.float64)))
+    dx = linear.backward((rng.standard_normal(y.shape).astype(np.float32),), ctx)[0]
     assert y.dtype == np.float32 and dx.dtype == np.float32
 
 
@@ -162,11 +162,11 @@ def test_forward_rejects_bad_arguments(
     w = rng.standard_normal(w_shape)
     b = None if bias_shape is None else rng.standard_normal(bias_shape)
     with pytest.raises(ValueError, match=match):
-        linear.forward(x, params, w, b)
+        linear.forward((x,), params, (w, b))
 
 
 def test_backward_rejects_wrong_gradient_shape(rng):
     x, w, b = make(Case((2, 3, 2, 2), 4), np.float64, rng)
-    y, ctx = linear.forward(x, linear.Params(4), w, b)
+    (y,), ctx = linear.forward((x,), linear.Params(4), (w, b))
     with pytest.raises(ValueError, match="upstream gradient shape"):
-        linear.backward(y[:, :-1], ctx)
+        linear.backward((y[:, :-1],), ctx)[0]

@@ -125,20 +125,20 @@ def test_numpy_matches_cupy(case, dtype, rng):
 
 def test_float32_stays_float32(rng):
     x = rng.standard_normal((1, 6, 3, 3)).astype(np.float32)
-    y, ctx = lrn.forward(x, P(5, 0.9))
-    dx = lrn.backward(rng.standard_normal(y.shape).astype(np.float32), ctx)
+    (y,), ctx = lrn.forward((x,), P(5, 0.9))
+    dx = lrn.backward((rng.standard_normal(y.shape).astype(np.float32),), ctx)[0]
     assert y.dtype == np.float32 and dx.dtype == np.float32
     assert ctx.scale.dtype == ctx.factor.dtype == np.float32
 
 
 def test_bad_inputs_raise():
     with pytest.raises(ValueError, match="4-d"):
-        lrn.forward(np.zeros((3, 4, 5)), lrn.Params())
+        lrn.forward((np.zeros((3, 4, 5)),), lrn.Params())
     with pytest.raises(ValueError, match="odd local_size"):
         lrn.Params(4, norm_region=WITHIN)
-    _, ctx = lrn.forward(np.ones((1, 3, 4, 5)), lrn.Params())
+    (_,), ctx = lrn.forward((np.ones((1, 3, 4, 5)),), lrn.Params())
     with pytest.raises(ValueError, match="dy has shape"):
-        lrn.backward(np.zeros((1, 3, 4, 4)), ctx)
+        lrn.backward((np.zeros((1, 3, 4, 4)),), ctx)[0]
 
 
 # --- WITHIN_CHANNEL (Caffe's WithinChannelForward) --------------------------

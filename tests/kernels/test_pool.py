@@ -115,13 +115,13 @@ def distinct(shape, dtype, rng):
 def test_forward_backward_match_caffe_loop(case, dtype, method, rng):
     x = rng.standard_normal(case.x_shape).astype(dtype)
     p = case.params(method)
-    y, ctx = pool.forward(x, p)
+    (y,), ctx = pool.forward((x,), p)
     dy = rng.standard_normal(y.shape).astype(dtype)
-    dx = pool.backward(dy, ctx)
+    dx = pool.backward((dy,), ctx)[0]
     y_ref, dx_ref = caffe_reference(x, method, case, dy)
     assert y.dtype == dtype and dx.dtype == dtype
     assert ctx.inv_count is None or ctx.inv_count.dtype == dtype
-    assert y.shape == pool.output_shape(x.shape, p) == y_ref.shape
+    assert y.shape == pool.output_shapes((x.shape,), p)[0] == y_ref.shape
     assert dx.shape == x.shape
     np.testing.assert_allclose(y, y_ref, **tol(dtype))
     np.testing.assert_allclose(dx, dx_ref, **tol(dtype))
@@ -132,24 +132,24 @@ def test_large_window_matches_caffe_loop(method, rng):
     """272 offsets: the argmax needs uint16; ties from {0, 1, 2} everywhere."""
     case = Case((1, 2, 18, 19), (17, 16), (1, 2), (1, 1))
     x = rng.integers(0, 3, case.x_shape).astype(np.float32)
-    y, ctx = pool.forward(x, case.params(method))
+    (y,), ctx = pool.forward((x,), case.params(method))
     dy = rng.standard_normal(y.shape).astype(np.float32)
     y_ref, dx_ref = caffe_reference(x, method, case, dy)
     assert y.shape == (1, 2, 4, 4)
     assert method is AVE or ctx.argmax.dtype == np.uint16
     np.testing.assert_allclose(y, y_ref, **tol(np.float32))
-    np.testing.assert_allclose(pool.backward(dy, ctx), dx_ref, **tol(np.float32))
+    np.testing.assert_allclose(pool.backward((dy,), ctx)[0], dx_ref, **tol(np.float32))
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_max_ties_go_to_the_first_maximum(case, rng):
     """Many ties (values from {0, 1, 2}): Caffe keeps the first in raster order."""
     x = rng.integers(0, 3, case.x_shape).astype(np.float64)
-    y, ctx = pool.forward(x, case.params(MAX))
+    (y,), ctx = pool.forward((x,), case.params(MAX))
     dy = rng.standard_normal(y.shape)
     y_ref, dx_ref = caffe_reference(x, MAX, case, dy)
     np.testing.assert_array_equal(y, y_ref)
-    np.testing.assert_allclose(pool.backward(dy, ctx), dx_ref, **tol(np.float64))
+    np.testing.assert_allclose(pool.backward((dy,), ctx)[0], dx_ref, **tol(np.float64))
 
 
 @pytest.mark.parametrize("method", [MAX, AVE], ids=["max", "ave"])
@@ -212,13 +212,13 @@ def test_cases_include_ones_where_the_correction_bites():
 def test_empty_last_window_is_caffe_lowest_with_no_gradient(rng):
     x = rng.standard_normal((1, 1, 6, 6))
     p = pool.Params(MAX, (2, 2), (3, 3))
-    y, ctx = pool.forward(x, p)
+    (y,), ctx = pool.forward((x,), p)
     assert y.shape == (1, 1, 3, 3)  # windows start at 0, 3 and 6 (past H = 6)
     assert np.all(y[..., 2, :] == -FLT_MAX) and np.all(y[..., :, 2] == -FLT_MAX)
     dy = np.zeros_like(y)
     dy[..., 2, :] = dy[..., :, 2] = 1.0
-    assert not pool.backward(dy, ctx).any()
-    ya, _ = pool.forward(x, pool.Params(AVE, (2, 2), (3, 3)))
+    assert not pool.backward((dy,), ctx)[0].any()
+    (ya,), _ = pool.forward((x,), pool.Params(AVE, (2, 2), (3, 3)))
     assert np.all(ya[..., 2, :] == 0) and np.all(np.isfinite(ya))
 
 
@@ -237,16 +237,16 @@ def test_empty_last_window_is_caffe_lowest_with_no_gradient(rng):
 )  # fmt: skip
 def test_output_shape(hw, kernel, stride, pad, out):
     p = pool.Params(MAX, (kernel,) * 2, (stride,) * 2, (pad,) * 2)
-    assert pool.output_shape((1, 8, *hw), p) == (1, 8, *out)
+    assert pool.output_shapes(((1, 8, *hw),), p)[0] == (1, 8, *out)
 
 
 def test_global_pooling_output_and_large_window(rng):
     x = rng.standard_normal((2, 3, 20, 17))  # 340 offsets: argmax needs uint16
     p = pool.Params(MAX, global_pooling=True)
-    y, ctx = pool.forward(x, p)
+    (y,), ctx = pool.forward((x,), p)
     np.testing.assert_array_equal(y[..., 0, 0], x.max(axis=(2, 3)))
     dy = rng.standard_normal(y.shape)
-    dx = pool.backward(dy, ctx)
+    dx = pool.backward((dy,), ctx)[0]
     flat = x.reshape(2, 3, -1).argmax(-1)
     expect = np.zeros((2, 3, 340))
     np.put_along_axis(expect, flat[..., None], dy[..., 0, 0, None], -1)
@@ -265,13 +265,13 @@ def test_numpy_matches_cupy(case, dtype, method, rng):
 def test_bad_inputs_raise():
     p = pool.Params(MAX, (3, 3), (2, 2))
     with pytest.raises(ValueError, match="4-d"):
-        pool.forward(np.zeros((2, 5, 5)), p)
+        pool.forward((np.zeros((2, 5, 5)),), p)
     with pytest.raises(ValueError, match="larger than the padded input"):
-        pool.forward(np.zeros((1, 1, 2, 5)), p)
+        pool.forward((np.zeros((1, 1, 2, 5)),), p)
     with pytest.raises(ValueError, match="stride"):
-        pool.forward(np.zeros((1, 1, 5, 5)), pool.Params(MAX, (3, 3), (0, 1)))
+        pool.forward((np.zeros((1, 1, 5, 5)),), pool.Params(MAX, (3, 3), (0, 1)))
     with pytest.raises(ValueError, match="floating"):
-        pool.forward(np.zeros((1, 1, 5, 5), dtype=np.int32), p)
-    _, ctx = pool.forward(np.zeros((1, 1, 5, 5)), p)
+        pool.forward((np.zeros((1, 1, 5, 5), dtype=np.int32),), p)
+    (_,), ctx = pool.forward((np.zeros((1, 1, 5, 5)),), p)
     with pytest.raises(ValueError, match="dy has shape"):
-        pool.backward(np.zeros((1, 1, 3, 3)), ctx)
+        pool.backward((np.zeros((1, 1, 3, 3)),), ctx)[0]

@@ -56,11 +56,11 @@ def test_gradient_at_zero_and_in_place(slope, rng):
     """The mask comes from the output: overwriting the input changes nothing;
     at x == 0 the gradient is slope * dy (0 for a plain ReLU), as in Caffe."""
     x = np.array([[-1.0, 0.0, 2.0, -0.0]])
-    y, ctx = relu.forward(x, relu.Params(slope))
+    (y,), ctx = relu.forward((x,), relu.Params(slope))
     x[...] = 99.0  # the caller reuses the input buffer (in-place ReLU)
     dy = np.array([[3.0, 5.0, 7.0, 11.0]])
     np.testing.assert_array_equal(
-        relu.backward(dy, ctx), [[3.0 * slope, 5.0 * slope, 7.0, 11.0 * slope]]
+        relu.backward((dy,), ctx)[0], [[3.0 * slope, 5.0 * slope, 7.0, 11.0 * slope]]
     )
 
 
@@ -93,7 +93,7 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="negative_slope"):
         relu.Params(-0.5)
     with pytest.raises(ValueError, match="floating"):
-        relu.forward(np.arange(4), relu.Params())
-    _, ctx = relu.forward(np.ones((2, 3)), relu.Params())
+        relu.forward((np.arange(4),), relu.Params())
+    (_,), ctx = relu.forward((np.ones((2, 3)),), relu.Params())
     with pytest.raises(ValueError, match="dy has shape"):
-        relu.backward(np.ones((3, 2)), ctx)
+        relu.backward((np.ones((3, 2)),), ctx)[0]
