@@ -66,12 +66,17 @@ FIELDS: dict[str, dict[str, Any]] = {
 
 
 def _int(key: str, v: Any, low: int | None) -> int:
+    """An integer in caffe.proto's range: uint32 (``low=0``) or int32, so a
+    hostile file cannot ask for a 10**30-channel layer."""
     if isinstance(v, float) and math.isfinite(v) and v == int(v):
         v = int(v)
     if isinstance(v, bool) or not isinstance(v, int):
         raise ValueError(f"{key} must be an integer, got {v!r}")
     if low is not None and v < low:
         raise ValueError(f"{key} must be >= {low}, got {v}")
+    high = 2**32 - 1 if low == 0 else 2**31 - 1
+    if v > high or v < -(2**31):
+        raise ValueError(f"{key} must be at most {high}, got {v}")
     return v
 
 

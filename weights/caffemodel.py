@@ -4,21 +4,7 @@ No protobuf or Caffe dependency. The file is memory-mapped; packed float data
 is viewed in place (``numpy.frombuffer``) and copied once, into the float32
 parameter arrays, so a 50 MB model is never held several times over.
 
-Field numbers are those of Caffe's ``src/caffe/proto/caffe.proto``:
-
-- NetParameter: name 1, layers 2 (V1LayerParameter), input 3, input_dim 4,
-  input_shape 8 (BlobShape), layer 100 (LayerParameter).
-- LayerParameter: name 1, type 2 (string), bottom 3, top 4, blobs 7,
-  include 8, exclude 9, concat_param 104, convolution_param 106,
-  dropout_param 108, inner_product_param 117, lrn_param 118,
-  pooling_param 121, relu_param 123, softmax_param 125, input_param 143.
-- V1LayerParameter: bottom 2, top 3, name 4, type 5 (LayerType enum),
-  blobs 6, concat_param 9, convolution_param 10, dropout_param 12,
-  inner_product_param 17, lrn_param 18, pooling_param 19, relu_param 30,
-  include 32, exclude 33, softmax_param 39.
-- BlobProto: num 1, channels 2, height 3, width 4 (legacy dims), data 5
-  (float), shape 7 (BlobShape: dim 1, int64), double_data 8.
-
+Field numbers and kinds are in :mod:`caffe_schema` (from ``caffe.proto``).
 Every other field, of any wire type, is skipped. Decoded messages have the
 form of :func:`prototxt.parse_text`'s (``{field: [values]}``, enums as names),
 so :func:`prototxt.graph_from_net` builds the graph from either.
@@ -26,156 +12,31 @@ so :func:`prototxt.graph_from_net` builds the graph from either.
 
 from __future__ import annotations
 
+import math
 import mmap
 import os
 import struct
 from collections.abc import Mapping
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
-from inceptionism.weights.caffe_params import ENUMS
+from inceptionism.weights.caffe_schema import ENUMS_BY_VALUE as _ENUMS
+from inceptionism.weights.caffe_schema import SCHEMA as _SCHEMA
+from inceptionism.weights.errors import MALFORMED, WeightsFileError, describe
 from inceptionism.weights.prototxt import graph_from_net
 from inceptionism.weights.shapes import param_shapes
 
 
-class CaffeModelError(ValueError):
-    """A caffemodel that cannot be decoded (truncated or not a caffemodel)."""
+class CaffeModelError(WeightsFileError):
+    """A caffemodel that cannot be decoded (truncated or not a caffemodel)
+    or whose net or blobs we refuse; names the file and the byte offset or
+    the layer."""
 
 
-# Enums by value (caffe.proto).
-_ENUMS: dict[str, dict[int, str]] = {
-    "V1LayerType": {
-        0: "NONE", 35: "ABSVAL", 1: "ACCURACY", 30: "ARGMAX", 2: "BNLL",
-        3: "CONCAT", 37: "CONTRASTIVE_LOSS", 4: "CONVOLUTION", 5: "DATA",
-        39: "DECONVOLUTION", 6: "DROPOUT", 32: "DUMMY_DATA",
-        7: "EUCLIDEAN_LOSS", 25: "ELTWISE", 38: "EXP", 8: "FLATTEN",
-        9: "HDF5_DATA", 10: "HDF5_OUTPUT", 28: "HINGE_LOSS", 11: "IM2COL",
-        12: "IMAGE_DATA", 13: "INFOGAIN_LOSS", 14: "INNER_PRODUCT", 15: "LRN",
-        29: "MEMORY_DATA", 16: "MULTINOMIAL_LOGISTIC_LOSS", 34: "MVN",
-        17: "POOLING", 26: "POWER", 18: "RELU", 19: "SIGMOID",
-        27: "SIGMOID_CROSS_ENTROPY_LOSS", 36: "SILENCE", 20: "SOFTMAX",
-        21: "SOFTMAX_LOSS", 22: "SPLIT", 33: "SLICE", 23: "TANH",
-        24: "WINDOW_DATA", 31: "THRESHOLD",
-    },
-    "Phase": {0: "TRAIN", 1: "TEST"},
-    **ENUMS,
-}  # fmt: skip
+#: Deepest nesting of (deprecated) groups skipped; Caffe writes none.
+MAX_GROUP_DEPTH = 64
 
-# Field kinds: "str", "int" (varint, signed), "uint", "bool", "float",
-# "double", "floats"/"doubles" (bulk data kept as a numpy view),
-# ("enum", table), ("msg", type).
-_SCHEMA: dict[str, dict[int, tuple]] = {
-    "NetParameter": {
-        1: ("name", "str"),
-        2: ("layers", ("msg", "V1LayerParameter")),
-        3: ("input", "str"),
-        4: ("input_dim", "int"),
-        8: ("input_shape", ("msg", "BlobShape")),
-        100: ("layer", ("msg", "LayerParameter")),
-    },
-    "LayerParameter": {
-        1: ("name", "str"),
-        2: ("type", "str"),
-        3: ("bottom", "str"),
-        4: ("top", "str"),
-        7: ("blobs", ("msg", "BlobProto")),
-        8: ("include", ("msg", "NetStateRule")),
-        9: ("exclude", ("msg", "NetStateRule")),
-        104: ("concat_param", ("msg", "ConcatParameter")),
-        106: ("convolution_param", ("msg", "ConvolutionParameter")),
-        108: ("dropout_param", ("msg", "DropoutParameter")),
-        117: ("inner_product_param", ("msg", "InnerProductParameter")),
-        118: ("lrn_param", ("msg", "LRNParameter")),
-        121: ("pooling_param", ("msg", "PoolingParameter")),
-        123: ("relu_param", ("msg", "ReLUParameter")),
-        125: ("softmax_param", ("msg", "SoftmaxParameter")),
-        143: ("input_param", ("msg", "InputParameter")),
-    },
-    "V1LayerParameter": {
-        2: ("bottom", "str"),
-        3: ("top", "str"),
-        4: ("name", "str"),
-        5: ("type", ("enum", "V1LayerType")),
-        6: ("blobs", ("msg", "BlobProto")),
-        9: ("concat_param", ("msg", "ConcatParameter")),
-        10: ("convolution_param", ("msg", "ConvolutionParameter")),
-        12: ("dropout_param", ("msg", "DropoutParameter")),
-        17: ("inner_product_param", ("msg", "InnerProductParameter")),
-        18: ("lrn_param", ("msg", "LRNParameter")),
-        19: ("pooling_param", ("msg", "PoolingParameter")),
-        30: ("relu_param", ("msg", "ReLUParameter")),
-        32: ("include", ("msg", "NetStateRule")),
-        33: ("exclude", ("msg", "NetStateRule")),
-        39: ("softmax_param", ("msg", "SoftmaxParameter")),
-    },
-    "NetStateRule": {1: ("phase", ("enum", "Phase"))},
-    "BlobProto": {
-        1: ("num", "int"),
-        2: ("channels", "int"),
-        3: ("height", "int"),
-        4: ("width", "int"),
-        5: ("data", "floats"),
-        7: ("shape", ("msg", "BlobShape")),
-        8: ("double_data", "doubles"),
-    },
-    "BlobShape": {1: ("dim", "int")},
-    "InputParameter": {1: ("shape", ("msg", "BlobShape"))},
-    "ConvolutionParameter": {
-        1: ("num_output", "uint"),
-        2: ("bias_term", "bool"),
-        3: ("pad", "uint"),
-        4: ("kernel_size", "uint"),
-        5: ("group", "uint"),
-        6: ("stride", "uint"),
-        9: ("pad_h", "uint"),
-        10: ("pad_w", "uint"),
-        11: ("kernel_h", "uint"),
-        12: ("kernel_w", "uint"),
-        13: ("stride_h", "uint"),
-        14: ("stride_w", "uint"),
-        15: ("engine", ("enum", "Engine")),
-        16: ("axis", "int"),
-        17: ("force_nd_im2col", "bool"),
-        18: ("dilation", "uint"),
-    },
-    "PoolingParameter": {
-        1: ("pool", ("enum", "PoolMethod")),
-        2: ("kernel_size", "uint"),
-        3: ("stride", "uint"),
-        4: ("pad", "uint"),
-        5: ("kernel_h", "uint"),
-        6: ("kernel_w", "uint"),
-        7: ("stride_h", "uint"),
-        8: ("stride_w", "uint"),
-        9: ("pad_h", "uint"),
-        10: ("pad_w", "uint"),
-        11: ("engine", ("enum", "Engine")),
-        12: ("global_pooling", "bool"),
-        13: ("round_mode", ("enum", "RoundMode")),
-    },
-    "LRNParameter": {
-        1: ("local_size", "uint"),
-        2: ("alpha", "float"),
-        3: ("beta", "float"),
-        4: ("norm_region", ("enum", "NormRegion")),
-        5: ("k", "float"),
-        6: ("engine", ("enum", "Engine")),
-    },
-    "InnerProductParameter": {
-        1: ("num_output", "uint"),
-        2: ("bias_term", "bool"),
-        5: ("axis", "int"),
-        6: ("transpose", "bool"),
-    },
-    "DropoutParameter": {1: ("dropout_ratio", "float")},
-    "ConcatParameter": {1: ("concat_dim", "uint"), 2: ("axis", "int")},
-    "ReLUParameter": {
-        1: ("negative_slope", "float"),
-        2: ("engine", ("enum", "Engine")),
-    },
-    "SoftmaxParameter": {1: ("engine", ("enum", "Engine")), 2: ("axis", "int")},
-}
 
 _F32 = struct.Struct("<f")
 _F64 = struct.Struct("<d")
@@ -219,17 +80,30 @@ class _Reader:
             n, pos = self.varint(pos, end)
             pos += n
         elif wire == 3:  # deprecated group: skip to its END_GROUP
-            while True:
-                key, pos = self.varint(pos, end)
-                if key & 7 == 4:
-                    if key >> 3 != field:
-                        self.fail(pos, "mismatched group end")
-                    return pos
-                pos = self.skip(key & 7, pos, end, key >> 3)
+            return self.skip_group(pos, end, field)
         else:
             self.fail(pos, f"invalid wire type {wire} of field {field}")
         if pos > end:
             self.fail(end, f"field {field} runs past the end of its message")
+        return pos
+
+    def skip_group(self, pos: int, end: int, field: int) -> int:
+        """Skip a group's fields up to its END_GROUP, nested groups included:
+        iteratively, with a stack of open field numbers (no recursion on
+        the file's nesting depth)."""
+        open_groups = [field]
+        while open_groups:
+            key, pos = self.varint(pos, end)
+            wire, num = key & 7, key >> 3
+            if wire == 4:
+                if num != open_groups.pop():
+                    self.fail(pos, "mismatched group end")
+            elif wire == 3:
+                if len(open_groups) >= MAX_GROUP_DEPTH:
+                    self.fail(pos, f"groups nested more than {MAX_GROUP_DEPTH} deep")
+                open_groups.append(num)
+            else:
+                pos = self.skip(wire, pos, end, num)
         return pos
 
     def message(self, type_: str, pos: int, end: int) -> dict:
@@ -333,7 +207,7 @@ class _Reader:
         return v
 
 
-def _open(source) -> tuple[Any, BinaryIO | None]:
+def _open(source) -> tuple[Any, Any]:
     """(buffer, closer) for a path or bytes-like object."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return source, None
@@ -363,9 +237,11 @@ def blob_array(blob: Mapping, where: str) -> np.ndarray:
     else:
         shape = tuple(int(blob.get(k, [0])[0]) for k in
                       ("num", "channels", "height", "width"))  # fmt: skip
+    if any(d < 0 for d in shape) or len(shape) > 32:
+        raise CaffeModelError(f"{where}: blob has an invalid shape {list(shape)}")
     parts = blob.get("data") or blob.get("double_data") or []
     count = sum(len(p) for p in parts)
-    if count != int(np.prod(shape, dtype=np.int64)):
+    if count != math.prod(shape):
         raise CaffeModelError(
             f"{where}: blob has {count} values for its shape {list(shape)}"
         )
@@ -427,6 +303,15 @@ def read_caffemodel(source, topology: dict | None = None, name: str | None = Non
         :func:`prototxt.graph_from_net`).
     """
     where = "caffemodel" if isinstance(source, (bytes, bytearray)) else str(source)
+    try:
+        return _read(source, where, topology, name)
+    except CaffeModelError:
+        raise
+    except (ValueError, *MALFORMED) as exc:
+        raise CaffeModelError(f"{where}: {describe(exc)}") from None
+
+
+def _read(source, where: str, topology: dict | None, name: str | None):
     buf, closer = _open(source)
     net = layers = raw = None
     try:

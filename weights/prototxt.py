@@ -1,16 +1,9 @@
-"""Caffe prototxt (protobuf text format) reader, and NetParameter -> graph.
+"""Caffe prototxt reader: NetParameter -> graph, and :func:`read_prototxt`.
 
-:func:`parse_text` reads the protobuf text format into a *message*: a dict
-``{field name: [value, ...]}`` (every field a list, since any may repeat),
-values being ``int``, ``float``, ``bool``, ``str`` (strings and enum names) or
-nested messages. The binary reader (:mod:`caffemodel`) decodes into the same
-form, so :func:`graph_from_net` turns either into a design-section-4 graph.
-
-Supported text syntax (protobuf's ``text_format``): ``#`` comments, ``name:
-value``, ``name { ... }`` and ``name: { ... }`` / ``< ... >`` sub-messages,
-repeated fields by repetition or ``[a, b]`` lists, single- or double-quoted
-strings with C escapes (adjacent strings concatenate), enum identifiers,
-``true``/``false``, optional ``;``/``,`` separators.
+The text is parsed by :func:`~inceptionism.weights.text_format.parse_text`
+into a message dict (``{field: [values]}``); the binary reader
+(:mod:`caffemodel`) decodes into the same form, so :func:`graph_from_net`
+turns either into a design-section-4 graph.
 
 Nets: both ``layer { type: "Convolution" }`` and legacy ``layers { type:
 CONVOLUTION }`` (V1 enum names), inputs by ``input:`` + four ``input_dim:``,
@@ -20,175 +13,19 @@ by ``input_shape { dim: ... }``, or by an ``Input`` layer.
 from __future__ import annotations
 
 import os
-import re
 
 from inceptionism.kernels import get_op
+from inceptionism.weights.errors import MALFORMED, describe
+from inceptionism.weights.shapes import param_shapes
+from inceptionism.weights.text_format import MAX_DEPTH, PrototxtError, parse_text
 
-# ---------------------------------------------------------------- text format
-
-_TOKEN = re.compile(
-    r"""
-    (?P<ws>\s+|\#[^\n]*)
-  | (?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
-  | (?P<num>[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?[fF]?(?![\w.])
-           |[-+]?0[xX][0-9a-fA-F]+)
-  | (?P<ident>[-+]?[A-Za-z_][\w.]*)
-  | (?P<punct>[{}<>\[\]:;,])
-    """,
-    re.VERBOSE,
-)
-
-_ESCAPES = {
-    "n": 10, "t": 9, "r": 13, "a": 7, "b": 8, "f": 12, "v": 11,
-    "\\": 92, "'": 39, '"': 34, "?": 63,
-}  # fmt: skip
-
-
-class PrototxtError(ValueError):
-    """Malformed text, with the line number."""
-
-
-def _unescape(body: str, line: int) -> str:
-    out = bytearray()
-    i = 0
-    while i < len(body):
-        c = body[i]
-        if c != "\\":
-            out += c.encode("utf-8")
-            i += 1
-            continue
-        e = body[i + 1]
-        if e in _ESCAPES:
-            out.append(_ESCAPES[e])
-            i += 2
-        elif e in "01234567":
-            m = re.match(r"[0-7]{1,3}", body[i + 1 :])
-            assert m is not None  # body[i + 1] is an octal digit
-            out.append(int(m.group(), 8) & 0xFF)
-            i += 1 + len(m.group())
-        elif e in "xX":
-            m = re.match(r"[0-9a-fA-F]{1,2}", body[i + 2 :])
-            if not m:
-                raise PrototxtError(f"line {line}: bad \\x escape in string")
-            out.append(int(m.group(), 16))
-            i += 2 + len(m.group())
-        elif e in "uU":
-            n = 4 if e == "u" else 8
-            out += chr(int(body[i + 2 : i + 2 + n], 16)).encode("utf-8")
-            i += 2 + n
-        else:
-            raise PrototxtError(f"line {line}: unknown escape \\{e} in string")
-    return out.decode("utf-8", errors="replace")
-
-
-def _tokens(text: str):
-    pos, line = 0, 1
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m:
-            raise PrototxtError(f"line {line}: unexpected character {text[pos]!r}")
-        kind = m.lastgroup
-        tok = m.group()
-        if kind != "ws":
-            yield kind, tok, line
-        line += tok.count("\n")
-        pos = m.end()
-    yield "eof", "", line
-
-
-def _scalar(kind: str, tok: str, line: int):
-    if kind == "str":
-        return _unescape(tok[1:-1], line)
-    if kind == "num":
-        t = tok.rstrip("fF") if not tok.lower().startswith(("0x", "-0x")) else tok
-        if re.fullmatch(r"[-+]?\d+", t):
-            return int(t)
-        if re.fullmatch(r"[-+]?0[xX][0-9a-fA-F]+", t):
-            return int(t, 16)
-        return float(t)
-    if kind == "ident":
-        low = tok.lower()
-        if low in ("true", "t"):
-            return True
-        if low in ("false", "f"):
-            return False
-        if low.lstrip("-+") in ("inf", "infinity", "nan"):
-            return float(low)
-        return tok  # an enum value name
-    raise PrototxtError(f"line {line}: expected a value, got {tok!r}")
-
-
-class _Parser:
-    def __init__(self, text: str):
-        self.toks = _tokens(text)
-        self.advance()
-
-    def advance(self):
-        self.kind, self.tok, self.line = next(self.toks)
-
-    def expect(self, tok: str):
-        if self.tok != tok:
-            found = self.tok or "end of file"
-            raise PrototxtError(f"line {self.line}: expected {tok!r}, got {found!r}")
-        self.advance()
-
-    def message(self, close: str | None) -> dict:
-        msg: dict[str, list] = {}
-        while True:
-            if close is None and self.kind == "eof":
-                return msg
-            if close is not None and self.tok == close:
-                self.advance()
-                return msg
-            if self.kind != "ident":
-                found = self.tok or "end of file"
-                raise PrototxtError(
-                    f"line {self.line}: expected a field name, got {found!r}"
-                )
-            name = self.tok.split(".")[-1]  # extensions: [pkg.name] not used
-            self.advance()
-            colon = self.tok == ":"
-            if colon:
-                self.advance()
-            values = msg.setdefault(name, [])
-            if self.tok in ("{", "<"):
-                end = "}" if self.tok == "{" else ">"
-                self.advance()
-                values.append(self.message(end))
-            elif not colon:
-                raise PrototxtError(
-                    f"line {self.line}: expected ':' or '{{' after field {name!r}"
-                )
-            elif self.tok == "[":
-                self.advance()
-                while self.tok != "]":
-                    values.append(self.value())
-                    if self.tok == ",":
-                        self.advance()
-                self.advance()
-            else:
-                values.append(self.value())
-            if self.tok in (";", ","):
-                self.advance()
-
-    def value(self):
-        if self.tok in ("{", "<"):
-            end = "}" if self.tok == "{" else ">"
-            self.advance()
-            return self.message(end)
-        kind, tok, line = self.kind, self.tok, self.line
-        self.advance()
-        v = _scalar(kind, tok, line)
-        while kind == "str" and self.kind == "str":  # "a" "b" == "ab"
-            v += _scalar(self.kind, self.tok, self.line)
-            self.advance()
-        return v
-
-
-def parse_text(text: str) -> dict:
-    """Parse protobuf text format into a message dict (see module doc)."""
-    return _Parser(text).message(None)
-
+__all__ = [
+    "MAX_DEPTH",
+    "PrototxtError",
+    "graph_from_net",
+    "parse_text",
+    "read_prototxt",
+]
 
 # ------------------------------------------------------------ net -> graph
 
@@ -256,6 +93,48 @@ def _first(msg: dict, key: str, default=None):
     return v[0] if v else default
 
 
+# The checked getters below stand between a hostile file and code that
+# would otherwise fail with TypeError/AttributeError on a value of the wrong
+# kind (a number where a name belongs, a message where a string belongs).
+
+
+def _str(msg: dict, key: str, where: str, default: str = "") -> str:
+    v = _first(msg, key, default)
+    if not isinstance(v, str):
+        raise ValueError(f"{where}: {key} must be a string, got {v!r}")
+    return v
+
+
+def _strs(msg: dict, key: str, where: str) -> list[str]:
+    vals = msg.get(key, [])
+    for v in vals:
+        if not isinstance(v, str):
+            raise ValueError(f"{where}: {key} must be a string, got {v!r}")
+    return list(vals)
+
+
+def _msgs(msg: dict, key: str, where: str) -> list[dict]:
+    vals = msg.get(key, [])
+    for v in vals:
+        if not isinstance(v, dict):
+            raise ValueError(f"{where}: {key} must be a message {{ ... }}, got {v!r}")
+    return vals
+
+
+def _dims(values, where: str) -> list[int]:
+    """Input dimensions: integers in 1 .. 2**31-1 (caffe.proto's int32)."""
+    for d in values:
+        if isinstance(d, bool) or not isinstance(d, int) or not 0 < d < 2**31:
+            raise ValueError(f"{where}: dimensions must be integers >= 1, got {d!r}")
+    return [int(d) for d in values]
+
+
+def _param_msg(layer: dict, type_: str, where: str) -> dict | None:
+    field = PARAM_FIELDS.get(type_)
+    msgs = _msgs(layer, field, where) if field else []
+    return msgs[0] if msgs else None
+
+
 def _flat_params(msg: dict | None) -> dict:
     """A parameter message as the graph's ``params``: single values as
     scalars, repeated ones as lists, sub-messages and engine choices dropped."""
@@ -270,22 +149,24 @@ def _flat_params(msg: dict | None) -> dict:
 
 def _excluded_at_test(layer: dict) -> bool:
     """Caffe's NetStateRule check for phase TEST (deploy) only."""
-    include = layer.get("include", [])
-    exclude = layer.get("exclude", [])
+    where = f"layer {_first(layer, 'name', '?')!r}"
+    include = _msgs(layer, "include", where)
+    exclude = _msgs(layer, "exclude", where)
     if include:
         return not any(_first(r, "phase", "TEST") == "TEST" for r in include)
     return any(_first(r, "phase") == "TEST" for r in exclude)
 
 
 def _input_of(net: dict, layers: list[dict]) -> tuple[dict | None, list[dict]]:
-    names = net.get("input", [])
+    names = _strs(net, "input", "net")
     if len(names) > 1:
         raise ValueError(f"nets with several inputs {names} are not supported")
     if names:
+        where = f"input {names[0]!r}"
         if net.get("input_shape"):
-            shape = [int(d) for d in net["input_shape"][0].get("dim", [])]
+            shape = _dims(_msgs(net, "input_shape", where)[0].get("dim", []), where)
         else:
-            shape = [int(d) for d in net.get("input_dim", [])]
+            shape = _dims(net.get("input_dim", []), where)
         if len(shape) != 4:
             raise ValueError(
                 f"input {names[0]!r}: expected 4 dims (N, C, H, W), got {shape}"
@@ -293,9 +174,11 @@ def _input_of(net: dict, layers: list[dict]) -> tuple[dict | None, list[dict]]:
         return {"name": names[0], "shape": shape}, layers
     for i, layer in enumerate(layers):
         if _layer_type(layer) == "Input":
-            top = layer.get("top", ["data"])[0]
-            shapes = _first(layer, "input_param", {}).get("shape", [])
-            dims = [int(d) for d in shapes[0].get("dim", [])] if shapes else []
+            where = f"Input layer {_first(layer, 'name', '?')!r}"
+            top = (_strs(layer, "top", where) or ["data"])[0]
+            param = (_msgs(layer, "input_param", where) or [{}])[0]
+            shapes = _msgs(param, "shape", where)
+            dims = _dims(shapes[0].get("dim", []), where) if shapes else []
             if len(dims) != 4:
                 raise ValueError(
                     f"Input layer {_first(layer, 'name', '?')!r}: expected 4 "
@@ -307,8 +190,13 @@ def _input_of(net: dict, layers: list[dict]) -> tuple[dict | None, list[dict]]:
 
 def _layer_type(layer: dict) -> str:
     t = _first(layer, "type", "")
-    if isinstance(t, int):  # binary V1 enum not named (unknown number)
+    if isinstance(t, int) and not isinstance(t, bool):  # V1 enum by number
         return f"V1 type {t}"
+    if not isinstance(t, str):
+        raise ValueError(
+            f"layer {_first(layer, 'name', '?')!r}: type must be a layer type "
+            f'name such as "Convolution", got {t!r}'
+        )
     return V1_TYPES.get(t, t) if t.isupper() and t in V1_TYPES else t
 
 
@@ -330,7 +218,7 @@ def graph_from_net(net: dict, name: str | None = None) -> tuple[dict, dict[str, 
     """
     if net.get("layer") and net.get("layers"):
         raise ValueError("net uses both 'layer' and legacy 'layers' fields")
-    layers = net.get("layer") or net.get("layers") or []
+    layers = _msgs(net, "layer", "net") or _msgs(net, "layers", "net")
     inp, layers = _input_of(net, layers)
     rename: dict[str, str] = {}
     kept: list[dict] = []
@@ -338,11 +226,12 @@ def graph_from_net(net: dict, name: str | None = None) -> tuple[dict, dict[str, 
     data_top = None
     output = None  # what the last loss layer reads: the final classifier
     for layer in layers:
-        lname = _first(layer, "name", "")
+        lname = _str(layer, "name", "layer")
+        where = f"layer {lname!r}"
         t = _layer_type(layer)
-        bottoms = [rename.get(b, b) for b in layer.get("bottom", [])]
-        tops = list(layer.get("top", []))
-        if t == "Split":
+        bottoms = [rename.get(b, b) for b in _strs(layer, "bottom", where)]
+        tops = _strs(layer, "top", where)
+        if t == "Split" and bottoms:
             for top in tops:
                 rename[top] = bottoms[0]
         if _excluded_at_test(layer) or _is_training_only(t):
@@ -358,7 +247,7 @@ def graph_from_net(net: dict, name: str | None = None) -> tuple[dict, dict[str, 
                 "type": t,
                 "bottom": bottoms,
                 "top": tops,
-                "params": _flat_params(_first(layer, PARAM_FIELDS.get(t, ""), None)),
+                "params": _flat_params(_param_msg(layer, t, where)),
                 "_raw": layer,
             }
         )
@@ -389,7 +278,7 @@ def graph_from_net(net: dict, name: str | None = None) -> tuple[dict, dict[str, 
             raise ValueError(f"layer {layer['name']!r} has no bottom or no top")
     raw = {layer["name"]: layer.pop("_raw") for layer in kept}
     graph = {
-        "name": name or _first(net, "name", "") or "net",
+        "name": name or _str(net, "name", "net") or "net",
         "input": inp,
         "layers": kept,
     }
@@ -410,20 +299,34 @@ def _prune_to(layers: list[dict], output: str) -> list[dict]:
 
 
 def read_prototxt(path_or_text: str | os.PathLike, name: str | None = None) -> dict:
-    """The deploy graph of a prototxt file (or of prototxt text).
+    """The deploy graph of a prototxt file (or of prototxt text), its layer
+    parameters and shapes checked (:func:`~inceptionism.weights.shapes.
+    param_shapes`) so that bad geometry is refused here, not mid-dream.
 
     A string containing a newline or a brace is taken as the text itself.
+    Anything wrong with the content raises :class:`PrototxtError` naming the
+    file and the line or the layer.
     """
     s = os.fspath(path_or_text)
     if "\n" in s or "{" in s:
         text, where = s, "prototxt"
     else:
-        with open(s, encoding="utf-8") as f:
-            text, where = f.read(), s
+        where = s
+        with open(s, "rb") as f:
+            data = f.read()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise PrototxtError(
+                f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                f"{exc.start}, line {line}); is this a prototxt?"
+            ) from None
     try:
         graph, _ = graph_from_net(parse_text(text), name=name)
-    except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from None
-    if not graph["layers"]:
-        raise ValueError(f"{where}: no layers found")
+        if not graph["layers"]:
+            raise PrototxtError("no layers found")
+        param_shapes(graph)
+    except (ValueError, *MALFORMED) as exc:
+        raise PrototxtError(f"{where}: {describe(exc)}") from None
     return graph

@@ -11,7 +11,8 @@ import pytest
 from inceptionism.weights import load_model, save_model
 from inceptionism.weights.caffemodel import CaffeModelError, read_caffemodel
 from inceptionism.weights.convert import convert
-from inceptionism.weights.prototxt import read_prototxt
+from inceptionism.weights.errors import WeightsFileError
+from inceptionism.weights.prototxt import PrototxtError, read_prototxt
 from tests.weights import caffe_writer, minnet
 
 
@@ -175,3 +176,180 @@ def test_convert_refuses_to_overwrite_its_input(tmp_path, caffemodel_bytes):
     with pytest.raises(ValueError, match="is an input"):
         convert(src, src)
     assert src.read_bytes() == caffemodel_bytes
+
+
+# ---------------------------------------------------------------------------
+# Hostile files (issue 10): one error type, with the file's name and the
+# place; each of these escaped as another exception before.
+
+
+def test_nested_groups_in_a_caffemodel(tmp_path, caffemodel_bytes):
+    # 100,000 START_GROUP tags of an unknown field: was a RecursionError
+    src = tmp_path / "m.caffemodel"
+    src.write_bytes(caffe_writer.key(50, 3) * 100_000 + caffemodel_bytes)
+    with pytest.raises(CaffeModelError, match=rf"^{src}: .*groups nested more than"):
+        read_caffemodel(src)
+
+
+def test_groups_are_still_skipped(caffemodel_bytes):
+    w = caffe_writer
+    group = w.key(50, 3) + w.key(51, 3) + w.vfield(1, 7) + w.key(51, 4) + w.key(50, 4)
+    graph, params = read_caffemodel(group + caffemodel_bytes)
+    assert [lyr["name"] for lyr in graph["layers"]] == minnet.DEPLOY_LAYERS
+
+
+def test_caffemodel_blob_with_negative_dims():
+    w = caffe_writer
+    shape = w.ld(7, w.vfield(1, 2**64 - 2) + w.vfield(1, 2**64 - 3))  # [-2, -3]
+    bad = shape + w.ld(5, np.zeros(6, np.float32).tobytes())
+    layer = (
+        w.ld(1, b"fc") + w.ld(2, b"InnerProduct") + w.ld(3, b"data")
+        + w.ld(4, b"fc") + w.ld(7, bad) + w.ld(117, w.vfield(1, 2) + w.vfield(2, 0))
+    )  # fmt: skip
+    data = w.net([], input_shape=[1, 3, 1, 1]) + w.ld(100, layer)
+    with pytest.raises(CaffeModelError, match=r"invalid shape \[-2, -3\]"):
+        read_caffemodel(data)
+
+
+PROTO = minnet.DEPLOY_PROTOTXT
+CONV1 = "num_output: 4 kernel_size: 3 stride: 2 pad: 1"
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        # was StopIteration
+        (PROTO[: PROTO.index("layers {") + 8], r"line 7: the file ends inside"),
+        (PROTO[: PROTO.index("input: ") + 7], r"line 4: expected a value, got 'end"),
+        # was RecursionError
+        ("a {" * 100_000, r"line 1: messages nested more than 64 deep"),
+        ("a: [{" * 100_000, r"line 1: messages nested more than 64 deep"),
+        # was OverflowError
+        (PROTO.replace(CONV1, "num_output: inf kernel_size: 3"),
+         r"layer 'conv1' \(Convolution\): num_output must be an integer, got inf"),
+        (PROTO.replace(CONV1, "num_output: 99999999999999999999 kernel_size: 3"),
+         r"layer 'conv1' \(Convolution\): num_output must be at most 4294967295"),
+        (PROTO.replace("input_dim: 32 input_dim: 32", "input_dim: 3e9 input_dim: 1"),
+         r"input 'data': dimensions must be integers >= 1, got 3000000000.0"),
+        # was TypeError
+        (PROTO.replace(CONV1, "num_output: 4 num_output: 5 kernel_size: 3"),
+         r"layer 'conv1' \(Convolution\): num_output takes one value, got \[4, 5\]"),
+        (PROTO.replace('bottom: "data"', "bottom { }"),
+         r"layer 'conv1': bottom must be a string, got \{\}"),
+        # was AttributeError
+        (PROTO.replace("type: CONVOLUTION", "type: 1.5", 1),
+         r"layer 'conv1': type must be a layer type name .*, got 1.5"),
+        (PROTO.replace("type: CONVOLUTION", "type { a: 1 }", 1),
+         r"layer 'conv1': type must be a layer type name .*, got \{'a': \[1\]\}"),
+        (PROTO.replace("layers {", "layers: 5 layers {", 1),
+         r"net: layers must be a message \{ ... \}, got 5"),
+        # was "invalid literal for int() with base 16"
+        (PROTO.replace('"mini"', r'"mini\u12"'), r"line 3: bad \\u escape"),
+        (PROTO.replace('"mini"', r'"\U0011ffff"'), r"line 3: bad \\U escape"),
+        (PROTO.replace('"mini"', r'"\ud800"'), r"line 3: bad \\u escape"),
+        # was ZeroDivisionError (in shapes.py)
+        (PROTO.replace(CONV1, "num_output: 4 kernel_size: 3 stride: 0"),
+         r"layer 'conv1' \(Convolution\): .*stride must be >= 1"),
+        (PROTO.replace(CONV1, "num_output: 4 kernel_size: 3 group: 0"),
+         r"layer 'conv1' \(Convolution\): .*group must be >= 1"),
+        ("a: " + "9" * 5000, r"line 1: number '9999.*' is too long"),
+    ],
+    ids=[
+        "truncated", "truncated-value", "deep-nesting", "deep-lists", "inf",
+        "huge-int", "huge-dim", "repeated-scalar", "message-as-bottom",
+        "float-type", "message-type", "scalar-layer", "short-u", "big-U",
+        "surrogate", "stride0", "group0", "long-number",
+    ],
+)  # fmt: skip
+def test_malformed_prototxt(tmp_path, text, error):
+    path = tmp_path / "deploy.prototxt"
+    path.write_text(text)
+    with pytest.raises(PrototxtError, match=rf"^{path}: {error}") as info:
+        read_prototxt(path)
+    assert isinstance(info.value, WeightsFileError) and "\n" not in str(info.value)
+
+
+def test_prototxt_not_utf8(tmp_path):
+    # was a UnicodeDecodeError without the file's name
+    path = tmp_path / "deploy.prototxt"
+    data = PROTO.encode().replace(b'"mini"', b'"m\xffni"')
+    path.write_bytes(data)
+    at = data.index(b"\xff")
+    msg = rf"^{path}: not UTF-8 text \(byte 0xff at offset {at}, line 3\)"
+    with pytest.raises(PrototxtError, match=msg):
+        read_prototxt(path)
+
+
+def _edit_graph(path, edit):
+    with h5py.File(path, "r+") as f:
+        graph = json.loads(f.attrs["graph"])
+        graph = edit(graph) or graph
+        f.attrs["graph"] = json.dumps(graph)
+
+
+def _conv1(graph):
+    return next(lyr for lyr in graph["layers"] if lyr["name"] == "conv1")
+
+
+@pytest.mark.parametrize(
+    ("edit", "error"),
+    [
+        # were ZeroDivisionError
+        (lambda g: _conv1(g)["params"].update(stride=0),
+         r"layer 'conv1' \(Convolution\): .*stride must be >= 1"),
+        (lambda g: _conv1(g)["params"].update(group=0),
+         r"layer 'conv1' \(Convolution\): .*group must be >= 1"),
+        # was AttributeError
+        (lambda g: _conv1(g).update(params=[4, 3]),
+         r"layer 'conv1': params must be a JSON object, got \[4, 3\]"),
+        (lambda g: [1, 2], r"graph must be a JSON object, got list"),
+        (lambda g: g.update(input={"name": "data", "shape": [1, 3, 0, 32]}),
+         r"graph input must be .* positive integer dims"),
+        (lambda g: g["layers"].__setitem__(0, "conv1"),
+         r"graph layer 0 must have a string name and type"),
+        (lambda g: _conv1(g).update(bottom="data"),
+         r"layer 'conv1': bottom must be a list of blob names"),
+        (lambda g: _conv1(g)["params"].update(pad=2**30),
+         r"layer 'conv1': output \[1, 4, \d+, \d+\] at the nominal input has more"),
+    ],
+    ids=["stride0", "group0", "params-list", "graph-list", "dim0", "layer-str",
+         "bottom-str", "huge-pad"],
+)  # fmt: skip
+def test_malformed_graph_in_hdf5(good_h5, edit, error):
+    _edit_graph(good_h5, edit)
+    with pytest.raises(WeightsFileError, match=rf"^{good_h5}: invalid graph: {error}"):
+        load_model(good_h5)
+
+
+def test_hdf5_attribute_of_an_odd_type(good_h5):
+    with h5py.File(good_h5, "r+") as f:
+        f.attrs["graph"] = np.arange(3)
+    with pytest.raises(WeightsFileError, match=rf"^{good_h5}: .*re-convert it"):
+        load_model(good_h5)
+
+
+def test_hdf5_directory_and_missing_file(tmp_path):
+    with pytest.raises(WeightsFileError, match="is a directory, not a weight file"):
+        load_model(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no such weight file"):
+        load_model(tmp_path / "nope.h5")
+
+
+def test_hdf5_check_is_remembered(good_h5, tmp_path, monkeypatch):
+    """The child-process check runs once per file, not once per load."""
+    from inceptionism.weights import untrusted
+
+    monkeypatch.setenv("INCEPTIONISM_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    runs = []
+    real_run = untrusted.subprocess.run
+    monkeypatch.setattr(
+        untrusted.subprocess, "run", lambda *a, **k: runs.append(1) or real_run(*a, **k)
+    )
+    load_model(good_h5)
+    monkeypatch.setattr(untrusted, "_CHECKED", set())  # a new process
+    load_model(good_h5)
+    assert len(runs) == 1 and (tmp_path / "home" / "checked-hdf5").is_file()
+    good_h5.write_bytes(good_h5.read_bytes())  # rewritten: checked again
+    load_model(good_h5)
+    assert len(runs) == 2
