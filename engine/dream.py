@@ -28,6 +28,7 @@ a number (``inceptionism_step_end``), so a step never waits for the GPU.
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -81,7 +82,18 @@ class DreamConfig:
                 f"octave scale must be > 1, got {self.octave_scale}",
             ),
             (self.steps >= 0, f"steps must be >= 0, got {self.steps}"),
-            (self.step_size >= 0, f"step size must be >= 0, got {self.step_size}"),
+            (
+                0 <= self.step_size < math.inf,
+                f"step size must be finite and >= 0, got {self.step_size}",
+            ),
+            (
+                math.isfinite(self.octave_scale),
+                f"octave scale must be finite, got {self.octave_scale}",
+            ),
+            (
+                self.seed is None or self.seed >= 0,
+                f"seed must be >= 0, got {self.seed}",
+            ),
             (self.jitter >= 0, f"jitter must be >= 0, got {self.jitter}"),
         ]
         for ok, message in checks:

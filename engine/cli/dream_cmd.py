@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import secrets
 import sys
 import warnings
@@ -50,6 +51,43 @@ def _positive_int(text: str) -> int:
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
     return v
+
+
+#: Numeric options: (flag, smallest, largest, is the smallest excluded).
+#: Checked before any file is read, so the error names the flag.
+_RANGES = {
+    "octaves": ("--octaves", 1, 10_000, False),
+    "octave_scale": ("--octave-scale", 1.0, 100.0, True),
+    "steps": ("--steps", 0, 1_000_000, False),
+    "step_size": ("--step-size", 0.0, 1e6, False),
+    "jitter": ("--jitter", 0, 10_000, False),
+    "seed": ("--seed", 0, 2**128 - 1, False),
+    "scale": ("--scale", 0.0, 1.0, False),
+}
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """``ValueError`` naming the first numeric option that is NaN, infinite
+    or out of its range (``--step-size inf`` used to dream noise)."""
+    for name, (flag, low, high, above) in _RANGES.items():
+        v = getattr(args, name, None)
+        if v is None or (name == "octave_scale" and args.octaves == 1):
+            continue
+        ok = math.isfinite(v) and (v > low if above else v >= low) and v <= high
+        if name == "scale":  # a zoom of 1 would leave nothing to see
+            ok = ok and v < 1.0
+        if not ok:
+            low_text = f"> {low}" if above else f">= {low}"
+            high_text = "< 1" if name == "scale" else f"<= {high:g}"
+            raise ValueError(
+                f"{flag} must be a finite number {low_text} and {high_text}, got {v}"
+            )
+    for flag, v, e in (
+        ("--objective", args.objective, DEFAULT_OBJECTIVE),
+        ("--layer", args.layer, DEFAULT_LAYER),
+    ):
+        if v is not None and not v.strip():
+            raise ValueError(f"{flag} is empty; give one (e.g. {flag} {e}) or omit it")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -194,6 +232,7 @@ def _new_job(args: argparse.Namespace, pm: Any) -> remake.Job:
     """A job from the command line's options, with its recipe."""
     from inceptionism.engine.models import load_named_model
 
+    check_numbers(args)
     config = DreamConfig(
         objective=_objective_spec(args),
         octaves=args.octaves,
@@ -300,8 +339,6 @@ def run_zoom(args: argparse.Namespace) -> int:
     from inceptionism.engine.progress import ProgressBar
     from inceptionism.plugins import get_plugin_manager
 
-    if not 0.0 <= args.scale < 1.0:
-        raise ValueError(f"--scale must be in [0, 1), got {args.scale}")
     pm = get_plugin_manager()
     job = _new_job(args, pm)
     folder = Path(args.output)
