@@ -65,7 +65,8 @@ def clean_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
     process on this host) is gone: what a run killed with SIGKILL leaves.
     Files of other hosts, of live processes and of any other naming are
     kept. Returns the paths removed."""
-    removed, host = [], _host()
+    removed: list[Path] = []
+    host = _host()
     try:
         names = os.listdir(folder)
     except OSError:

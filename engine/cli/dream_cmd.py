@@ -31,15 +31,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from inceptionism.engine import preflight, remake
 from inceptionism.engine import recipe as rcp
-from inceptionism.engine import remake
 from inceptionism.engine.dream import DEFAULT_OBJECTIVE, DreamConfig
 from inceptionism.engine.image import sample_image_path
 from inceptionism.engine.models import DEFAULT_MODEL
 from inceptionism.engine.progress import SaveEvery
 
 DEFAULT_LAYER = DEFAULT_OBJECTIVE.split(":", 1)[1]
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 T = TypeVar("T")
 
 
@@ -135,6 +134,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         help="mean pixel: the weight file's (default) or dream.ipynb's 104/116/122",
     )
     p.add_argument("--bits", type=int, choices=(8, 16), default=8, help="PNG depth")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing -o output"
+    )
 
 
 def register(subparsers) -> None:
@@ -193,15 +195,6 @@ def _objective_spec(args) -> str:
             raise ValueError(f"{guide}: no such guide image")
         return f"guide:{layer}:{guide.resolve()}"
     return args.objective or f"deepdream:{layer}"
-
-
-def _default_output(inp: Path, suffix: str = ".png") -> Path:
-    base = Path.cwd() / f"{inp.stem}-dream"
-    out, n = base.with_suffix(suffix), 1
-    while out.exists():
-        n += 1
-        out = Path(f"{base}-{n}{suffix}")
-    return out
 
 
 def _dream_quietly(fn: Callable[[], T], hw: tuple[int, ...] | None = None) -> T:
@@ -306,30 +299,32 @@ def run_dream(args: argparse.Namespace) -> int:
     pm = get_plugin_manager()
     job = _replay_job(args, pm) if args.replay else _new_job(args, pm)
     zoom = job.recipe.zoom
+    if getattr(args, "save_every", None) and zoom is not None:
+        raise ValueError("--save-every applies to a dream, not to zoom frames")
     animation = zoom is not None and zoom.frame is None
-    suffixes = (".gif", ".webp") if animation else IMAGE_SUFFIXES
-    if args.output:
-        out = Path(args.output)
-    else:
-        suffix = Path(args.replay).suffix if animation else ".png"
-        out = _default_output(job.input_path, suffix)
-    if out.suffix.lower() not in suffixes:
-        raise ValueError(f"{out}: write {', '.join(suffixes)}")
-    if job.recipe.bits == 16 and out.suffix.lower() != ".png":
-        raise ValueError(f"{out}: 16-bit output is written as PNG only; use .png")
     protect = [job.input_path] + ([Path(args.replay)] if args.replay else [])
-    for p in protect:  # fail before the work, not after
-        if out.resolve() == p.resolve():
-            raise ValueError(f"{out}: refusing to overwrite the input; choose -o")
-    observers: list[Any] = [ProgressBar(sys.stderr)]
-    if getattr(args, "save_every", None):
-        if zoom is not None:
-            raise ValueError("--save-every applies to a dream, not to zoom frames")
-        observers.append(_SaveEvery(args.save_every, out, job, protect))
-    result = _dream_quietly(
-        lambda: remake.render(job, pm=pm, observers=observers), job.rgb.shape[:2]
-    )
-    remake.write(job, out, result, protect=protect)
+    if args.output:
+        out, claimed = Path(args.output), False
+    else:  # an empty placeholder, so a run started meanwhile takes the next name
+        suffix = Path(args.replay).suffix if animation else ".png"
+        out, claimed = preflight.claim_default(job.input_path, suffix), True
+    try:
+        preflight.check_output(
+            out, bits=job.recipe.bits, animation=animation,
+            overwrite=claimed or args.overwrite, protect=protect,
+        )  # fmt: skip
+        _dream_quietly(lambda: preflight.check_job(job, pm))
+        observers: list[Any] = [ProgressBar(sys.stderr)]
+        if getattr(args, "save_every", None):
+            observers.append(_SaveEvery(args.save_every, out, job, protect))
+        result = _dream_quietly(
+            lambda: remake.render(job, pm=pm, observers=observers), job.rgb.shape[:2]
+        )
+        remake.write(job, out, result, protect=protect)
+    except BaseException:
+        if claimed:
+            preflight.release(out)
+        raise
     print(out)
     return 0
 
@@ -340,9 +335,10 @@ def run_zoom(args: argparse.Namespace) -> int:
     from inceptionism.plugins import get_plugin_manager
 
     pm = get_plugin_manager()
-    job = _new_job(args, pm)
     folder = Path(args.output)
-    folder.mkdir(parents=True, exist_ok=True)
+    job = _new_job(args, pm)
+    preflight.check_frames_folder(folder, overwrite=args.overwrite)
+    _dream_quietly(lambda: preflight.check_job(job, pm))
     frames = []
     gen = zoom_frames(
         job.net, job.rgb, args.frames, args.scale, job.recipe.config, pm=pm,
