@@ -9,6 +9,7 @@ the job is built and before its first step:
   it does not exist unless ``overwrite``;
 - :func:`claim_default`: the default output name, claimed with ``O_EXCL``
   so two runs never pick the same file;
+- :func:`check_intermediates`: ``--save-every``'s files likewise;
 - :func:`check_frames_folder`: ``zoom`` into a non-empty folder needs
   ``overwrite``;
 - :func:`check_guides`: each guide image exists and decodes;
@@ -19,6 +20,7 @@ the job is built and before its first step:
 
 from __future__ import annotations
 
+import glob
 import math
 import os
 import warnings
@@ -82,6 +84,17 @@ def check_output(
         raise ValueError(
             f"{out} already exists; pass --overwrite to replace it, or choose "
             "another -o"
+        )
+
+
+def check_intermediates(out: Path, overwrite: bool = False) -> None:
+    """``--save-every``: refuse when files it would write (``<stem>-o*-s*.png``
+    beside ``out``) exist, unless ``overwrite``."""
+    old = sorted(out.parent.glob(f"{glob.escape(out.stem)}-o*-s*.png"))
+    if old and not overwrite:
+        raise ValueError(
+            f"{old[0]} (and {len(old) - 1} more) would be replaced by --save-every; "
+            "pass --overwrite, or choose another -o"
         )
 
 

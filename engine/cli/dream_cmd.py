@@ -14,7 +14,12 @@ with ``--bits 16``), each with its recipe, and optionally ``zoom.gif`` /
 ``zoom.webp`` with the run's.
 
 Decisions: without ``-o`` the output is ``<stem>-dream.png`` in the current
-folder (``-2``, ``-3``... appended rather than overwrite anything); without
+folder (``-2``, ``-3``... appended rather than overwrite anything; the name is
+claimed with ``O_EXCL`` before the dream, so runs started together never
+share one); ``-o`` onto an existing file, ``--save-every`` over earlier
+intermediates and ``zoom`` into a non-empty folder need ``--overwrite``; the
+output, its format, the guides and the memory are checked before the first
+step (:mod:`inceptionism.engine.preflight`); without
 ``--seed`` a random seed is drawn and recorded; ``--mean notebook`` uses the
 notebook's 104/116/122 instead of the weight file's.
 """
@@ -316,6 +321,7 @@ def run_dream(args: argparse.Namespace) -> int:
         _dream_quietly(lambda: preflight.check_job(job, pm))
         observers: list[Any] = [ProgressBar(sys.stderr)]
         if getattr(args, "save_every", None):
+            preflight.check_intermediates(out, args.overwrite)
             observers.append(_SaveEvery(args.save_every, out, job, protect))
         result = _dream_quietly(
             lambda: remake.render(job, pm=pm, observers=observers), job.rgb.shape[:2]

@@ -278,3 +278,13 @@ def test_zoom_into_a_non_empty_folder_needs_overwrite(
     rc, _, err = run(*argv, "--overwrite")
     assert rc == 0, err
     assert sorted(p.name for p in folder.iterdir()) == ["frame-0000.png", "mine.txt"]
+
+
+def test_save_every_over_earlier_intermediates_needs_overwrite(
+    run, run_fails, no_render, picture, tmp_path
+):
+    out = tmp_path / "s.png"
+    (tmp_path / "s-o0-s000.png").write_bytes(b"earlier")
+    argv = ["dream", picture, "-o", out, "--save-every", "1", *FAST]
+    run_fails(*argv, match="s-o0-s000.png (and 0 more) would be replaced")
+    assert (tmp_path / "s-o0-s000.png").read_bytes() == b"earlier"
