@@ -69,17 +69,21 @@ def check_output(
 ) -> None:
     """``ValueError`` (one line, with the way out) if ``out`` cannot or
     should not be written; see the module docstring."""
+    if bits not in (8, 16):
+        raise ValueError(f"{out}: bits must be 8 or 16, not {bits!r}")
+    if str(out) == "-":  # standard output (PNG): no file to check
+        return
     suffixes = ANIMATION_SUFFIXES if animation else IMAGE_SUFFIXES
     if out.suffix.lower() not in suffixes:
         raise ValueError(f"{out}: write {', '.join(suffixes)}")
-    if bits not in (8, 16):
-        raise ValueError(f"{out}: bits must be 8 or 16, not {bits!r}")
     if bits == 16 and out.suffix.lower() != ".png":
         raise ValueError(f"{out}: 16-bit output is written as PNG only; use .png")
     for p in protect:
         if out.resolve() == Path(p).resolve():
             raise ValueError(f"{out}: refusing to overwrite the input; choose -o")
     _writable(out.parent, out)
+    if out.is_dir():
+        raise ValueError(f"{out} is a folder; give a file name to -o")
     if out.exists() and not overwrite:
         raise ValueError(
             f"{out} already exists; pass --overwrite to replace it, or choose "

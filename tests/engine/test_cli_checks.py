@@ -288,3 +288,11 @@ def test_save_every_over_earlier_intermediates_needs_overwrite(
     argv = ["dream", picture, "-o", out, "--save-every", "1", *FAST]
     run_fails(*argv, match="s-o0-s000.png (and 0 more) would be replaced")
     assert (tmp_path / "s-o0-s000.png").read_bytes() == b"earlier"
+
+
+def test_output_that_is_a_folder_is_refused_even_with_overwrite(
+    run_fails, no_render, picture, tmp_path
+):
+    folder = tmp_path / "x.png"
+    folder.mkdir()
+    run_fails("dream", picture, "-o", folder, "--overwrite", *FAST, match="is a folder")
