@@ -12,6 +12,8 @@
   first removes those in its folder whose writer (a process on this host) is
   gone (:func:`clean_stale_temps`): a run killed with SIGKILL leaves them,
   the next write to that folder removes them. Nothing else is touched.
+- :func:`exclusive`: a lock file naming its holder (the downloader's, so
+  two fetches never append to one ``.part``); a dead holder's is taken over.
 - :func:`claim`: create a file only if nothing is there (``O_EXCL``), for
   default output names that two runs must not share;
   :func:`check_writable_folder`: can a file be made here (before the work).
@@ -51,6 +53,8 @@ def _host() -> str:
 
 
 def _alive(pid: int) -> bool:
+    if sys.platform == "win32":  # os.kill(pid, 0) would terminate it there
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -93,6 +97,42 @@ def _create_temp(path: Path) -> tuple[int, Path]:
         except FileExistsError:
             continue
     raise FileExistsError(f"{folder}: cannot create a temporary file for {path.name}")
+
+
+@contextlib.contextmanager
+def exclusive(lock: str | os.PathLike[str], what: str) -> Iterator[None]:
+    """Hold the lock file ``lock`` (it records ``HOST~PID``) while the block
+    runs; ``BlockingIOError`` naming ``what`` and the holder if a live
+    process holds it. A lock left by a dead process on this host (SIGKILL)
+    is taken over."""
+    lock, me = Path(lock), f"{_host()}~{os.getpid()}"
+    for _ in range(3):
+        try:
+            fd = os.open(lock, _EXCL, 0o666)
+        except FileExistsError:
+            try:
+                holder = lock.read_text(errors="replace").strip()
+            except FileNotFoundError:
+                continue  # released meanwhile
+            host, _, pid = holder.partition("~")
+            if host == _host() and pid.isdigit() and not _alive(int(pid)):
+                with contextlib.suppress(FileNotFoundError):
+                    lock.unlink()
+                continue
+            raise BlockingIOError(
+                f"{what} is under way in another process ({holder or 'unknown'}); "
+                f"wait for it, or delete {lock} if no such process runs"
+            ) from None
+        with os.fdopen(fd, "w") as f:
+            f.write(me)
+        break
+    else:
+        raise BlockingIOError(f"{what}: cannot take the lock {lock}")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
 
 
 def claim(path: str | os.PathLike[str]) -> bool:
