@@ -343,8 +343,8 @@ def run_zoom(args: argparse.Namespace) -> int:
     pm = get_plugin_manager()
     folder = Path(args.output)
     job = _new_job(args, pm)
-    preflight.check_frames_folder(folder, overwrite=args.overwrite)
     _dream_quietly(lambda: preflight.check_job(job, pm))
+    preflight.check_frames_folder(folder, overwrite=args.overwrite)  # creates it
     frames = []
     gen = zoom_frames(
         job.net, job.rgb, args.frames, args.scale, job.recipe.config, pm=pm,
