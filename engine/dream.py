@@ -28,12 +28,14 @@ a number (``inceptionism_step_end``), so a step never waits for the GPU.
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from inceptionism.engine.finite import Watch
 from inceptionism.engine.resample import resize, zoom, zoom_in
 from inceptionism.plugins.base import (
     Objective,
@@ -81,7 +83,18 @@ class DreamConfig:
                 f"octave scale must be > 1, got {self.octave_scale}",
             ),
             (self.steps >= 0, f"steps must be >= 0, got {self.steps}"),
-            (self.step_size >= 0, f"step size must be >= 0, got {self.step_size}"),
+            (
+                0 <= self.step_size < math.inf,
+                f"step size must be finite and >= 0, got {self.step_size}",
+            ),
+            (
+                math.isfinite(self.octave_scale),
+                f"octave scale must be finite, got {self.octave_scale}",
+            ),
+            (
+                self.seed is None or self.seed >= 0,
+                f"seed must be >= 0, got {self.seed}",
+            ),
             (self.jitter >= 0, f"jitter must be >= 0, got {self.jitter}"),
         ]
         for ok, message in checks:
@@ -179,11 +192,14 @@ def _fits(net, hw, layers) -> str | None:
 # -- the loop ----------------------------------------------------------------
 
 
-def make_step(net, x, objective, regularizers, priors, step_size, state):
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")  # Watch reports it
+def make_step(net, x, objective, regularizers, priors, step_size, state, watch=None):
     """One gradient-ascent step (``dream.ipynb``'s ``make_step``); returns
     ``(x, value)``, both on the net's device: ``value`` is the objective's
     value minus each regularizer's weighted penalty (the quantity the step
-    ascends), a 0-d array, never synchronised to the host here."""
+    ascends), a 0-d array, never synchronised to the host here. A
+    :class:`~inceptionism.engine.finite.Watch` is shown the step's
+    ``mean(|g|)``."""
     xp = net.xp
     for p in priors:
         x = p.before_step(x, state)
@@ -199,6 +215,8 @@ def make_step(net, x, objective, regularizers, priors, step_size, state):
     for p in priors:
         g = p.grad(g, state)
     m = xp.abs(g).mean()
+    if watch is not None:
+        watch.step(m, state.step)
     m = xp.where(m > 0, m, xp.ones_like(m))  # g == 0: no update, no 0/0
     x = x + (step_size / m).astype(x.dtype) * g
     for p in reversed(priors):
@@ -262,6 +280,7 @@ def run(
         objective.bind(net)
         pm.hook.inceptionism_dream_start(net=net, config=config, rgb=rgb)
         detail = net.xp.zeros_like(todo[0])
+        watch = Watch(net.xp)
         x = todo[0]
         for octave, base in enumerate(todo):
             if octave > 0:
@@ -279,9 +298,10 @@ def run(
                     scale=net.scale,
                 )
                 x, value = make_step(
-                    net, x, objective, regs, prs, config.step_size, state
+                    net, x, objective, regs, prs, config.step_size, state, watch
                 )
                 pm.hook.inceptionism_step_end(net=net, state=state, x=x, value=value)
+            watch.check(x, octave, len(todo), config.steps)
             if state is not None:
                 pm.hook.inceptionism_octave_end(net=net, state=state, x=x)
             detail = x - base

@@ -158,8 +158,21 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def _finite(path: Path, a) -> np.ndarray:
+    """``a`` as an array, or ``ImageError`` if it holds NaN or infinity (which
+    would be written as black: never a picture made from garbage)."""
+    a = np.asarray(a)
+    if a.dtype.kind in "fc" and not np.isfinite(a).all():
+        bad = int(a.size - np.count_nonzero(np.isfinite(a)))
+        raise ImageError(
+            f"{path}: refusing to write an image holding {bad} NaN or infinite "
+            "value(s); the dream diverged (try a lower --step-size)"
+        )
+    return a
+
+
 def _to_uint(a: np.ndarray, bits: int) -> np.ndarray:
-    a = np.clip(np.nan_to_num(np.asarray(a, dtype=np.float64)), 0.0, 255.0)
+    a = np.clip(np.asarray(a, dtype=np.float64), 0.0, 255.0)
     if bits == 16:
         return np.rint(a * (65535.0 / 255.0)).astype(np.uint16)
     return np.rint(a).astype(np.uint8)
@@ -235,7 +248,7 @@ def save_image(
         raise ImageError(f"{path}: 16-bit output is written as PNG only; use .png")
     if not path.parent.is_dir():
         raise ImageError(f"{path}: folder {path.parent} does not exist")
-    rgb = np.asarray(rgb)
+    rgb = _finite(path, rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ImageError(f"{path}: expected an (H, W, 3) RGB array, got {rgb.shape}")
     if alpha is not None and fmt == "JPEG":
@@ -293,7 +306,7 @@ def save_animation(
     fmt = _format_for(path)
     if fmt not in ("GIF", "WEBP"):
         raise ImageError(f"{path}: animations are written as .gif or .webp")
-    images = [Image.fromarray(_to_uint(f, 8), "RGB") for f in frames]
+    images = [Image.fromarray(_to_uint(_finite(path, f), 8), "RGB") for f in frames]
     if not images:
         raise ImageError(f"{path}: no frames to write")
 

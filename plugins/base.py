@@ -6,6 +6,7 @@ These are the contract between the plugins and the dream loop
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,6 +101,9 @@ class Sum(Objective):
                 flat_weights.append(float(w))
         layers = dict.fromkeys(name for t in flat_terms for name in t.layers)
         super().__init__(layers)
+        bad = [w for w in flat_weights if not math.isfinite(w)]
+        if bad:
+            raise ValueError(f"objective weight must be a finite number, got {bad[0]}")
         self.terms = tuple(flat_terms)
         self.weights = tuple(flat_weights)
 

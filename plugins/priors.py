@@ -20,13 +20,16 @@ from inceptionism.plugins.base import Prior, StepState
 from inceptionism.plugins.hookspecs import hookimpl
 
 
-def _number(value, what: str, kind=float, minimum=0):
+def _number(value, what: str, kind=float, minimum=0, maximum=10_000):
+    """``kind(value)``, checked finite and in ``[minimum, maximum]``."""
     try:
         v = kind(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{what} must be a number, got {value!r}") from None
-    if v < minimum:
-        raise ValueError(f"{what} must be >= {minimum}, got {v}")
+    if not minimum <= v <= maximum:  # False for NaN too
+        raise ValueError(
+            f"{what} must be a finite number >= {minimum} and <= {maximum}, got {v}"
+        )
     return v
 
 
@@ -133,7 +136,7 @@ class Smooth(Prior):
     usage = "smooth[:SIGMA]"
 
     def __init__(self, sigma=1.0):
-        self.sigma = _number(sigma, "smoothing sigma")
+        self.sigma = _number(sigma, "smoothing sigma", maximum=100)
 
     def grad(self, g, state: StepState):
         return smooth(g, self.sigma)
@@ -237,7 +240,7 @@ class LapNorm(Prior):
     usage = "lapnorm[:LEVELS]"
 
     def __init__(self, levels=4):
-        self.levels = _number(levels, "lapnorm levels", int, minimum=1)
+        self.levels = _number(levels, "lapnorm levels", int, minimum=1, maximum=32)
 
     def grad(self, g, state: StepState):
         return lap_normalize(g, self.levels)

@@ -8,6 +8,8 @@ CLI specs give the weight: ``tv:0.01``, ``l2:1e-3``, ``l1:1e-4``.
 
 from __future__ import annotations
 
+import math
+
 from inceptionism.kernels.backend import get_array_module
 from inceptionism.plugins.base import Regularizer
 from inceptionism.plugins.hookspecs import hookimpl
@@ -20,8 +22,8 @@ def _as_weight(value) -> float:
         raise ValueError(
             f"regularizer weight must be a number, got {value!r}"
         ) from None
-    if w < 0:
-        raise ValueError(f"regularizer weight must be >= 0, got {w:g}")
+    if not 0 <= w < math.inf:
+        raise ValueError(f"regularizer weight must be finite and >= 0, got {w:g}")
     return w
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
 import re
 from collections.abc import Callable, Collection
 from typing import Any
@@ -112,6 +113,11 @@ def split_terms(spec: str, names: Collection[str]) -> list[tuple[float, str]]:
         if m.group(1) == "-":
             sign = -sign
         coef = float(m.group(2)) if m.group(2) else 1.0
+        if not math.isfinite(coef):
+            raise ValueError(
+                f"objective spec {spec!r}: weight {m.group(2)} is not a finite "
+                "number; use a smaller one"
+            )
         start = i = m.end()
         while i < len(spec):
             if spec[i] in "+-" and i > start:

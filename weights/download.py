@@ -6,7 +6,9 @@ is there (restarted cleanly if the server ignores the range), shown with a
 progress bar on a terminal, checked against the registry's SHA-1 and only
 then renamed into place — and converted to ``<cache>/<name>.h5`` (written
 atomically). A checksum mismatch deletes the download. An interrupted
-download keeps its ``.part`` file so the next ``fetch`` resumes it. Offline,
+download keeps its ``.part`` file so the next ``fetch`` resumes it; a lock
+file (``.<file>.lock``, naming host and pid) keeps two fetches from appending
+to one ``.part``, and one left by a killed fetch is taken over. Offline,
 the error is one sentence naming the URL to download by hand and the
 ``convert`` command to run.
 """
@@ -20,7 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from inceptionism.weights.convert import convert
-from inceptionism.weights.files import cache_dir, cached_model, sha1_file
+from inceptionism.weights.files import cache_dir, cached_model, exclusive, sha1_file
 from inceptionism.weights.registry import ModelSpec, get_spec
 
 CHUNK = 1 << 16
@@ -82,6 +84,15 @@ def download(
     nor the partial file remains.
     """
     dest = Path(dest)
+    lock = dest.with_name(f".{dest.name}.lock")
+    try:
+        with exclusive(lock, f"the download of {dest.name}"):
+            return _download(url, dest, sha1, size, progress, timeout)
+    except BlockingIOError as exc:
+        raise DownloadError(str(exc)) from None
+
+
+def _download(url, dest: Path, sha1, size, progress, timeout) -> Path:
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
     req = urllib.request.Request(url, headers={"User-Agent": "inceptionism"})

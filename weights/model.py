@@ -40,3 +40,27 @@ class Model:
     )
     labels: tuple[str, ...] | None = None
     source: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_finite(self.params)
+
+
+def check_finite(params: dict) -> None:
+    """Raise ``ValueError`` naming the first layer and array holding NaN or
+    infinity, and how many: such a weight dreams an all-black picture.
+
+    One vectorised pass per array (GoogLeNet: ~7M values, a few ms).
+    """
+    for layer, blobs in params.items():
+        for kind, arr in blobs.items():
+            a = np.asarray(arr)
+            if a.dtype.kind not in "fc":
+                continue
+            finite = np.isfinite(a)
+            if not finite.all():
+                bad = int(a.size - np.count_nonzero(finite))
+                raise ValueError(
+                    f"layer {layer!r}: {kind} holds {bad} NaN or infinite "
+                    f"value(s) of {a.size}; the weights are corrupt, re-download "
+                    "or re-convert them"
+                )

@@ -14,7 +14,12 @@ with ``--bits 16``), each with its recipe, and optionally ``zoom.gif`` /
 ``zoom.webp`` with the run's.
 
 Decisions: without ``-o`` the output is ``<stem>-dream.png`` in the current
-folder (``-2``, ``-3``... appended rather than overwrite anything); without
+folder (``-2``, ``-3``... appended rather than overwrite anything; the name is
+claimed with ``O_EXCL`` before the dream, so runs started together never
+share one); ``-o`` onto an existing file, ``--save-every`` over earlier
+intermediates and ``zoom`` into a non-empty folder need ``--overwrite``; the
+output, its format, the guides and the memory are checked before the first
+step (:mod:`inceptionism.engine.preflight`); without
 ``--seed`` a random seed is drawn and recorded; ``--mean notebook`` uses the
 notebook's 104/116/122 instead of the weight file's.
 """
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import secrets
 import sys
 import warnings
@@ -30,15 +36,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from inceptionism.engine import preflight, remake
 from inceptionism.engine import recipe as rcp
-from inceptionism.engine import remake
 from inceptionism.engine.dream import DEFAULT_OBJECTIVE, DreamConfig
 from inceptionism.engine.image import sample_image_path
 from inceptionism.engine.models import DEFAULT_MODEL
 from inceptionism.engine.progress import SaveEvery
 
 DEFAULT_LAYER = DEFAULT_OBJECTIVE.split(":", 1)[1]
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 T = TypeVar("T")
 
 
@@ -50,6 +55,43 @@ def _positive_int(text: str) -> int:
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
     return v
+
+
+#: Numeric options: (flag, smallest, largest or None, is the smallest
+#: excluded). Checked before any file is read, so the error names the flag.
+_RANGES = {
+    "octaves": ("--octaves", 1, 10_000, False),
+    "octave_scale": ("--octave-scale", 1.0, 100.0, True),
+    "steps": ("--steps", 0, 1_000_000, False),
+    "step_size": ("--step-size", 0.0, 1e6, False),
+    "jitter": ("--jitter", 0, 10_000, False),
+    "seed": ("--seed", 0, None, False),
+    "scale": ("--scale", 0.0, 1.0, False),
+}
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """``ValueError`` naming the first numeric option that is NaN, infinite
+    or out of its range (``--step-size inf`` used to dream noise)."""
+    for name, (flag, low, high, above) in _RANGES.items():
+        v = getattr(args, name, None)
+        if v is None or (name == "octave_scale" and args.octaves == 1):
+            continue
+        ok = math.isfinite(v) and (v > low if above else v >= low)
+        if high is not None:  # a zoom --scale of 1 would leave nothing to see
+            ok = ok and (v < high if name == "scale" else v <= high)
+        if not ok:
+            kind = "an integer" if isinstance(low, int) else "a finite number"
+            rule = f"> {low}" if above else f">= {low}"
+            if high is not None:
+                rule += f" and {'<' if name == 'scale' else '<='} {high:g}"
+            raise ValueError(f"{flag} must be {kind} {rule}, got {v}")
+    for flag, v, e in (
+        ("--objective", args.objective, DEFAULT_OBJECTIVE),
+        ("--layer", args.layer, DEFAULT_LAYER),
+    ):
+        if v is not None and not v.strip():
+            raise ValueError(f"{flag} is empty; give one (e.g. {flag} {e}) or omit it")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -97,6 +139,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         help="mean pixel: the weight file's (default) or dream.ipynb's 104/116/122",
     )
     p.add_argument("--bits", type=int, choices=(8, 16), default=8, help="PNG depth")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing -o output"
+    )
 
 
 def register(subparsers) -> None:
@@ -157,15 +202,6 @@ def _objective_spec(args) -> str:
     return args.objective or f"deepdream:{layer}"
 
 
-def _default_output(inp: Path, suffix: str = ".png") -> Path:
-    base = Path.cwd() / f"{inp.stem}-dream"
-    out, n = base.with_suffix(suffix), 1
-    while out.exists():
-        n += 1
-        out = Path(f"{base}-{n}{suffix}")
-    return out
-
-
 def _dream_quietly(fn: Callable[[], T], hw: tuple[int, ...] | None = None) -> T:
     """Run ``fn()``; print each warning (e.g. a skipped octave) as one line.
     While dreaming an ``hw`` image, a GPU out-of-memory error becomes one
@@ -194,6 +230,7 @@ def _new_job(args: argparse.Namespace, pm: Any) -> remake.Job:
     """A job from the command line's options, with its recipe."""
     from inceptionism.engine.models import load_named_model
 
+    check_numbers(args)
     config = DreamConfig(
         objective=_objective_spec(args),
         octaves=args.octaves,
@@ -267,30 +304,33 @@ def run_dream(args: argparse.Namespace) -> int:
     pm = get_plugin_manager()
     job = _replay_job(args, pm) if args.replay else _new_job(args, pm)
     zoom = job.recipe.zoom
+    if getattr(args, "save_every", None) and zoom is not None:
+        raise ValueError("--save-every applies to a dream, not to zoom frames")
     animation = zoom is not None and zoom.frame is None
-    suffixes = (".gif", ".webp") if animation else IMAGE_SUFFIXES
-    if args.output:
-        out = Path(args.output)
-    else:
-        suffix = Path(args.replay).suffix if animation else ".png"
-        out = _default_output(job.input_path, suffix)
-    if out.suffix.lower() not in suffixes:
-        raise ValueError(f"{out}: write {', '.join(suffixes)}")
-    if job.recipe.bits == 16 and out.suffix.lower() != ".png":
-        raise ValueError(f"{out}: 16-bit output is written as PNG only; use .png")
     protect = [job.input_path] + ([Path(args.replay)] if args.replay else [])
-    for p in protect:  # fail before the work, not after
-        if out.resolve() == p.resolve():
-            raise ValueError(f"{out}: refusing to overwrite the input; choose -o")
-    observers: list[Any] = [ProgressBar(sys.stderr)]
-    if getattr(args, "save_every", None):
-        if zoom is not None:
-            raise ValueError("--save-every applies to a dream, not to zoom frames")
-        observers.append(_SaveEvery(args.save_every, out, job, protect))
-    result = _dream_quietly(
-        lambda: remake.render(job, pm=pm, observers=observers), job.rgb.shape[:2]
-    )
-    remake.write(job, out, result, protect=protect)
+    if args.output:
+        out, claimed = Path(args.output), False
+    else:  # an empty placeholder, so a run started meanwhile takes the next name
+        suffix = Path(args.replay).suffix if animation else ".png"
+        out, claimed = preflight.claim_default(job.input_path, suffix), True
+    try:
+        preflight.check_output(
+            out, bits=job.recipe.bits, animation=animation,
+            overwrite=claimed or args.overwrite, protect=protect,
+        )  # fmt: skip
+        _dream_quietly(lambda: preflight.check_job(job, pm))
+        observers: list[Any] = [ProgressBar(sys.stderr)]
+        if getattr(args, "save_every", None):
+            preflight.check_intermediates(out, args.overwrite)
+            observers.append(_SaveEvery(args.save_every, out, job, protect))
+        result = _dream_quietly(
+            lambda: remake.render(job, pm=pm, observers=observers), job.rgb.shape[:2]
+        )
+        remake.write(job, out, result, protect=protect)
+    except BaseException:
+        if claimed:
+            preflight.release(out)
+        raise
     print(out)
     return 0
 
@@ -300,12 +340,11 @@ def run_zoom(args: argparse.Namespace) -> int:
     from inceptionism.engine.progress import ProgressBar
     from inceptionism.plugins import get_plugin_manager
 
-    if not 0.0 <= args.scale < 1.0:
-        raise ValueError(f"--scale must be in [0, 1), got {args.scale}")
     pm = get_plugin_manager()
-    job = _new_job(args, pm)
     folder = Path(args.output)
-    folder.mkdir(parents=True, exist_ok=True)
+    job = _new_job(args, pm)
+    _dream_quietly(lambda: preflight.check_job(job, pm))
+    preflight.check_frames_folder(folder, overwrite=args.overwrite)  # creates it
     frames = []
     gen = zoom_frames(
         job.net, job.rgb, args.frames, args.scale, job.recipe.config, pm=pm,

@@ -121,7 +121,7 @@ def test_bad_inputs_one_line_errors(capsys, run_fails, picture, tmp_path):
     Image.new("RGB", (8, 8)).save(tiny)
     run_fails("dream", tiny, "--octaves", "1", match="too small")
     run_fails("dream", picture, "--octaves", "0", match="octaves must be")
-    run_fails("dream", picture, "--octave-scale", "0.5", match="octave scale")
+    run_fails("dream", picture, "--octave-scale", "0.5", match="--octave-scale must")
     run_fails("dream", match="no input image")
     fails(
         capsys,

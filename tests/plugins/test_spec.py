@@ -222,3 +222,46 @@ def test_usage_from_a_signature_when_none_is_declared():
     assert usage("mean", Mean) == "mean:LAYER[:SCALE]"
     assert usage("many", many) == "many:FIRST[:REST...]"
     assert usage("alias", DeepDream) == "alias[:LAYER]"
+
+
+@pytest.mark.parametrize(
+    "make, spec, message",
+    [
+        (parse_objective, f"1e999*deepdream:{A}", r"weight 1e999 is not a finite"),
+        (parse_objective, f"deepdream:{A}-1e400*deepdream:{A}", r"weight 1e400"),
+        (make_regularizer, "tv:nan", r"finite and >= 0, got nan.*usage: tv"),
+        (make_regularizer, "l2:inf", r"finite and >= 0, got inf"),
+        (make_regularizer, "l1:-1e999", r"finite and >= 0, got -inf"),
+        (
+            make_prior,
+            "smooth:nan",
+            r"sigma must be a finite number >= 0 and <= 100, got nan",
+        ),
+        (make_prior, "smooth:inf", r"<= 100, got inf"),
+        (make_prior, "smooth:1e30", r"sigma must be .*<= 100, got 1e\+30"),
+        (make_prior, "lapnorm:1000", r"levels must be .*>= 1 and <= 32"),
+        (make_prior, "jitter:99999999", r"jitter must be .*<= 10000"),
+    ],
+    ids=[
+        "objective-weight-inf",
+        "objective-weight-minus-inf",
+        "tv-nan",
+        "l2-inf",
+        "l1-minus-inf",
+        "smooth-nan",
+        "smooth-inf",
+        "smooth-huge",
+        "lapnorm-huge",
+        "jitter-huge",
+    ],
+)
+def test_numbers_in_specs_are_finite_and_in_range(pm, make, spec, message):
+    with pytest.raises(ValueError, match=message):
+        make(spec, pm)
+
+
+@pytest.mark.parametrize("weight", [float("inf"), float("nan")], ids=["inf", "nan"])
+def test_objective_sums_refuse_non_finite_weights(pm, weight):
+    obj = parse_objective(f"deepdream:{A}", pm)
+    with pytest.raises(ValueError, match="finite number"):
+        obj * weight  # noqa: B018

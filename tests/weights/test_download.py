@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import os
 import socket
 import threading
 
 import numpy as np
 import pytest
 
-from inceptionism.weights import load_model
+from inceptionism.weights import files, load_model
 from inceptionism.weights.download import DownloadError, download, fetch
 from inceptionism.weights.prototxt import read_prototxt
 from inceptionism.weights.registry import ModelSpec
 from tests.weights import caffe_writer, minnet
+from tests.weights.test_stale_temps import _dead_pid
 
 
 class Server:
@@ -174,3 +176,16 @@ def test_cache_dir(monkeypatch, tmp_path):
         monkeypatch.delenv("XDG_CACHE_HOME")
         monkeypatch.setenv("HOME", str(tmp_path))
         assert cache_dir() == tmp_path / ".cache" / "inceptionism"
+
+
+def test_a_second_fetch_waits_for_the_first(tmp_path, payload):
+    """Two fetches at once would append to one .part; the second refuses."""
+    lock = tmp_path / ".mini.caffemodel.lock"
+    lock.write_text(f"{files._host()}~{os.getpid()}")  # a live holder
+    with Server(payload) as srv:
+        with pytest.raises(DownloadError, match="under way in another process"):
+            fetch(spec_for(srv.url, payload), cache=tmp_path, progress=False)
+        assert srv.ranges == []
+        lock.write_text(f"{files._host()}~{_dead_pid()}")  # killed with SIGKILL
+        fetch(spec_for(srv.url, payload), cache=tmp_path, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mini.caffemodel", "mini.h5"]

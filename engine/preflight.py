@@ -1,0 +1,244 @@
+"""Checks before the work (issue 10): a mistake costs a second, not an hour.
+
+One place for what ``dream``, ``zoom`` and ``dream --replay`` verify after
+the job is built and before its first step:
+
+- :func:`check_output`: the output's format takes the requested bits (a bad
+  ``bits`` in a recipe used to fail after the dream), its folder exists and
+  is writable (a probe file is made and removed), it is not the input, and
+  it does not exist unless ``overwrite``;
+- :func:`claim_default`: the default output name, claimed with ``O_EXCL``
+  so two runs never pick the same file;
+- :func:`check_intermediates`: ``--save-every``'s files likewise;
+- :func:`check_frames_folder`: ``zoom`` into a non-empty folder needs
+  ``overwrite``;
+- :func:`check_guides`: each guide image exists and decodes;
+- :func:`check_memory`: the estimated memory of the largest octave
+  (:func:`dream_bytes`) against what is available
+  (:func:`available_memory`): refused above it, warned within 20% of it.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from inceptionism.weights.files import check_writable_folder, claim
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+ANIMATION_SUFFIXES = (".gif", ".webp")
+#: Warn when the estimate is above this share of the available memory.
+WARN_SHARE = 0.8
+#: What the kernels keep beside the activations (pooling indices, LRN
+#: scales, jitter's rolled copy...): measured peak / counted bytes on
+#: GoogLeNet, CPU, tracemalloc, one step: 1.63 at 160x120 (conv2/3x3), 1.49
+#: at 224x224 and 1.32 at 600x448 (inception_4c/output). With it, 4000x3000
+#: at inception_4c/output comes to 14.7 GiB; issue 10 measured 14.3 GiB.
+OVERHEAD = 1.5
+
+
+class MemoryWarning(UserWarning):
+    """The dream will use most of the available memory."""
+
+
+def _writable(folder: Path, what: Path) -> None:
+    if not folder.is_dir():
+        kind = "is not a folder" if folder.exists() else "does not exist"
+        raise ValueError(f"{what}: the folder {folder} {kind}; create it first")
+    try:
+        check_writable_folder(folder)
+    except OSError as exc:
+        raise ValueError(
+            f"{what}: cannot write in {folder} ({exc.strerror or exc}); "
+            "choose another -o"
+        ) from None
+
+
+def check_output(
+    out: Path,
+    *,
+    bits: int = 8,
+    animation: bool = False,
+    overwrite: bool = False,
+    protect: Iterable[Path] = (),
+) -> None:
+    """``ValueError`` (one line, with the way out) if ``out`` cannot or
+    should not be written; see the module docstring."""
+    if bits not in (8, 16):
+        raise ValueError(f"{out}: bits must be 8 or 16, not {bits!r}")
+    if str(out) == "-":  # standard output (PNG): no file to check
+        return
+    suffixes = ANIMATION_SUFFIXES if animation else IMAGE_SUFFIXES
+    if out.suffix.lower() not in suffixes:
+        raise ValueError(f"{out}: write {', '.join(suffixes)}")
+    if bits == 16 and out.suffix.lower() != ".png":
+        raise ValueError(f"{out}: 16-bit output is written as PNG only; use .png")
+    for p in protect:
+        if out.resolve() == Path(p).resolve():
+            raise ValueError(f"{out}: refusing to overwrite the input; choose -o")
+    _writable(out.parent, out)
+    if out.is_dir():
+        raise ValueError(f"{out} is a folder; give a file name to -o")
+    if out.exists() and not overwrite:
+        raise ValueError(
+            f"{out} already exists; pass --overwrite to replace it, or choose "
+            "another -o"
+        )
+
+
+def check_intermediates(out: Path, overwrite: bool = False) -> None:
+    """``--save-every``: refuse when files it would write (``<stem>-o*-s*.png``
+    beside ``out``) exist, unless ``overwrite``."""
+    old = sorted(out.parent.glob(f"{glob.escape(out.stem)}-o*-s*.png"))
+    if old and not overwrite:
+        raise ValueError(
+            f"{old[0]} (and {len(old) - 1} more) would be replaced by --save-every; "
+            "pass --overwrite, or choose another -o"
+        )
+
+
+def claim_default(inp: Path, suffix: str = ".png", folder: Path | None = None) -> Path:
+    """``<stem>-dream.png`` in ``folder`` (default: the current one), else
+    ``-2``, ``-3``...: created empty with ``O_EXCL``, so a second run at the
+    same moment takes the next name. The caller writes over it (or removes
+    it if the dream fails: :func:`release`)."""
+    folder = Path.cwd() if folder is None else folder
+    _writable(folder, folder / f"{inp.stem}-dream{suffix}")
+    base = folder / f"{inp.stem}-dream"
+    for n in range(1, 10_000):
+        out = Path(f"{base}{suffix}") if n == 1 else Path(f"{base}-{n}{suffix}")
+        if claim(out):
+            return out
+    raise ValueError(f"{folder}: 10000 {inp.stem}-dream files already; use -o")
+
+
+def release(claimed: Path) -> None:
+    """Remove a claimed default output that nothing was written to."""
+    try:
+        if claimed.stat().st_size == 0:
+            claimed.unlink()
+    except OSError:
+        pass
+
+
+def check_frames_folder(folder: Path, overwrite: bool = False) -> None:
+    """``zoom -o FOLDER``: refuse a non-empty folder unless ``overwrite``;
+    create a missing one; check it is writable."""
+    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
+        raise ValueError(
+            f"{folder} is not empty; pass --overwrite to write frames into it, "
+            "or choose another -o"
+        )
+    if not folder.exists():
+        try:
+            folder.mkdir(parents=True)
+        except OSError as exc:
+            raise ValueError(f"{folder}: cannot create it ({exc.strerror})") from None
+    _writable(folder, folder)
+
+
+def check_guides(paths: Iterable[Path]) -> None:
+    """Each guide image exists and decodes (``ImageError`` naming it)."""
+    from inceptionism.engine.image import load_image
+
+    for path in paths:
+        if not path.is_file():
+            raise ValueError(f"{path}: no such guide image")
+        load_image(path)
+
+
+# -- memory --------------------------------------------------------------------
+
+
+def dream_bytes(net: Any, hw: tuple[int, int], layers: Iterable[str]) -> int:
+    """Bytes one step needs at input size ``hw`` up to ``layers`` (resolved
+    names): every activation kept for backward (in-place layers share their
+    input's), two gradients of the largest blob in flight, and the largest
+    convolution's im2col columns and their gradient (transient scratch),
+    times :data:`OVERHEAD`."""
+    shapes = net.shapes(hw)
+    graph = net.graph
+    acts = largest = math.prod(shapes[graph.input_name])
+    cols = 0
+    for name in graph.order(graph.ancestors(layers)):
+        node = graph.nodes[name]
+        size = math.prod(shapes.get(name, (0,)))
+        acts += 0 if node.in_place else size
+        largest = max(largest, size)
+        kernel = getattr(node.params, "kernel", None)
+        if node.type == "Convolution" and kernel and name in shapes:
+            c_in = shapes[node.inputs[0]][1]
+            cols = max(cols, c_in * kernel[0] * kernel[1] * math.prod(shapes[name][2:]))
+    counted = acts + 2 * largest + 2 * cols
+    return int(OVERHEAD * net.dtype.itemsize * counted)
+
+
+def available_memory(device: str) -> int | None:
+    """Bytes free for a dream on ``device``: on CUDA the device's free memory
+    plus CuPy's pool; on a CPU Linux's ``MemAvailable``, else the free
+    physical pages; None if unknown."""
+    if device == "cuda":
+        try:
+            import cupy
+
+            free = int(cupy.cuda.Device().mem_info[0])
+            return free + int(cupy.get_default_memory_pool().free_bytes())
+        except Exception:
+            return None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def check_memory(net: Any, hw: tuple[int, int], layers: Iterable[str], device: str):
+    """Refuse (``MemoryError``) a dream of an ``hw`` image whose largest octave
+    needs more than the available memory; warn (:class:`MemoryWarning`) above
+    80% of it. Returns ``(needed, available)`` in bytes."""
+    layers = [net.resolve(name) for name in layers]
+    need = dream_bytes(net, hw, layers)
+    have = available_memory(device)
+    if have is None or need <= WARN_SHARE * have:
+        return need, have
+    side = max(hw)
+    fit = max(32, int(side * math.sqrt(WARN_SHARE * have / need)) // 16 * 16)
+    what = (
+        f"dreaming this {hw[1]}x{hw[0]} image at {', '.join(layers)} needs about "
+        f"{_gib(need)} of {'GPU ' if device == 'cuda' else ''}memory and "
+        f"{_gib(have)} is available"
+    )
+    if need > have:
+        raise MemoryError(f"{what}; retry with --max-size {fit} or a shallower layer")
+    warnings.warn(
+        f"{what}; if it fails, retry with --max-size {fit}", MemoryWarning, stacklevel=2
+    )
+    return need, have
+
+
+def check_job(job: Any, pm: Any = None) -> None:
+    """The job's guides and memory (the output is checked apart): call it
+    after building a job and before rendering it."""
+    from inceptionism.engine.recipe import guide_paths
+    from inceptionism.plugins.spec import parse_objective
+
+    config = job.recipe.config
+    check_guides(guide_paths(config.objective, pm))
+    layers = parse_objective(config.objective, pm).layers
+    hw = (int(job.rgb.shape[0]), int(job.rgb.shape[1]))
+    check_memory(job.net, hw, layers, job.recipe.device)
