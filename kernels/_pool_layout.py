@@ -1,4 +1,4 @@
-"""Phase-plane layout of the NumPy pooling path (:mod:`.pool`).
+"""Phase-plane layout of the NumPy fast paths (:mod:`._pool_cpu`, :mod:`._conv_cpu`).
 
 A stride-``(sh, sw)`` window over the padded input reads, for each window
 offset, every ``sh``-th row and ``sw``-th column. Splitting the padded input

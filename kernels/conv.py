@@ -108,32 +108,34 @@ def params_from_caffe(d: dict) -> Params:
     )
 
 
+def _channels(shape: Shape, params: Params) -> int:
+    """C of an (N, C, H, W) shape, checked against ``group``."""
+    if len(shape) != 4:
+        raise ValueError(f"{OP}: expected (N, C, H, W), got shape {shape}")
+    if shape[1] % params.group:
+        raise ValueError(
+            f"{OP}: input channels {shape[1]} are not divisible by group {params.group}"
+        )
+    return shape[1]
+
+
 def output_shapes(in_shapes: tuple[Shape, ...], params: Params) -> tuple[Shape, ...]:
     """``((N, C, H, W),) -> ((N, num_output, Ho, Wo),)``."""
     shape = tuple(single(in_shapes, OP))
-    if len(shape) != 4:
-        raise ValueError(f"{OP}: expected (N, C, H, W), got shape {shape}")
-    n, c, h, w = shape
-    if c % params.group:
-        raise ValueError(
-            f"{OP}: input channels {c} are not divisible by group {params.group}"
-        )
-    ho, wo = conv_out_hw(
-        (h, w), params.kernel, params.stride, params.pad, params.dilation
-    )
-    return ((n, params.num_output, ho, wo),)
+    _channels(shape, params)
+    p = params
+    ho, wo = conv_out_hw(shape[2:], p.kernel, p.stride, p.pad, p.dilation)
+    return ((shape[0], p.num_output, ho, wo),)
 
 
 def weight_shapes(in_shapes: tuple[Shape, ...], params: Params) -> dict[str, Shape]:
     """``weight`` (num_output, C/group, kh, kw); ``bias`` (num_output,) if
-    ``bias_term``."""
-    output_shapes(in_shapes, params)  # checks the input shape
-    c = in_shapes[0][1]
-    out: dict[str, Shape] = {
-        "weight": (params.num_output, c // params.group, *params.kernel)
-    }
-    if params.bias_term:
-        out["bias"] = (params.num_output,)
+    ``bias_term``. Only C matters, not the input's height and width."""
+    c = _channels(tuple(single(in_shapes, OP)), params)
+    p = params
+    out: dict[str, Shape] = {"weight": (p.num_output, c // p.group, *p.kernel)}
+    if p.bias_term:
+        out["bias"] = (p.num_output,)
     return out
 
 
