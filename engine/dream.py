@@ -7,7 +7,8 @@ Per step (defaults = the notebook)::
     blobs = net.forward(x, end=objective.layers)
     value, seeds = objective(blobs)   # deepdream: 1/2 sum a^2, seed = a
     g = net.backward(seeds)
-    g -= sum(reg.weight * reg(x).grad)          # regularizers, minimised
+    value -= sum(reg.weight * reg(x).value)     # regularizers, minimised
+    g -= sum(reg.weight * reg(x).grad)
     g = prior.grad(g)                           # smoothing, normalisation, ...
     x += step_size / mean(|g|) * g              # (no update if g == 0)
     x = prior.after_step(x)           # un-roll, then clip to [-mean, scale-mean]
@@ -19,7 +20,9 @@ detail (image minus base) is resized to the next base and added to it. Octaves
 too small for the objective's blobs are skipped with an
 :class:`OctaveSkippedWarning`. Every random draw comes from one
 ``numpy.random.Generator`` (``seed``), so the same seed gives the same image.
-Everything between preprocess and deprocess stays on the net's device.
+Everything between preprocess and deprocess stays on the net's device,
+the step's value included: it is a 0-d array that only observers turn into
+a number (``inceptionism_step_end``), so a step never waits for the GPU.
 """
 
 from __future__ import annotations
@@ -32,7 +35,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from inceptionism.engine.resample import resize, zoom, zoom_in
-from inceptionism.plugins.base import Objective, Prior, Regularizer, StepState
+from inceptionism.plugins.base import (
+    Objective,
+    Prior,
+    Regularizer,
+    StepState,
+    as_value,
+)
 
 #: The notebook's objective: ``objective_L2`` at ``inception_4c/output``.
 DEFAULT_OBJECTIVE = "deepdream:inception_4c/output"
@@ -172,16 +181,20 @@ def _fits(net, hw, layers) -> str | None:
 
 def make_step(net, x, objective, regularizers, priors, step_size, state):
     """One gradient-ascent step (``dream.ipynb``'s ``make_step``); returns
-    ``(x, value)``. ``x`` stays on the net's device."""
+    ``(x, value)``, both on the net's device: ``value`` is the objective's
+    value minus each regularizer's weighted penalty (the quantity the step
+    ascends), a 0-d array, never synchronised to the host here."""
     xp = net.xp
     for p in priors:
         x = p.before_step(x, state)
     blobs = net.forward(x, end=list(objective.layers))
     value, seeds = objective(blobs)
+    value = as_value(value, x)
     del blobs
     g = net.backward(seeds)
     for reg in regularizers:
-        _, rg = reg(x)
+        penalty, rg = reg(x)
+        value = value - reg.weight * as_value(penalty, x)
         g = g - reg.weight * rg
     for p in priors:
         g = p.grad(g, state)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from inceptionism.kernels import get_op
+from inceptionism.weights.caffe_params import layer_params
 
 #: Caffe layer types that only declare the net's input.
 INPUT_TYPES = ("Input", "Data", "ImageData", "MemoryData")
@@ -47,7 +48,8 @@ class Node:
     type : the Caffe layer type
     inputs : names of the nodes whose values this layer reads, in bottom order
     op : the kernel module (``inceptionism.kernels.get_op(type)``)
-    params : the op's ``Params`` built from the layer's Caffe parameters
+    params : the op's typed ``Params``
+        (:func:`inceptionism.weights.caffe_params.layer_params`)
     in_place : the layer writes its top over its bottom (ReLU, Dropout)
     """
 
@@ -57,7 +59,6 @@ class Node:
     op: ModuleType
     params: object
     in_place: bool
-    raw_params: Mapping
 
 
 class Graph:
@@ -118,11 +119,7 @@ class Graph:
                     " is not written by any earlier layer or the input"
                 )
             op = get_op(type_, name)
-            raw = dict(ly.get("params") or {})
-            try:
-                params = op.params_from_caffe(raw)
-            except (ValueError, TypeError, KeyError) as exc:
-                raise ValueError(f"layer {name!r} ({type_}): {exc}") from exc
+            params = layer_params(type_, ly.get("params"), name)
             self.nodes[name] = Node(
                 name=name,
                 type=type_,
@@ -130,12 +127,11 @@ class Graph:
                 op=op,
                 params=params,
                 in_place=tops[0] in bottoms,
-                raw_params=raw,
             )
             writer[tops[0]] = name
-        for blob, node in writer.items():
+        for blob, layer in writer.items():
             if blob not in self.nodes and blob != input_name:
-                aliases.setdefault(blob, node)
+                aliases.setdefault(blob, layer)
         self.aliases: dict[str, str] = aliases
         #: the input then every layer, in prototxt (= topological) order
         self.names: tuple[str, ...] = (input_name, *self.nodes)

@@ -10,9 +10,13 @@
   The recipe (a JSON-able dict) goes into a PNG ``iTXt`` chunk keyword
   ``inceptionism``, the EXIF ``UserComment`` of JPEG and WebP, the TIFF
   ``ImageDescription``, or ``<out>.json`` for any other format.
-- Writes are atomic: a temporary file in the destination folder, then
-  :func:`os.replace`; on failure nothing is left behind and an existing file
-  is untouched. A path in ``protect`` (the input) is never overwritten.
+- :func:`save_animation` writes an animated GIF (recipe in the GIF comment)
+  or WebP (recipe in the EXIF ``UserComment``).
+- Writes are atomic (:func:`inceptionism.weights.files.atomic_open`): a
+  temporary file in the destination folder, fsync, then :func:`os.replace`;
+  the file gets the umask's mode like a plain ``open`` (0644 under umask
+  022); on failure nothing is left behind and an existing file is
+  untouched. A path in ``protect`` (the input) is never overwritten.
 - Decompression bombs (more than ``max_pixels`` pixels, Pillow's
   ``Image.MAX_IMAGE_PIXELS`` by default) and files that are not images are
   refused with an :class:`ImageError` naming the file.
@@ -23,14 +27,22 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 import warnings
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import (
+    Image,
+    ImageOps,
+    PngImagePlugin,
+    TiffImagePlugin,
+    UnidentifiedImageError,
+)
+
+from inceptionism.weights.files import atomic_open, write_bytes
 
 #: Keyword of the PNG text chunk that holds the recipe.
 RECIPE_KEY = "inceptionism"
@@ -172,19 +184,18 @@ def _png16(rgb16: np.ndarray, text: str | None) -> bytes:
     return out + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
 
 
-def _atomic_write(path: Path, write) -> None:
+def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(file_object)`` on a temp file beside ``path``, then rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_open(path) as f:
+        write(f)
+
+
+def _exif_comment(text: str) -> bytes:
+    """EXIF bytes whose ``UserComment`` holds ``text`` (ASCII, escaped)."""
+    exif = Image.Exif()
+    comment = _ASCII_CODE + text.encode("ascii", "backslashreplace")
+    exif.get_ifd(_EXIF_IFD)[_USER_COMMENT] = comment
+    return exif.tobytes()
 
 
 def save_image(
@@ -246,11 +257,7 @@ def save_image(
             info.add_itxt(RECIPE_KEY, text)
             kwargs["pnginfo"] = info
         elif fmt in ("JPEG", "WEBP") and text is not None:
-            exif = Image.Exif()
-            exif.get_ifd(_EXIF_IFD)[_USER_COMMENT] = _ASCII_CODE + text.encode(
-                "ascii", "backslashreplace"
-            )
-            kwargs["exif"] = exif.tobytes()
+            kwargs["exif"] = _exif_comment(text)
         elif fmt == "TIFF" and text is not None:
             kwargs["tiffinfo"] = {_IMAGE_DESCRIPTION: text}
         if fmt in ("JPEG", "WEBP"):
@@ -259,15 +266,26 @@ def save_image(
 
     try:
         _atomic_write(path, write)
-        if sidecar:
-            _atomic_write(_sidecar(path), lambda f: f.write(text.encode("utf-8")))
+        if sidecar and text is not None:
+            write_bytes(_sidecar(path), text.encode("utf-8"))
     except OSError as exc:
         raise ImageError(f"{path}: cannot write the image ({exc})") from None
     return path
 
 
-def save_animation(path, frames, *, duration_ms: int = 80, protect=()) -> Path:
-    """Write float RGB frames as an animated GIF or WebP, looping, atomically."""
+def save_animation(
+    path,
+    frames,
+    *,
+    duration_ms: int = 80,
+    recipe: dict | None = None,
+    protect: Iterable = (),
+) -> Path:
+    """Write float RGB frames as an animated GIF or WebP, looping, atomically.
+
+    recipe : JSON-able dict, kept in the GIF comment or the WebP EXIF
+        ``UserComment`` (read back by :func:`read_recipe`).
+    """
     path = Path(path)
     for p in protect:
         if p is not None and _same_file(path, Path(p)):
@@ -279,6 +297,14 @@ def save_animation(path, frames, *, duration_ms: int = 80, protect=()) -> Path:
     if not images:
         raise ImageError(f"{path}: no frames to write")
 
+    kwargs: dict = {}
+    if recipe is not None:
+        text = json.dumps(recipe, sort_keys=True)
+        if fmt == "GIF":
+            kwargs["comment"] = text.encode("utf-8")
+        else:
+            kwargs["exif"] = _exif_comment(text)
+
     def write(f):
         images[0].save(
             f,
@@ -287,6 +313,7 @@ def save_animation(path, frames, *, duration_ms: int = 80, protect=()) -> Path:
             append_images=images[1:],
             duration=duration_ms,
             loop=0,
+            **kwargs,
         )
 
     try:
@@ -334,8 +361,12 @@ def read_recipe(path) -> dict | None:
     img = _open(path, None)
     try:
         text = img.info.get(RECIPE_KEY)  # PNG iTXt/tEXt
-        if text is None and img.format == "TIFF":
+        if text is None and isinstance(img, TiffImagePlugin.TiffImageFile):
             text = img.tag_v2.get(_IMAGE_DESCRIPTION)
+        if text is None and img.format == "GIF":
+            comment = img.info.get("comment")
+            if isinstance(comment, bytes):
+                text = comment.decode("utf-8", "replace")
         if text is None and img.format in ("JPEG", "WEBP"):
             raw = img.getexif().get_ifd(_EXIF_IFD).get(_USER_COMMENT)
             if isinstance(raw, bytes) and raw.startswith(_ASCII_CODE):

@@ -11,20 +11,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from inceptionism.plugins import get_plugin_manager, registry
-from inceptionism.weights import cache_dir, load_model
+from inceptionism.weights import load_model
+from inceptionism.weights.files import cached_model
 from inceptionism.weights.registry import ModelSpec, get_spec
 
 
 def model_specs(pm=None) -> dict[str, tuple[ModelSpec, str]]:
     """``{name: (spec, providing plugin)}`` over all registered plugins."""
     pm = pm if pm is not None else get_plugin_manager()
-    specs = registry(pm, "models")
-    for name, (spec, plugin) in specs.items():
+    specs: dict[str, tuple[ModelSpec, str]] = {}
+    for name, (spec, plugin) in registry(pm, "models").items():
         if not isinstance(spec, ModelSpec):
             raise TypeError(
                 f"plugin {plugin!r}: model {name!r} must be a "
                 f"inceptionism.weights.registry.ModelSpec, got {type(spec).__name__}"
             )
+        specs[name] = (spec, plugin)
     return specs
 
 
@@ -37,11 +39,6 @@ def resolve_spec(name: str, pm=None) -> ModelSpec:
 DEFAULT_MODEL = "bvlc_googlenet"
 
 
-def cached_path(name: str) -> Path:
-    """Where ``weights fetch NAME`` puts the converted file."""
-    return cache_dir() / f"{name}.h5"
-
-
 def load_named_model(weights=None, model: str | None = None, pm=None):
     """``(Model, path)`` of ``--weights FILE`` or of a cached registry model.
 
@@ -52,7 +49,7 @@ def load_named_model(weights=None, model: str | None = None, pm=None):
         return load_model(weights), Path(weights)
     name = model or DEFAULT_MODEL
     resolve_spec(name, pm)
-    path = cached_path(name)
+    path = cached_model(name)
     if not path.exists():
         raise ValueError(
             f"model {name!r} is not in the cache ({path}): fetch it with "

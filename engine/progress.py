@@ -6,8 +6,9 @@ objective value, seconds) and prints nothing when the stream is not a TTY
 current image every N steps (and at the end of each octave). Both are plain
 objects with ``@hookimpl`` methods; the dream loop registers them on its
 plugin manager for one call (``dream(..., observers=[...])``). Only the
-objective's value (a Python float) and, for saving, the image at the chosen
-steps leave the device.
+step's value (a 0-d device array, turned into a float once per step and only
+by a bar that draws) and, for saving, the image at the chosen steps leave the
+device.
 """
 
 from __future__ import annotations
@@ -42,13 +43,15 @@ class ProgressBar:
 
     @hookimpl
     def inceptionism_step_end(self, net, state, x, value):
+        if not self.enabled:
+            return  # nothing to draw: leave the value on the device
         done = state.step + 1
         filled = round(BAR_WIDTH * done / max(state.n_steps, 1))
         bar = "#" * filled + "." * (BAR_WIDTH - filled)
         seconds = time.perf_counter() - self._t0
         self._write(
             f"\r{self.label}octave {state.octave + 1}/{state.n_octaves} [{bar}] "
-            f"{done:>3}/{state.n_steps}  value {value:.3g}  {seconds:.1f}s"
+            f"{done:>3}/{state.n_steps}  value {float(value):.3g}  {seconds:.1f}s"
         )
 
     @hookimpl

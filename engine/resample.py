@@ -87,7 +87,7 @@ def zoom(x, factor: float | tuple[float, float], axes: tuple[int, int] = (-2, -1
 
     factor : one float for both axes, or ``(fh, fw)``.
     """
-    fh, fw = (factor, factor) if np.isscalar(factor) else factor
+    fh, fw = (factor, factor) if isinstance(factor, (int, float)) else factor
     ah, aw = axes
     size = (zoom_size(x.shape[ah], fh), zoom_size(x.shape[aw], fw))
     return resize(x, size, axes)

@@ -19,8 +19,9 @@ the bias is omitted without ``bias_term``), ``{}`` for ops without weights.
 ``ctx`` is a small NamedTuple holding exactly what backward needs. Arrays
 are NCHW; float32 and float64 in give the same dtype out; NumPy and CuPy
 arrays both work (``xp = get_array_module(x)``). No weight gradients are
-computed. ``params_from_caffe(d)`` builds ``Params`` from Caffe's prototxt
-names and defaults.
+computed. Kernels know nothing of prototxt spellings: Caffe's parameter
+messages are turned into ``Params`` by
+:func:`inceptionism.weights.caffe_params.layer_params`.
 """
 
 from __future__ import annotations

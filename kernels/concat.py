@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from inceptionism.kernels._caffe_params import check_known
 from inceptionism.kernels._contract import Array, Shape, no_weights, single
 from inceptionism.kernels.backend import get_array_module
 
@@ -26,21 +25,6 @@ class Params:
 class Ctx(NamedTuple):
     axis: int
     sizes: tuple[int, ...]  # each input's extent along axis
-
-
-_KNOWN = {"axis", "concat_dim"}
-
-
-def params_from_caffe(d: dict) -> Params:
-    """Build :class:`Params` from a Caffe ``concat_param`` dict (Caffe defaults).
-
-    The legacy ``concat_dim`` is accepted; giving both it and ``axis`` is an
-    error, as in Caffe.
-    """
-    check_known(d, _KNOWN, "Concat")
-    if "axis" in d and "concat_dim" in d:
-        raise ValueError("Concat: give either axis or concat_dim, not both")
-    return Params(int(d.get("axis", d.get("concat_dim", 1))))
 
 
 def _check_shapes(shapes: tuple[Shape, ...], axis: int) -> int:

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from inceptionism.kernels import _conv_cpu
-from inceptionism.kernels._caffe_params import as_bool
 from inceptionism.kernels._contract import Array, Shape, single, weight_and_bias
 from inceptionism.kernels._geometry import (
     check_bias,
@@ -63,49 +62,6 @@ class Params:
                 f"{OP}: num_output {self.num_output} is not divisible by "
                 f"group {self.group}"
             )
-
-
-def _caffe_pair(d: dict, name: str, prefix: str, default: int | None):
-    """Read Caffe's ``name`` (int or repeated: 1 or 2 values) or the pair
-    ``prefix_h``/``prefix_w``, as ``base_conv_layer.cpp`` LayerSetUp does."""
-    hw = (f"{prefix}_h", f"{prefix}_w")
-    if any(k in d for k in hw):
-        if name in d or not all(k in d for k in hw):
-            raise ValueError(
-                f"{OP}: give either {name} or both {hw[0]} and {hw[1]}, got "
-                f"{sorted(k for k in (name, *hw) if k in d)}"
-            )
-        return int(d[hw[0]]), int(d[hw[1]])
-    if name not in d:
-        if default is None:
-            raise ValueError(f"{OP}: convolution_param needs {name} or {hw}")
-        return default, default
-    v = d[name]
-    if isinstance(v, (list, tuple)):
-        if len(v) not in (1, 2):
-            raise ValueError(
-                f"{OP}: {name} must have 1 or 2 values (2-d conv), got {v!r}"
-            )
-        return int(v[0]), int(v[-1])
-    return int(v), int(v)
-
-
-def params_from_caffe(d: dict) -> Params:
-    """Build :class:`Params` from a Caffe ``convolution_param`` dict.
-
-    Caffe defaults: stride 1, pad 0, dilation 1, group 1, bias_term true.
-    """
-    if "num_output" not in d:
-        raise ValueError(f"{OP}: convolution_param needs num_output")
-    return Params(
-        num_output=int(d["num_output"]),
-        kernel=_caffe_pair(d, "kernel_size", "kernel", None),
-        stride=_caffe_pair(d, "stride", "stride", 1),
-        pad=_caffe_pair(d, "pad", "pad", 0),
-        dilation=_caffe_pair(d, "dilation", "dilation", 1),
-        group=int(d.get("group", 1)),
-        bias_term=as_bool(d.get("bias_term", True), "bias_term", OP),
-    )
 
 
 def _channels(shape: Shape, params: Params) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from inceptionism.kernels._caffe_params import check_known
 from inceptionism.kernels._contract import Array, Shape, no_weights, single
 
 WEIGHTS: tuple[str, ...] = ()
@@ -21,22 +20,12 @@ class Params:
     dropout_ratio: float = 0.5
     scale_train: bool = True
 
+    def __post_init__(self) -> None:
+        _check_params(self)
+
 
 class Ctx(NamedTuple):
     pass
-
-
-_KNOWN = {"dropout_ratio", "scale_train"}
-
-
-def params_from_caffe(d: dict) -> Params:
-    """Build :class:`Params` from a Caffe ``dropout_param`` dict (Caffe defaults)."""
-    check_known(d, _KNOWN, "Dropout")
-    params = Params(
-        float(d.get("dropout_ratio", 0.5)), bool(d.get("scale_train", True))
-    )
-    _check_params(params)
-    return params
 
 
 def _check_params(p: Params) -> None:

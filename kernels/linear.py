@@ -17,7 +17,6 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from inceptionism.kernels._caffe_params import as_bool
 from inceptionism.kernels._contract import Array, Shape, single, weight_and_bias
 from inceptionism.kernels._geometry import check_bias
 from inceptionism.kernels.backend import get_array_module
@@ -40,21 +39,6 @@ class Params:
     def __post_init__(self):
         if self.num_output < 1:
             raise ValueError(f"{OP}: num_output must be >= 1, got {self.num_output}")
-
-
-def params_from_caffe(d: dict) -> Params:
-    """Build :class:`Params` from a Caffe ``inner_product_param`` dict.
-
-    Caffe defaults: bias_term true, axis 1, transpose false.
-    """
-    if "num_output" not in d:
-        raise ValueError(f"{OP}: inner_product_param needs num_output")
-    return Params(
-        num_output=int(d["num_output"]),
-        bias_term=as_bool(d.get("bias_term", True), "bias_term", OP),
-        axis=int(d.get("axis", 1)),
-        transpose=as_bool(d.get("transpose", False), "transpose", OP),
-    )
 
 
 def _axis(ndim: int, axis: int) -> int:

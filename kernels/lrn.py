@@ -14,8 +14,18 @@ The adjoint window of channel ``c`` is ``c - n//2 .. c + (n-1)//2``; for odd
 ``n`` it equals the forward window. Caffe accepts only odd ``local_size``; we
 also accept even ``n`` with the window above. PyTorch's
 ``local_response_norm`` also divides alpha by ``n`` but centres an even window
-the other way (``c - n//2 .. c + (n-1)//2``). ``WITHIN_CHANNEL`` is not
-supported (no net we load uses it).
+the other way (``c - n//2 .. c + (n-1)//2``).
+
+``WITHIN_CHANNEL`` (Caffe's ``WithinChannelForward``: an AVE pool of ``x**2``
+over an ``n x n`` square, pad ``(n-1)/2``, then ``(1 + alpha * pool)**-beta``;
+``k`` is not used, and ``n`` must be odd as in Caffe)::
+
+    s = 1 + alpha/n**2 * box_n(x**2)            (zero outside the image)
+    y = x * s**-beta
+    dx = dy * s**-beta - 2*alpha*beta/n**2 * x * box_n(dy * y / s)
+
+(Caffe's AVE divisor is ``n*n`` everywhere here: with stride 1 and this pad
+no window is clipped at the far border.)
 
 The window sum is a loop over the ``n`` channel offsets on contiguous channel
 slices; ``s**-0.75`` (every Caffe net) is taken as ``1/(sqrt(s)*sqrt(sqrt(s)))``,
@@ -31,7 +41,6 @@ from typing import NamedTuple
 import numpy as np
 
 from inceptionism.kernels import cuda_ops
-from inceptionism.kernels._caffe_params import check_known
 from inceptionism.kernels._contract import Array, Shape, no_weights, single
 from inceptionism.kernels._geometry import check_rank
 from inceptionism.kernels._im2col import scratch
@@ -58,6 +67,9 @@ class Params:
     k: float = 1.0
     norm_region: NormRegion = NormRegion.ACROSS_CHANNELS
 
+    def __post_init__(self) -> None:
+        _check_params(self)
+
 
 class Ctx(NamedTuple):
     params: Params
@@ -66,42 +78,17 @@ class Ctx(NamedTuple):
     factor: Array  # s ** -beta
 
 
-_REGION_CODES = {0: NormRegion.ACROSS_CHANNELS, 1: NormRegion.WITHIN_CHANNEL}
-_KNOWN = {"local_size", "alpha", "beta", "k", "norm_region", "engine"}
-
-
-def params_from_caffe(d: dict) -> Params:
-    """Build :class:`Params` from a Caffe ``lrn_param`` dict (Caffe defaults)."""
-    check_known(d, _KNOWN, "LRN")
-    region = d.get("norm_region", NormRegion.ACROSS_CHANNELS)
-    if isinstance(region, int) and not isinstance(region, bool):
-        region = _REGION_CODES.get(region, region)
-    if not isinstance(region, NormRegion):
-        try:
-            region = NormRegion(str(region).upper())
-        except ValueError:
-            raise ValueError(
-                f"LRN: unknown norm_region {region!r}; use ACROSS_CHANNELS"
-            ) from None
-    params = Params(
-        local_size=int(d.get("local_size", 5)),
-        alpha=float(d.get("alpha", 1.0)),
-        beta=float(d.get("beta", 0.75)),
-        k=float(d.get("k", 1.0)),
-        norm_region=region,
-    )
-    _check_params(params)
-    return params
-
-
 def _check_params(p: Params) -> None:
-    if p.norm_region is not NormRegion.ACROSS_CHANNELS:
+    if not isinstance(p.norm_region, NormRegion):
         raise ValueError(
-            f"LRN: norm_region {p.norm_region} is not supported; only "
-            "ACROSS_CHANNELS is implemented"
+            f"LRN: norm_region must be a NormRegion, got {p.norm_region!r}"
         )
     if p.local_size < 1:
         raise ValueError(f"LRN: local_size must be >= 1, got {p.local_size}")
+    if p.norm_region is NormRegion.WITHIN_CHANNEL and p.local_size % 2 == 0:
+        raise ValueError(
+            f"LRN: WITHIN_CHANNEL needs an odd local_size, got {p.local_size}"
+        )
 
 
 def output_shapes(in_shapes: tuple[Shape, ...], params: Params) -> tuple[Shape, ...]:
@@ -148,6 +135,36 @@ def _neg_pow(s, xp, beta: float, out):
     return xp.power(s, -beta, out=out)
 
 
+def _box_sum(a, xp, r: int):
+    """``out[..., i, j] = sum(a[..., i-r..i+r, j-r..j+r])``, zero outside."""
+    rows = a.copy()
+    for d in range(1, r + 1):
+        rows[:, :, d:] += a[:, :, :-d]
+        rows[:, :, :-d] += a[:, :, d:]
+    out = rows.copy()
+    for d in range(1, r + 1):
+        out[:, :, :, d:] += rows[:, :, :, :-d]
+        out[:, :, :, :-d] += rows[:, :, :, d:]
+    return out
+
+
+def _within_forward(x, xp, p: Params):
+    n = p.local_size
+    scale = _box_sum(x * x, xp, (n - 1) // 2)
+    scale *= p.alpha / (n * n)
+    scale += 1.0
+    factor = xp.power(scale, -p.beta)
+    return x * factor, scale, factor
+
+
+def _within_backward(dy, ctx: Ctx, xp):
+    p, n = ctx.params, ctx.params.local_size
+    acc = _box_sum(dy * ctx.x * ctx.factor / ctx.scale, xp, (n - 1) // 2)
+    acc *= ctx.x
+    acc *= 2.0 * p.alpha * p.beta / (n * n)
+    return dy * ctx.factor - acc
+
+
 def forward(
     xs: tuple[Array, ...], params: Params, weights: tuple[Array, ...] = ()
 ) -> tuple[tuple[Array, ...], Ctx]:
@@ -160,6 +177,9 @@ def forward(
     if x.dtype.kind != "f":
         raise ValueError(f"LRN: expected a floating-point array, got {x.dtype}")
     n = params.local_size
+    if params.norm_region is NormRegion.WITHIN_CHANNEL:
+        y, scale, factor = _within_forward(x, xp, params)
+        return (y,), Ctx(params, x, scale, factor)
     if cuda_ops.wanted(x):  # fused CUDA kernel (kernels/cuda/lrn.cu)
         y, scale, factor = cuda_ops.lrn_forward(
             x, n, params.alpha, params.beta, params.k
@@ -188,6 +208,8 @@ def backward(dys: tuple[Array, ...], ctx: Ctx) -> tuple[Array, ...]:
         )
     p = ctx.params
     n = p.local_size
+    if p.norm_region is NormRegion.WITHIN_CHANNEL:
+        return (_within_backward(dy, ctx, xp),)
     if cuda_ops.wanted(dy, ctx.x, ctx.scale, ctx.factor):
         return (
             cuda_ops.lrn_backward(dy, ctx.x, ctx.scale, ctx.factor, n, p.alpha, p.beta),

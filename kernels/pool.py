@@ -33,14 +33,12 @@ from typing import NamedTuple
 import numpy as np
 
 from inceptionism.kernels import _pool_cpu, cuda_ops
-from inceptionism.kernels._caffe_params import check_known
 from inceptionism.kernels._contract import Array, Shape, no_weights, single
 from inceptionism.kernels._geometry import (
     Window,
     check_rank,
     check_window,
     conv_out_size,
-    pair,
     pool_out_hw,
 )
 from inceptionism.kernels.backend import get_array_module
@@ -72,6 +70,9 @@ class Params:
     global_pooling: bool = False
     round_mode: RoundMode = RoundMode.CEIL
 
+    def __post_init__(self) -> None:
+        _check_params(self)
+
 
 class Ctx(NamedTuple):
     pool: Pool
@@ -79,71 +80,6 @@ class Ctx(NamedTuple):
     window: Window
     argmax: Array  # MAX: first-max offsets (N, C, oh, ow), any int dtype
     inv_count: Array  # AVE: 1/divisor, shape (oh, ow)
-
-
-_POOL_CODES = {0: Pool.MAX, 1: Pool.AVE, 2: "STOCHASTIC"}
-_ROUND_CODES = {0: RoundMode.CEIL, 1: RoundMode.FLOOR}
-_KNOWN = {
-    "pool", "kernel_size", "kernel_h", "kernel_w", "stride", "stride_h",
-    "stride_w", "pad", "pad_h", "pad_w", "global_pooling", "round_mode", "engine",
-}  # fmt: skip
-
-
-def _enum(value, enum_cls, codes, what):
-    """An enum from itself, its prototxt name or its protobuf number."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = codes.get(value, value)
-    if isinstance(value, enum_cls):
-        return value
-    try:
-        return enum_cls(str(value).upper())
-    except ValueError:
-        raise ValueError(
-            f"Pooling: {what} {value!r} is not supported; use one of "
-            f"{', '.join(m.value for m in enum_cls)}"
-        ) from None
-
-
-def _hw(d, name, default):
-    """Caffe's ``name`` or ``name_h``/``name_w`` (``kernel_size`` for kernel)."""
-    key = "kernel_size" if name == "kernel" else name
-    both = f"{name}_h" in d or f"{name}_w" in d
-    if key in d and both:
-        raise ValueError(f"Pooling: give either {key} or {name}_h/{name}_w, not both")
-    if both:
-        if f"{name}_h" not in d or f"{name}_w" not in d:
-            raise ValueError(f"Pooling: {name}_h and {name}_w must be given together")
-        return int(d[f"{name}_h"]), int(d[f"{name}_w"])
-    if key in d:
-        v = d[key]
-        if isinstance(v, (list, tuple)) and len(v) == 1:
-            v = v[0]
-        return pair(v, key)
-    return default
-
-
-def params_from_caffe(d: dict) -> Params:
-    """Build :class:`Params` from a Caffe ``pooling_param`` dict (Caffe defaults)."""
-    check_known(d, _KNOWN, "Pooling")
-    pool = _enum(d.get("pool", Pool.MAX), Pool, _POOL_CODES, "pool method")
-    glob = bool(d.get("global_pooling", False))
-    kernel = _hw(d, "kernel", None)
-    stride = _hw(d, "stride", (1, 1))
-    pad = _hw(d, "pad", (0, 0))
-    if glob:
-        if kernel is not None:
-            raise ValueError("Pooling: global_pooling takes no kernel size; drop it")
-        if stride != (1, 1) or pad != (0, 0):
-            raise ValueError("Pooling: global_pooling needs stride 1 and pad 0")
-        kernel = (1, 1)
-    elif kernel is None:
-        raise ValueError("Pooling: kernel_size (or kernel_h/kernel_w) is required")
-    round_mode = _enum(
-        d.get("round_mode", RoundMode.CEIL), RoundMode, _ROUND_CODES, "round_mode"
-    )
-    params = Params(pool, kernel, stride, pad, glob, round_mode)
-    _check_params(params)
-    return params
 
 
 def _check_params(p: Params) -> None:
@@ -160,7 +96,7 @@ def _check_params(p: Params) -> None:
 def _window(in_shape: Shape, p: Params) -> Window:
     """The resolved window for an input shape (N, C, H, W)."""
     _check_params(p)
-    hw = tuple(in_shape[2:])
+    hw = (int(in_shape[2]), int(in_shape[3]))
     if p.global_pooling:
         return Window(hw, (1, 1), (0, 0), (1, 1))
     out = pool_out_hw(hw, p.kernel, p.stride, p.pad)  # also checks the fit
@@ -226,8 +162,8 @@ def backward(dys: tuple[Array, ...], ctx: Ctx) -> tuple[Array, ...]:
             dy, ctx.argmax, ctx.in_shape, kernel, stride, pad
         )
         return (dx,)
-    run = _pool_cpu.max_backward if _pool_cpu.takes(dy) else max_backward
-    return (run(dy, ctx.argmax, ctx.in_shape, ctx.window),)
+    fast = _pool_cpu.max_backward if _pool_cpu.takes(dy) else max_backward
+    return (fast(dy, ctx.argmax, ctx.in_shape, ctx.window),)
 
 
 # -- the reference: one step per window offset ---------------------------------

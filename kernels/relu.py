@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from inceptionism.kernels import cuda_ops
-from inceptionism.kernels._caffe_params import check_known
 from inceptionism.kernels._contract import Array, Shape, no_weights, single
 from inceptionism.kernels.backend import get_array_module
 
@@ -25,21 +24,13 @@ WEIGHTS: tuple[str, ...] = ()
 class Params:
     negative_slope: float = 0.0
 
+    def __post_init__(self) -> None:
+        _check_params(self)
+
 
 class Ctx(NamedTuple):
     params: Params
     y: Array  # the output
-
-
-_KNOWN = {"negative_slope", "engine"}
-
-
-def params_from_caffe(d: dict) -> Params:
-    """Build :class:`Params` from a Caffe ``relu_param`` dict (Caffe defaults)."""
-    check_known(d, _KNOWN, "ReLU")
-    params = Params(float(d.get("negative_slope", 0.0)))
-    _check_params(params)
-    return params
 
 
 def _check_params(p: Params) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from inceptionism.kernels._caffe_params import check_known
 from inceptionism.kernels._contract import Array, Shape, no_weights, single
 from inceptionism.kernels.backend import get_array_module
 
@@ -26,15 +25,6 @@ class Params:
 class Ctx(NamedTuple):
     axis: int
     y: Array  # the output
-
-
-_KNOWN = {"axis", "engine"}
-
-
-def params_from_caffe(d: dict) -> Params:
-    """Build :class:`Params` from a Caffe ``softmax_param`` dict (Caffe defaults)."""
-    check_known(d, _KNOWN, "Softmax")
-    return Params(int(d.get("axis", 1)))
 
 
 def _axis(ndim: int, axis: int) -> int:

@@ -12,14 +12,34 @@ from typing import Any
 
 import numpy as np
 
+from inceptionism.kernels.backend import get_array_module
+
+
+def as_value(value: Any, like: Any) -> Any:
+    """``value`` as a 0-d array on the device of the array ``like``.
+
+    Objective and regularizer values stay on the device (turning them into a
+    Python float is a GPU synchronisation); a plugin may still return a
+    Python float or a NumPy scalar, which this wraps with ``xp.asarray``.
+    A 0-d array already on that device (or a subclass of one) is returned
+    as it is.
+    """
+    xp = get_array_module(like)
+    if isinstance(value, xp.ndarray) and value.ndim == 0:
+        return value
+    return xp.asarray(value)
+
 
 class Objective:
     """Something to maximise, read from network blobs.
 
     Subclasses set ``layers`` (the blob names they read; ``Net.forward`` is
     asked for exactly these) and implement ``__call__(blobs) -> (value,
-    grads)`` where ``grads`` maps each blob name to dvalue/dblob, an array of
-    that blob's shape on the blob's device (the seeds of ``Net.backward``).
+    grads)`` where ``value`` is a 0-d array on the blobs' device (never
+    converted to a Python float: observers do that if they need a number;
+    a plain float is accepted and wrapped, see :func:`as_value`) and
+    ``grads`` maps each blob name to dvalue/dblob, an array of that blob's
+    shape on the blob's device (the seeds of ``Net.backward``).
 
     Objectives compose like numbers (as in lucid's ``objectives.py``):
     ``a + b``, ``a - b``, ``2.0 * a``, ``sum([a, b])``.
@@ -37,7 +57,7 @@ class Objective:
         image) fetch them here; the default does nothing.
         """
 
-    def __call__(self, blobs: Mapping[str, Any]) -> tuple[float, dict[str, Any]]:
+    def __call__(self, blobs: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
         raise NotImplementedError
 
     # -- composition -----------------------------------------------------
@@ -87,19 +107,21 @@ class Sum(Objective):
         for term in self.terms:
             term.bind(net)
 
-    def _term_scale(self, weight: float, grads: dict) -> float:
+    def _term_scale(self, weight: float, grads: dict) -> Any:
         """The factor on one term's value and gradient (here its weight)."""
         return weight
 
-    def __call__(self, blobs):
-        total, grads = 0.0, {}
+    def __call__(self, blobs: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+        like = blobs[self.layers[0]] if self.layers else np.zeros(())
+        total: Any = 0.0
+        grads: dict[str, Any] = {}
         for term, w in zip(self.terms, self.weights):
             value, g = term(blobs)
             s = self._term_scale(w, g)
-            total += s * value
+            total = total + s * as_value(value, like)
             for name, gi in g.items():
                 grads[name] = grads[name] + s * gi if name in grads else s * gi
-        return total, grads
+        return as_value(total, like), grads
 
     def __repr__(self):
         return " + ".join(f"{w:g}*{t!r}" for t, w in zip(self.terms, self.weights))
@@ -109,13 +131,16 @@ class Regularizer:
     """A penalty on the (preprocessed) image, minimised by the dream loop.
 
     ``__call__(x) -> (value, grad)`` with ``x`` of shape (1, 3, H, W) on the
-    image's device and ``grad`` of the same shape. The loop adds
-    ``-weight * grad`` to the objective's image gradient.
+    image's device, ``value`` the unweighted penalty as a 0-d array on that
+    device (a Python float is accepted, see :func:`as_value`) and ``grad``
+    of the shape of ``x``. The loop adds ``-weight * grad`` to the
+    objective's image gradient and subtracts ``weight * value`` from the
+    step's value.
     """
 
     weight: float = 1.0
 
-    def __call__(self, x) -> tuple[float, Any]:
+    def __call__(self, x) -> tuple[Any, Any]:
         raise NotImplementedError
 
 

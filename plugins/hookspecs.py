@@ -105,13 +105,16 @@ def inceptionism_dream_start(net: Any, config: Any, rgb: Any) -> None:
 
 
 @hookspec
-def inceptionism_step_end(net: Any, state: StepState, x: Any, value: float) -> None:
+def inceptionism_step_end(net: Any, state: StepState, x: Any, value: Any) -> None:
     """Called after every gradient step, once the step's priors have run.
 
     ``state`` (:class:`inceptionism.plugins.StepState`) says which octave and
     step; ``x`` is the current preprocessed image, shape (1, 3, H, W), on the
-    network's device (do not modify it); ``value`` is the objective's value at
-    this step. The return value is ignored.
+    network's device (do not modify it); ``value`` is the step's value, the
+    objective's minus each regularizer's weighted penalty, as a 0-d array on
+    the network's device (``numpy.ndarray`` or ``cupy.ndarray``). Call
+    ``float(value)`` only when you need the number, once per step: on a GPU
+    it waits for the step to finish. The return value is ignored.
     """
 
 

@@ -70,9 +70,7 @@ def get_plugin_manager(
     return pm
 
 
-def registry(
-    pm: pluggy.PluginManager, kind: str
-) -> dict[str, tuple[Callable[..., Any], str]]:
+def registry(pm: pluggy.PluginManager, kind: str) -> dict[str, tuple[Any, str]]:
     """Merge one registry hook over all plugins: ``{name: (factory, plugin)}``.
 
     ``kind`` is ``"objectives"``, ``"regularizers"``, ``"priors"`` or

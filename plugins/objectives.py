@@ -14,7 +14,6 @@ combine as ``0.5*deepdream:inception_3b/output+channel:inception_4c/output:7``
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -63,7 +62,8 @@ class DeepDream(Objective):
 
     def __call__(self, blobs):
         a = _blob(blobs, self.layers[0])
-        return float(0.5 * (a * a).sum()), {self.layers[0]: a.copy()}
+        xp = get_array_module(a)
+        return xp.asarray(0.5 * (a * a).sum()), {self.layers[0]: a.copy()}
 
     def __repr__(self):
         return f"deepdream:{self.layers[0]}"
@@ -91,7 +91,7 @@ class Channel(Objective):
         sel = a[:, self.channel]
         g = xp.zeros_like(a)
         g[:, self.channel] = 1.0 / sel.size
-        return float(sel.mean()), {layer: g}
+        return xp.asarray(sel.mean()), {layer: g}
 
     def __repr__(self):
         return f"channel:{self.layers[0]}:{self.channel}"
@@ -132,9 +132,10 @@ class Neuron(Objective):
     def __call__(self, blobs):
         a = _blob(blobs, self.layers[0])
         idx = self._index(a)
-        g = get_array_module(a).zeros_like(a)
+        xp = get_array_module(a)
+        g = xp.zeros_like(a)
         g[idx] = 1.0 / a.shape[0]
-        return float(a[idx].mean()), {self.layers[0]: g}
+        return xp.asarray(a[idx].mean()), {self.layers[0]: g}
 
     def __repr__(self):
         pos = "" if self.y is None else f":{self.y}:{self.x}"
@@ -164,10 +165,10 @@ class Guide(Objective):
     def __init__(self, layer: str, *image_path: str):
         super().__init__((layer,))
         # The CLI splits specs at ':', so a path holding ':' arrives in parts.
-        self.image_path = ":".join(image_path)
+        self.image_path: str | None = ":".join(image_path)
         if not self.image_path:
             raise ValueError(f"guide needs an image: {self.usage}")
-        self.features = None
+        self.features: Any = None
 
     @classmethod
     def from_features(cls, layer: str, features) -> Guide:
@@ -216,7 +217,7 @@ class Guide(Objective):
         dots = xp.matmul(x.transpose(0, 2, 1), y)  # (N, HW, HW')
         best = dots.argmax(axis=-1)  # (N, HW)
         g = y[:, best].transpose(1, 0, 2)  # (C, N, HW) -> (N, C, HW)
-        value = float(dots.max(axis=-1).sum())
+        value = xp.asarray(dots.max(axis=-1).sum())
         return value, {layer: xp.ascontiguousarray(g).reshape(a.shape)}
 
     def __repr__(self):
@@ -249,7 +250,8 @@ class ClassLogit(Objective):
         super().__init__((features,))
         self.index = _as_int(index, "class index")
         self.classifier = classifier
-        self._w = self._b = None
+        self._w: Any = None
+        self._b = 0.0
 
     def bind(self, net) -> None:
         try:
@@ -283,7 +285,7 @@ class ClassLogit(Objective):
         logits = (p * wb).sum(axis=1)  # (N, h, w): the 1x1 convolution
         g = xp.empty_like(p)
         g[...] = wb / logits.size
-        return float(logits.mean()) + self._b, {layer: g}
+        return xp.asarray(logits.mean() + self._b), {layer: g}
 
     def __repr__(self):
         return f"class:{self.index}"
@@ -323,8 +325,12 @@ class Balanced(Sum):
         self.terms, self.weights, self.eps = terms, tuple(map(float, weights)), eps
 
     def _term_scale(self, weight, grads):
-        norm = math.sqrt(sum(float((gi * gi).sum()) for gi in grads.values()))
-        return weight / max(norm, self.eps)
+        if not grads:
+            return weight / self.eps
+        # On the device, a 0-d array: no host synchronisation per step.
+        xp = get_array_module(next(iter(grads.values())))
+        norm = xp.sqrt(sum((gi * gi).sum() for gi in grads.values()))
+        return weight / xp.maximum(norm, self.eps)
 
     def __repr__(self):
         return f"balanced({', '.join(map(repr, self.terms))})"
@@ -348,7 +354,7 @@ def layers(*names: str) -> Balanced:
     return Balanced([DeepDream(n) for n in split])
 
 
-layers.usage = Balanced.usage
+layers.usage = Balanced.usage  # type: ignore[attr-defined]
 
 
 @hookimpl

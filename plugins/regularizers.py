@@ -1,9 +1,9 @@
 """Built-in regularizers: penalties on the preprocessed image.
 
-Each returns the *unweighted* penalty and its gradient for ``x`` of shape
-(N, C, H, W); the dream loop subtracts ``weight * grad`` (base class
-:class:`inceptionism.plugins.Regularizer`). CLI specs give the weight:
-``tv:0.01``, ``l2:1e-3``, ``l1:1e-4``.
+Each returns the *unweighted* penalty (a 0-d array on ``x``'s device) and
+its gradient for ``x`` of shape (N, C, H, W); the dream loop subtracts
+``weight * grad`` (base class :class:`inceptionism.plugins.Regularizer`).
+CLI specs give the weight: ``tv:0.01``, ``l2:1e-3``, ``l1:1e-4``.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class TotalVariation(_Weighted):
         g[..., :-1, :] -= 2 * dy
         g[..., :, 1:] += 2 * dx
         g[..., :, :-1] -= 2 * dx
-        return float((dy * dy).sum() + (dx * dx).sum()), g
+        return xp.asarray((dy * dy).sum() + (dx * dx).sum()), g
 
 
 class L2Decay(_Weighted):
@@ -74,7 +74,8 @@ class L2Decay(_Weighted):
     usage = "l2[:WEIGHT]"
 
     def __call__(self, x):
-        return float(0.5 * (x * x).sum()), x.copy()
+        xp = get_array_module(x)
+        return xp.asarray(0.5 * (x * x).sum()), x.copy()
 
 
 class L1Decay(_Weighted):
@@ -89,7 +90,7 @@ class L1Decay(_Weighted):
 
     def __call__(self, x):
         xp = get_array_module(x)
-        return float(xp.abs(x).sum()), xp.sign(x)
+        return xp.asarray(xp.abs(x).sum()), xp.sign(x)
 
 
 @hookimpl

@@ -46,7 +46,7 @@ def usage(name: str, factory: Callable[..., Any]) -> str:
     """
     text = getattr(factory, "usage", None)
     if isinstance(text, str):
-        return name + text[re.match(r"[\w.-]*", text).end() :]
+        return re.sub(r"^[\w.-]*", lambda _: name, text, count=1)
     try:
         params = list(inspect.signature(factory).parameters.values())
     except (TypeError, ValueError):
@@ -108,6 +108,7 @@ def split_terms(spec: str, names: Collection[str]) -> list[tuple[float, str]]:
     terms, pos, sign = [], 0, 1.0
     while True:
         m = _TERM_START.match(spec, pos)
+        assert m is not None  # every part of it is optional
         if m.group(1) == "-":
             sign = -sign
         coef = float(m.group(2)) if m.group(2) else 1.0

@@ -30,9 +30,11 @@ import mmap
 import os
 import struct
 from collections.abc import Mapping
+from typing import Any, BinaryIO
 
 import numpy as np
 
+from inceptionism.weights.caffe_params import ENUMS
 from inceptionism.weights.prototxt import graph_from_net
 from inceptionism.weights.shapes import param_shapes
 
@@ -56,9 +58,8 @@ _ENUMS: dict[str, dict[int, str]] = {
         21: "SOFTMAX_LOSS", 22: "SPLIT", 33: "SLICE", 23: "TANH",
         24: "WINDOW_DATA", 31: "THRESHOLD",
     },
-    "PoolMethod": {0: "MAX", 1: "AVE", 2: "STOCHASTIC"},
-    "NormRegion": {0: "ACROSS_CHANNELS", 1: "WITHIN_CHANNEL"},
     "Phase": {0: "TRAIN", 1: "TEST"},
+    **ENUMS,
 }  # fmt: skip
 
 # Field kinds: "str", "int" (varint, signed), "uint", "bool", "float",
@@ -133,7 +134,9 @@ _SCHEMA: dict[str, dict[int, tuple]] = {
         12: ("kernel_w", "uint"),
         13: ("stride_h", "uint"),
         14: ("stride_w", "uint"),
+        15: ("engine", ("enum", "Engine")),
         16: ("axis", "int"),
+        17: ("force_nd_im2col", "bool"),
         18: ("dilation", "uint"),
     },
     "PoolingParameter": {
@@ -147,7 +150,9 @@ _SCHEMA: dict[str, dict[int, tuple]] = {
         8: ("stride_w", "uint"),
         9: ("pad_h", "uint"),
         10: ("pad_w", "uint"),
+        11: ("engine", ("enum", "Engine")),
         12: ("global_pooling", "bool"),
+        13: ("round_mode", ("enum", "RoundMode")),
     },
     "LRNParameter": {
         1: ("local_size", "uint"),
@@ -155,6 +160,7 @@ _SCHEMA: dict[str, dict[int, tuple]] = {
         3: ("beta", "float"),
         4: ("norm_region", ("enum", "NormRegion")),
         5: ("k", "float"),
+        6: ("engine", ("enum", "Engine")),
     },
     "InnerProductParameter": {
         1: ("num_output", "uint"),
@@ -164,8 +170,11 @@ _SCHEMA: dict[str, dict[int, tuple]] = {
     },
     "DropoutParameter": {1: ("dropout_ratio", "float")},
     "ConcatParameter": {1: ("concat_dim", "uint"), 2: ("axis", "int")},
-    "ReLUParameter": {1: ("negative_slope", "float")},
-    "SoftmaxParameter": {2: ("axis", "int")},
+    "ReLUParameter": {
+        1: ("negative_slope", "float"),
+        2: ("engine", ("enum", "Engine")),
+    },
+    "SoftmaxParameter": {1: ("engine", ("enum", "Engine")), 2: ("axis", "int")},
 }
 
 _F32 = struct.Struct("<f")
@@ -324,7 +333,7 @@ class _Reader:
         return v
 
 
-def _open(source) -> tuple[object, object]:
+def _open(source) -> tuple[Any, BinaryIO | None]:
     """(buffer, closer) for a path or bytes-like object."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return source, None

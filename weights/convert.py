@@ -10,11 +10,11 @@ labels come from the registry entry; without one, the ImageNet BGR mean
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from inceptionism.weights.caffemodel import read_caffemodel
+from inceptionism.weights.files import sha1_file
 from inceptionism.weights.hdf5 import save_model
 from inceptionism.weights.model import Model
 from inceptionism.weights.prototxt import read_prototxt
@@ -22,15 +22,6 @@ from inceptionism.weights.registry import MODELS, ModelSpec, get_spec
 from inceptionism.weights.shapes import infer_shapes
 
 CONVERTER = "inceptionism.weights.convert 1"
-
-
-def sha1_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex SHA-1 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _same_file(a, b) -> bool:
@@ -46,9 +37,9 @@ def build_model(
     model: str | ModelSpec | None = None,
 ) -> Model:
     """Read a caffemodel into a :class:`Model` (see module doc for sources)."""
-    digest = sha1_of(caffemodel)
+    digest = sha1_file(caffemodel)
     if isinstance(model, str):
-        spec = get_spec(model)
+        spec: ModelSpec | None = get_spec(model)
     elif model is not None:
         spec = model
     else:

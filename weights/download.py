@@ -19,8 +19,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from inceptionism.weights import cache_dir
-from inceptionism.weights.convert import convert, sha1_of
+from inceptionism.weights.convert import convert
+from inceptionism.weights.files import cache_dir, cached_model, sha1_file
 from inceptionism.weights.registry import ModelSpec, get_spec
 
 CHUNK = 1 << 16
@@ -110,7 +110,7 @@ def download(
                         bar.update(done)
             finally:
                 bar.close()
-    got = sha1_of(part)
+    got = sha1_file(part)
     if got != sha1:
         part.unlink()
         raise DownloadError(
@@ -132,7 +132,7 @@ def fetch(
     path of the converted ``.h5`` in the cache."""
     spec = get_spec(model) if isinstance(model, str) else model
     root = Path(cache) if cache is not None else cache_dir()
-    h5 = root / f"{spec.name}.h5"
+    h5 = cached_model(spec.name, root)
     if h5.exists() and not force:
         return h5
     dest = root / spec.download_name
@@ -143,7 +143,7 @@ def fetch(
             + _manual_hint(spec, dest, h5)
         )
     root.mkdir(parents=True, exist_ok=True)
-    if not (dest.exists() and sha1_of(dest) == spec.sha1):
+    if not (dest.exists() and sha1_file(dest) == spec.sha1):
         try:
             download(spec.url, dest, spec.sha1, spec.size, progress, timeout)
         except DownloadError:

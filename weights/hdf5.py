@@ -14,47 +14,19 @@ layer on any disagreement.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import h5py
 import numpy as np
 
+from inceptionism.weights.files import atomic_path
 from inceptionism.weights.model import Model
 from inceptionism.weights.shapes import param_shapes
 
 FORMAT = "inceptionism-weights"
 FORMAT_VERSION = 1
 _DEFAULT = object()
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; move it into place on success.
-
-    The temporary file is in the same directory (so ``os.replace`` is an
-    atomic rename) and is removed on any error, including Ctrl-C, so a failed
-    write never leaves a half-written ``path`` behind.
-    """
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        # mkstemp makes the file 0600; give it the mode a plain open() would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def check_params(graph: dict, params: dict, where: str = "") -> None:

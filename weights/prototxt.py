@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 
-from inceptionism.weights.shapes import SUPPORTED_TYPES
+from inceptionism.kernels import get_op
 
 # ---------------------------------------------------------------- text format
 
@@ -63,6 +63,7 @@ def _unescape(body: str, line: int) -> str:
             i += 2
         elif e in "01234567":
             m = re.match(r"[0-7]{1,3}", body[i + 1 :])
+            assert m is not None  # body[i + 1] is an octal digit
             out.append(int(m.group(), 8) & 0xFF)
             i += 1 + len(m.group())
         elif e in "xX":
@@ -383,12 +384,7 @@ def graph_from_net(net: dict, name: str | None = None) -> tuple[dict, dict[str, 
                 }
             )
     for layer in kept:
-        if layer["type"] not in SUPPORTED_TYPES:
-            raise ValueError(
-                f"layer {layer['name']!r}: unsupported layer type "
-                f"{layer['type']!r}; supported types: "
-                f"{', '.join(sorted(SUPPORTED_TYPES))}"
-            )
+        get_op(layer["type"], layer["name"])  # unsupported types fail here
         if not layer["bottom"] or not layer["top"]:
             raise ValueError(f"layer {layer['name']!r} has no bottom or no top")
     raw = {layer["name"]: layer.pop("_raw") for layer in kept}

@@ -10,11 +10,11 @@ to convert a hand-downloaded file instead.
 from __future__ import annotations
 
 import difflib
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 
+from inceptionism.weights.files import sha1_bytes
 from inceptionism.weights.topologies import BUILDERS
 
 #: Shipped label files (weights/data/) and their SHA-1, checked on load.
@@ -73,7 +73,7 @@ def read_label_file(name: str) -> tuple[str, ...]:
     files = resources.files("inceptionism.weights").joinpath("data")
     data = files.joinpath(name).read_bytes()  # (one name per call: Python 3.10)
     want = LABEL_FILES.get(name)
-    if want is not None and hashlib.sha1(data).hexdigest() != want:
+    if want is not None and sha1_bytes(data) != want:
         raise ValueError(
             f"label file {name} is damaged (SHA-1 mismatch); reinstall inceptionism"
         )

@@ -1,64 +1,45 @@
 """``inceptionism dream`` and ``inceptionism zoom``.
 
 ``dream IN [-o OUT]`` runs the dream loop (defaults = google/deepdream
-``dream.ipynb``) and writes the picture with its full recipe embedded (model
-name and weight identity, objective, every parameter, seed, input SHA-1,
-version). ``dream --replay OUT.png -o AGAIN.png`` reads that recipe and makes
-the same picture again, pixel for pixel on the same device; only ``-o``,
-``--weights``, ``--device`` and ``IN`` are taken from the command line then.
+``dream.ipynb``) and writes the picture with its recipe embedded
+(:mod:`inceptionism.engine.recipe`), as is every ``--save-every``
+intermediate. ``dream --replay FILE -o AGAIN`` re-makes any output of this
+tool from its recipe, pixel for pixel on the same device, or refuses in one
+sentence; only ``-o``, ``--weights``, ``--device`` and ``IN`` are taken from
+the command line then.
 
 ``zoom IN -o FOLDER`` is the notebook's zoom feedback: dream, zoom in by
-``--scale`` about the centre, repeat; frames ``frame-0000.png``... and
-optionally ``zoom.gif`` / ``zoom.webp``.
+``--scale`` about the centre, repeat; frames ``frame-0000.png``... (16-bit
+with ``--bits 16``), each with its recipe, and optionally ``zoom.gif`` /
+``zoom.webp`` with the run's.
 
 Decisions: without ``-o`` the output is ``<stem>-dream.png`` in the current
 folder (``-2``, ``-3``... appended rather than overwrite anything); without
 ``--seed`` a random seed is drawn and recorded; ``--mean notebook`` uses the
-notebook's 104/116/122 instead of the weight file's mean.
+notebook's 104/116/122 instead of the weight file's.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import secrets
 import sys
 import warnings
-from functools import partial
-from importlib import metadata
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
-from inceptionism.engine.dream import DEFAULT_OBJECTIVE, DreamConfig, run
-from inceptionism.engine.image import (
-    downsize,
-    load_image,
-    read_recipe,
-    sample_image_path,
-    save_animation,
-    save_image,
-)
+from inceptionism.engine import recipe as rcp
+from inceptionism.engine import remake
+from inceptionism.engine.dream import DEFAULT_OBJECTIVE, DreamConfig
+from inceptionism.engine.image import sample_image_path
 from inceptionism.engine.models import DEFAULT_MODEL
+from inceptionism.engine.progress import SaveEvery
 
 DEFAULT_LAYER = DEFAULT_OBJECTIVE.split(":", 1)[1]
-#: The mean ``dream.ipynb`` hard-codes (BGR), for ``--mean notebook``.
-NOTEBOOK_MEAN = (104.0, 116.0, 122.0)
-SAMPLE = "sample"
-
-
-def _version() -> str:
-    try:
-        return metadata.version("inceptionism")
-    except metadata.PackageNotFoundError:  # pragma: no cover - not installed
-        return "unknown"
-
-
-def _sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+T = TypeVar("T")
 
 
 # -- arguments ---------------------------------------------------------------
@@ -176,31 +157,19 @@ def _objective_spec(args) -> str:
     return args.objective or f"deepdream:{layer}"
 
 
-def _load_model(weights: str | None, model: str | None):
-    from inceptionism.engine.models import load_named_model
-
-    return load_named_model(weights, model)
-
-
-def _with_mean(model, mean: str):
-    if mean == "notebook":
-        pre = {**model.preprocess, "mean": list(NOTEBOOK_MEAN)}
-        model = dataclasses.replace(model, preprocess=pre)
-    return model
-
-
-def _default_output(inp: Path) -> Path:
+def _default_output(inp: Path, suffix: str = ".png") -> Path:
     base = Path.cwd() / f"{inp.stem}-dream"
-    out, n = base.with_suffix(".png"), 1
+    out, n = base.with_suffix(suffix), 1
     while out.exists():
         n += 1
-        out = Path(f"{base}-{n}.png")
+        out = Path(f"{base}-{n}{suffix}")
     return out
 
 
-def _dream_quietly(fn, hw):
+def _dream_quietly(fn: Callable[[], T], hw: tuple[int, ...] | None = None) -> T:
     """Run ``fn()``; print each warning (e.g. a skipped octave) as one line.
-    A GPU out-of-memory error becomes one that names the way out."""
+    While dreaming an ``hw`` image, a GPU out-of-memory error becomes one
+    that names the way out."""
     from inceptionism.kernels.backend import is_out_of_memory
 
     with warnings.catch_warnings(record=True) as caught:
@@ -208,7 +177,7 @@ def _dream_quietly(fn, hw):
         try:
             result = fn()
         except Exception as exc:
-            if not is_out_of_memory(exc):
+            if hw is None or not is_out_of_memory(exc):
                 raise
             height, width = hw
             raise RuntimeError(
@@ -221,164 +190,142 @@ def _dream_quietly(fn, hw):
     return result
 
 
-def _prepare(args, recipe: dict | None = None):
-    """Everything a dream needs: ``(net, rgb, alpha, config, recipe, inp)``."""
-    from inceptionism.engine.net import Net
+def _new_job(args: argparse.Namespace, pm: Any) -> remake.Job:
+    """A job from the command line's options, with its recipe."""
+    from inceptionism.engine.models import load_named_model
 
-    if recipe is None:
-        inp = _input_path(args)
-        config = DreamConfig(
-            objective=_objective_spec(args),
-            octaves=args.octaves,
-            octave_scale=args.octave_scale,
-            steps=args.steps,
-            step_size=args.step_size,
-            jitter=args.jitter,
-            clip=not args.no_clip,
-            seed=secrets.randbits(32) if args.seed is None else args.seed,
-            regularizers=tuple(args.regularizer),
-            priors=tuple(args.prior),
-        )
-        model, wpath = _load_model(args.weights, args.model)
-        mean, max_size, device = args.mean, args.max_size, args.device or "cpu"
-    else:
-        inp, config, model, wpath, mean, max_size, device = _from_recipe(args, recipe)
-    rgb, alpha = load_image(inp, with_alpha=True)
-    if max_size:
-        rgb, alpha = downsize(rgb, max_size, alpha)
-    net = Net(_with_mean(model, mean), device=device)
-    is_sample = inp.resolve() == sample_image_path().resolve()
-    recipe = {
-        "inceptionism": _version(),
-        "config": config.to_dict(),
-        "model": {
-            "name": model.name,
-            "source": model.source,
-            "weights": str(wpath.resolve()),
-            "weights_sha1": _sha1(wpath),
-        },
-        "input": {
-            "path": SAMPLE if is_sample else str(inp.resolve()),
-            "sha1": _sha1(inp),
-        },
-        "max_size": max_size,
-        "mean": mean,
-        "preprocess": net.model.preprocess,
-        "device": device,
-        "size": list(rgb.shape[:2]),
-    }
-    return net, rgb, alpha, config, recipe, inp
-
-
-def _from_recipe(args, recipe: dict):
-    """Inputs of a replay, each checked against what the recipe recorded."""
-    try:
-        config = DreamConfig.from_dict(recipe["config"])
-        rec_model, rec_input = recipe["model"], recipe["input"]
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"{args.replay}: incomplete recipe (missing {exc})") from None
-    if args.input or args.sample:
-        inp = _input_path(args)
-    elif rec_input["path"] == SAMPLE:
-        inp = sample_image_path()
-    else:
-        inp = Path(rec_input["path"])
-    if not inp.is_file():
-        raise ValueError(
-            f"{args.replay} was made from {inp}, which is missing; give the input as IN"
-        )
-    if _sha1(inp) != rec_input["sha1"]:
-        raise ValueError(
-            f"{inp} is not the image {args.replay} was made from (SHA-1 differs)"
-        )
-    weights = args.weights
-    if weights is None and Path(rec_model.get("weights", "")).is_file():
-        weights = rec_model["weights"]
-    model, wpath = _load_model(weights, rec_model["name"])
-    if model.name != rec_model["name"] or model.source != rec_model["source"]:
-        raise ValueError(
-            f"{wpath} holds {model.name} {model.source}, but {args.replay} was made "
-            f"with {rec_model['name']} {rec_model['source']}; pass the right "
-            "--weights"
-        )
-    if recipe.get("inceptionism") != _version():
-        print(
-            f"inceptionism: warning: {args.replay} was made by inceptionism "
-            f"{recipe.get('inceptionism')}, this is {_version()}; pixels may differ",
-            file=sys.stderr,
-        )
-    device = args.device or recipe.get("device", "cpu")
-    return (
-        inp,
+    config = DreamConfig(
+        objective=_objective_spec(args),
+        octaves=args.octaves,
+        octave_scale=args.octave_scale,
+        steps=args.steps,
+        step_size=args.step_size,
+        jitter=args.jitter,
+        clip=not args.no_clip,
+        seed=secrets.randbits(32) if args.seed is None else args.seed,
+        regularizers=tuple(args.regularizer),
+        priors=tuple(args.prior),
+    )
+    inp = _input_path(args)
+    model, wpath = load_named_model(args.weights, args.model, pm)
+    return remake.create(
         config,
+        inp,
         model,
         wpath,
-        recipe.get("mean", "file"),
-        recipe.get("max_size"),
-        device,
+        mean=args.mean,
+        max_size=args.max_size,
+        device=args.device or "cpu",
+        bits=args.bits,
+        pm=pm,
     )
+
+
+def _replay_job(args: argparse.Namespace, pm: Any) -> remake.Job:
+    """The job that re-makes ``--replay FILE``, checked against its recipe."""
+    recipe = rcp.Recipe.read(args.replay)
+    inp = _input_path(args) if args.input or args.sample else None
+    return _dream_quietly(
+        lambda: remake.prepare(
+            recipe,
+            args.replay,
+            inp=inp,
+            weights=args.weights,
+            device=args.device,
+            pm=pm,
+        )
+    )
+
+
+class _SaveEvery(SaveEvery):
+    """``--save-every``: each intermediate carries the recipe of its step."""
+
+    def __init__(self, every: int, out: Path, job: remake.Job, protect: list[Path]):
+        super().__init__(every, out.parent, out.stem, self._write)
+        self.job, self.protect = job, protect
+        self.state: Any = None
+
+    def _save(self, net: Any, state: Any, x: Any) -> None:
+        self.state = state
+        super()._save(net, state, x)
+
+    def _write(self, path: Path, rgb: Any) -> None:
+        stop = rcp.Stop(self.state.octave, self.state.step)
+        job = dataclasses.replace(
+            self.job, recipe=dataclasses.replace(self.job.recipe, stop=stop)
+        )
+        remake.write(job, path, rgb, protect=self.protect)
 
 
 # -- commands ------------------------------------------------------------------
 
 
-def run_dream(args) -> int:
-    from inceptionism.engine.progress import ProgressBar, SaveEvery
+def run_dream(args: argparse.Namespace) -> int:
+    from inceptionism.engine.progress import ProgressBar
     from inceptionism.plugins import get_plugin_manager
 
-    recipe_in = None
-    if args.replay:
-        recipe_in = read_recipe(args.replay)
-        if recipe_in is None:
-            raise ValueError(f"{args.replay}: no inceptionism recipe in this file")
-    net, rgb, alpha, config, recipe, inp = _prepare(args, recipe_in)
-    out = Path(args.output) if args.output else _default_output(inp)
-    protect = [inp] + ([Path(args.replay)] if args.replay else [])
-    save = partial(save_image, protect=protect)
-    if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"):
-        raise ValueError(f"{out}: write .png, .jpg, .webp or .tif")
+    pm = get_plugin_manager()
+    job = _replay_job(args, pm) if args.replay else _new_job(args, pm)
+    zoom = job.recipe.zoom
+    animation = zoom is not None and zoom.frame is None
+    suffixes = (".gif", ".webp") if animation else IMAGE_SUFFIXES
+    if args.output:
+        out = Path(args.output)
+    else:
+        suffix = Path(args.replay).suffix if animation else ".png"
+        out = _default_output(job.input_path, suffix)
+    if out.suffix.lower() not in suffixes:
+        raise ValueError(f"{out}: write {', '.join(suffixes)}")
+    if job.recipe.bits == 16 and out.suffix.lower() != ".png":
+        raise ValueError(f"{out}: 16-bit output is written as PNG only; use .png")
+    protect = [job.input_path] + ([Path(args.replay)] if args.replay else [])
     for p in protect:  # fail before the work, not after
         if out.resolve() == p.resolve():
             raise ValueError(f"{out}: refusing to overwrite the input; choose -o")
-    observers = [ProgressBar(sys.stderr)]
+    observers: list[Any] = [ProgressBar(sys.stderr)]
     if getattr(args, "save_every", None):
-        observers.append(SaveEvery(args.save_every, out.parent, out.stem, save))
-    pm = get_plugin_manager()
+        if zoom is not None:
+            raise ValueError("--save-every applies to a dream, not to zoom frames")
+        observers.append(_SaveEvery(args.save_every, out, job, protect))
     result = _dream_quietly(
-        lambda: run(net, rgb, config, pm=pm, observers=observers), rgb.shape[:2]
+        lambda: remake.render(job, pm=pm, observers=observers), job.rgb.shape[:2]
     )
-    bits = recipe_in.get("bits", 8) if recipe_in else args.bits
-    save(out, result, alpha=alpha, recipe={**recipe, "bits": bits}, bits=bits)
+    remake.write(job, out, result, protect=protect)
     print(out)
     return 0
 
 
-def run_zoom(args) -> int:
+def run_zoom(args: argparse.Namespace) -> int:
     from inceptionism.engine.dream import zoom_frames
     from inceptionism.engine.progress import ProgressBar
     from inceptionism.plugins import get_plugin_manager
 
     if not 0.0 <= args.scale < 1.0:
         raise ValueError(f"--scale must be in [0, 1), got {args.scale}")
-    net, rgb, _, config, recipe, inp = _prepare(args)
+    pm = get_plugin_manager()
+    job = _new_job(args, pm)
     folder = Path(args.output)
     folder.mkdir(parents=True, exist_ok=True)
-    pm = get_plugin_manager()
     frames = []
     gen = zoom_frames(
-        net, rgb, args.frames, args.scale, config, pm=pm,
+        job.net, job.rgb, args.frames, args.scale, job.recipe.config, pm=pm,
         observers=[ProgressBar(sys.stderr)],
     )  # fmt: skip
     for i in range(args.frames):
-        frame = _dream_quietly(lambda: next(gen), rgb.shape[:2])  # noqa: B023
-        rec = {**recipe, "zoom": {"frame": i, "frames": args.frames,
-                                  "scale": args.scale}}  # fmt: skip
-        save_image(folder / f"frame-{i:04d}.png", frame, recipe=rec, protect=[inp])
+        frame = _dream_quietly(lambda: next(gen), job.rgb.shape[:2])  # noqa: B023
+        zoom = rcp.Zoom(frame=i, frames=args.frames, scale=args.scale)
+        remake.write(_with(job, zoom=zoom), folder / f"frame-{i:04d}.png", frame)
         if args.gif or args.webp:
             frames.append(frame)
     if frames:
         anim = folder / ("zoom.gif" if args.gif else "zoom.webp")
-        save_animation(anim, frames, protect=[inp])
+        zoom = rcp.Zoom(None, args.frames, args.scale, duration_ms=80)
+        remake.write(_with(job, zoom=zoom), anim, frames)
         print(anim)
     print(folder)
     return 0
+
+
+def _with(job: remake.Job, **changes: Any) -> remake.Job:
+    """``job`` whose recipe has ``changes``."""
+    return dataclasses.replace(job, recipe=dataclasses.replace(job.recipe, **changes))

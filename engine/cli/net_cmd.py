@@ -62,10 +62,10 @@ def _topology(args) -> tuple[dict, str]:
     """(graph, where it came from) for ``layers``."""
     if args.weights:
         return load_cli_model(args.weights, None).graph, args.weights
-    from inceptionism.engine.models import cached_path
+    from inceptionism.weights.files import cached_model
 
     name = args.model or DEFAULT_MODEL
-    path = cached_path(name)
+    path = cached_model(name)
     if path.exists():
         return load_cli_model(None, name).graph, str(path)
     from inceptionism.engine.models import resolve_spec
@@ -127,6 +127,7 @@ def cmd_classify(args) -> int:
     model = load_cli_model(args.weights, args.model)
     net = Net(model, device=args.device)
     rgb = load_image(args.image)
+    assert isinstance(rgb, np.ndarray)  # for type checkers: no with_alpha
     crop = center_crop_input(rgb, args.resize)
     last = net.blob_names[-1]
     blobs = net.forward(net.preprocess(crop), end=last, keep=False)

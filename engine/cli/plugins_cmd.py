@@ -37,7 +37,7 @@ def _summary(obj) -> str:
 
 def collect(pm) -> dict:
     """``{kind: [{name, usage, plugin, summary}]}`` plus ``plugins``."""
-    out = {}
+    out: dict[str, list] = {}
     for kind in KINDS:
         rows = []
         for name, (factory, plugin) in sorted(registry(pm, kind).items()):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from inceptionism.weights import cache_dir, save_model
+from inceptionism.weights.files import cached_model
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -48,7 +49,7 @@ def _models(args: argparse.Namespace) -> int:
     width = max(len(n) for n in specs)
     print(f"{'name':<{width}}  cached  description")
     for name, (spec, plugin) in sorted(specs.items()):
-        cached = "yes" if (root / f"{name}.h5").exists() else "no"
+        cached = "yes" if cached_model(name, root).exists() else "no"
         print(f"{name:<{width}}  {cached:<6}  {spec.description} [{plugin}]")
     print(f"cache: {root}")
     return 0

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 
 import numpy as np
@@ -385,3 +386,101 @@ def test_progress_bar_and_save_every(net, pm, img, tmp_path):
     text = tty.getvalue()
     assert "octave 2/2" in text and "3/3" in text and text.count("\n") == 2
     assert saved == ["f-o0-s001.png", "f-o0-s002.png", "f-o1-s001.png", "f-o1-s002.png"]
+
+
+class HostCount(np.ndarray):
+    """A 0-d value that counts every way of turning it into a host number.
+
+    Arithmetic keeps the subclass (NumPy ufuncs return the subclass of an
+    input), so the count follows the value through sums and differences.
+    """
+
+    count = 0
+
+    def _host(self):
+        HostCount.count += 1
+        return self.view(np.ndarray)
+
+    def __float__(self):
+        return float(self._host())
+
+    def __int__(self):
+        return int(self._host())
+
+    def __bool__(self):
+        return bool(self._host())
+
+    def __format__(self, spec):
+        return format(self._host(), spec)
+
+    def __repr__(self):
+        return repr(self._host())
+
+    __str__ = __repr__
+
+    def item(self, *args):
+        return self._host().item(*args)
+
+    def tolist(self):
+        return self._host().tolist()
+
+
+class Recorder:
+    def __init__(self):
+        self.values = []
+
+    @hookimpl
+    def inceptionism_step_end(self, net, state, x, value):
+        self.values.append((type(value), value.view(np.ndarray).copy()))
+
+
+def test_step_values_stay_on_the_device_unless_observed(net, pm, img):
+    from inceptionism.plugins.objectives import DeepDream
+    from inceptionism.plugins.regularizers import L2Decay
+
+    class CountedDeepDream(DeepDream):
+        def __call__(self, blobs):
+            value, grads = super().__call__(blobs)
+            return value.view(HostCount), grads
+
+    class CountedL2(L2Decay):
+        def __call__(self, x):
+            value, g = super().__call__(x)
+            return value.view(HostCount), g
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    def run(*observers):
+        HostCount.count = 0
+        dream(
+            net,
+            img,
+            CountedDeepDream(END),
+            octaves=2,
+            steps=3,
+            jitter=0,
+            regularizers=[CountedL2(1e-3)],
+            pm=pm,
+            observers=observers,
+        )
+        return HostCount.count
+
+    # nobody listens, or only a bar with nowhere to draw: never converted
+    assert run() == 0
+    assert run(ProgressBar(io.StringIO())) == 0
+    # a value reaches the hook as a 0-d array (the subclass survived the loop)
+    rec = Recorder()
+    assert run(rec) == 0
+    assert len(rec.values) == 6
+    assert all(t is HostCount and v.shape == () for t, v in rec.values)
+    # ... that is the objective minus the weighted penalty (octave 0, step 0)
+    x0 = octave_bases(net.preprocess(img), 2, 1.4)[-1]
+    a = net.forward(x0, end=END)[END]
+    want = 0.5 * np.sum(a * a) - 1e-3 * 0.5 * np.sum(x0 * x0)
+    np.testing.assert_allclose(rec.values[0][1], want, **tol(np.float32))
+    # a bar that draws turns it into a number exactly once per step
+    tty = Tty()
+    assert run(ProgressBar(tty)) == 6
+    assert f"value {float(rec.values[-1][1]):.3g}" in tty.getvalue()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import struct
+import sys
 import zlib
 
 import numpy as np
@@ -228,8 +231,32 @@ def test_downsize_keeps_aspect_and_range(rng):
 @pytest.mark.parametrize("ext", ["gif", "webp"])
 def test_animation(tmp_path, rng, ext):
     frames = [rng.uniform(0, 255, size=(8, 10, 3)) for _ in range(3)]
-    out = save_animation(tmp_path / f"a.{ext}", frames)
+    out = save_animation(tmp_path / f"a.{ext}", frames, recipe=RECIPE)
     with Image.open(out) as img:
         assert img.n_frames == 3 and img.size == (10, 8)
+    assert read_recipe(out) == RECIPE
+    assert read_recipe(save_animation(tmp_path / f"b.{ext}", frames)) is None
     with pytest.raises(ImageError, match="gif or .webp"):
         save_animation(tmp_path / "a.png", frames)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
+@pytest.mark.parametrize(("mask", "want"), [(0o022, 0o644), (0o077, 0o600)])
+def test_written_files_take_the_umask_mode(tmp_path, rgb8, mask, want):
+    """Others can read the pictures (not mkstemp's 0600) under umask 022."""
+    rgb = rgb8.astype(np.float32)
+    old = os.umask(mask)
+    try:
+        paths = [
+            save_image(tmp_path / "a.png", rgb, recipe=RECIPE),
+            save_image(tmp_path / "b.png", rgb, bits=16),
+            save_image(tmp_path / "c.jpg", rgb),
+            save_image(tmp_path / "d.bmp", rgb, recipe=RECIPE),  # + sidecar
+            save_animation(tmp_path / "e.gif", [rgb, rgb]),
+        ]
+    finally:
+        os.umask(old)
+    paths.append(tmp_path / "d.bmp.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)
+    for path in paths:
+        assert stat.S_IMODE(path.stat().st_mode) == want, path.name

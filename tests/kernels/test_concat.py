@@ -95,12 +95,6 @@ def test_numpy_matches_cupy(shapes, axis, rng):
         np.testing.assert_array_equal(cp.asnumpy(dd), d)
 
 
-def test_params_from_caffe():
-    assert concat.params_from_caffe({}) == concat.Params(1)
-    assert concat.params_from_caffe({"axis": 2}) == concat.Params(2)
-    assert concat.params_from_caffe({"concat_dim": 3}) == concat.Params(3)
-
-
 def test_bad_arguments_raise(rng):
     p = concat.Params(1)
     a, b = np.zeros((1, 2, 4, 4)), np.zeros((1, 3, 4, 5))
@@ -114,8 +108,6 @@ def test_bad_arguments_raise(rng):
         concat.forward((a, a), concat.Params(4))
     with pytest.raises(ValueError, match="at least one"):
         concat.forward((), p)
-    with pytest.raises(ValueError, match="not both"):
-        concat.params_from_caffe({"axis": 1, "concat_dim": 1})
     (_,), ctx = concat.forward((a, a), p)
     with pytest.raises(ValueError, match="expected 4"):
         concat.backward((np.zeros((1, 5, 4, 4)),), ctx)

@@ -121,39 +121,6 @@ def test_float32_stays_float32_with_float64_weights(rng):
 
 
 @pytest.mark.parametrize(
-    "d, want",
-    [
-        pytest.param({"num_output": 10}, linear.Params(10), id="defaults"),
-        pytest.param(
-            {"num_output": 3, "bias_term": False, "axis": 2, "transpose": True},
-            linear.Params(3, False, 2, True),
-            id="all_fields",
-        ),
-        pytest.param(
-            {"num_output": 3, "bias_term": "false"},
-            linear.Params(3, bias_term=False),
-            id="bias_term_word",
-        ),
-    ],
-)
-def test_params_from_caffe(d, want):
-    assert linear.params_from_caffe(d) == want
-
-
-@pytest.mark.parametrize(
-    "d, match",
-    [
-        pytest.param({}, "num_output", id="no_num_output"),
-        pytest.param({"num_output": 0}, "num_output must be >= 1", id="zero_outputs"),
-        pytest.param({"num_output": 2, "transpose": "yes"}, "transpose", id="bad_bool"),
-    ],
-)
-def test_params_from_caffe_rejects(d, match):
-    with pytest.raises(ValueError, match=match):
-        linear.params_from_caffe(d)
-
-
-@pytest.mark.parametrize(
     "x_shape, w_shape, bias_shape, params, match",
     [
         pytest.param(

@@ -18,6 +18,7 @@ from tests.gradcheck import (
 from tests.tolerances import tol
 
 DTYPES = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")]
+WITHIN = lrn.NormRegion.WITHIN_CHANNEL
 
 
 class Case(NamedTuple):
@@ -130,37 +131,77 @@ def test_float32_stays_float32(rng):
     assert ctx.scale.dtype == ctx.factor.dtype == np.float32
 
 
-def test_params_from_caffe():
-    assert lrn.params_from_caffe({}) == lrn.Params(5, 1.0, 0.75, 1.0)
-    p = lrn.params_from_caffe(
-        {"local_size": 3, "alpha": 1e-4, "beta": 0.5, "k": 2, "norm_region": 0}
-    )
-    assert p == lrn.Params(3, 1e-4, 0.5, 2.0, lrn.NormRegion.ACROSS_CHANNELS)
-    assert lrn.params_from_caffe({"norm_region": "ACROSS_CHANNELS"}) == lrn.Params()
-
-
-@pytest.mark.parametrize(
-    "d, match",
-    [
-        ({"norm_region": "WITHIN_CHANNEL"}, "not supported"),
-        ({"norm_region": 1}, "not supported"),
-        ({"norm_region": "SIDEWAYS"}, "norm_region"),
-        ({"local_size": 0}, "local_size"),
-        ({"size": 5}, "unknown"),
-    ],
-    ids=["within_channel", "within_channel_code", "bad_region", "size0", "unknown"],
-)
-def test_bad_params_raise(d, match):
-    with pytest.raises(ValueError, match=match):
-        lrn.params_from_caffe(d)
-
-
 def test_bad_inputs_raise():
     with pytest.raises(ValueError, match="4-d"):
         lrn.forward((np.zeros((3, 4, 5)),), lrn.Params())
-    within = lrn.Params(norm_region=lrn.NormRegion.WITHIN_CHANNEL)
-    with pytest.raises(ValueError, match="not supported"):
-        lrn.forward((np.zeros((1, 3, 4, 5)),), within)
+    with pytest.raises(ValueError, match="odd local_size"):
+        lrn.Params(4, norm_region=WITHIN)
     (_,), ctx = lrn.forward((np.ones((1, 3, 4, 5)),), lrn.Params())
     with pytest.raises(ValueError, match="dy has shape"):
         lrn.backward((np.zeros((1, 3, 4, 4)),), ctx)[0]
+
+
+# --- WITHIN_CHANNEL (Caffe's WithinChannelForward) --------------------------
+
+WITHIN_CASES = [
+    pytest.param(lrn.Params(3, 0.9, 0.75, norm_region=WITHIN), id="n3"),
+    pytest.param(lrn.Params(5, 1.3, 0.6, k=7.0, norm_region=WITHIN), id="n5_k_unused"),
+    pytest.param(lrn.Params(1, 0.8, 0.75, k=3.0, norm_region=WITHIN), id="n1_k_unused"),
+]
+
+
+def within_loop_reference(x, p: lrn.Params):
+    """s = 1 + alpha/n^2 * sum of x^2 over the n x n square (zero outside)."""
+    n, r = p.local_size, (p.local_size - 1) // 2
+    N, C, H, W = x.shape
+    y = np.empty_like(x)
+    for i in range(H):
+        for j in range(W):
+            sq = x[:, :, max(0, i - r) : i + r + 1, max(0, j - r) : j + r + 1] ** 2
+            s = 1.0 + p.alpha / (n * n) * sq.sum(axis=(2, 3))
+            y[:, :, i, j] = x[:, :, i, j] * s**-p.beta
+    return y
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("params", WITHIN_CASES)
+def test_within_channel_forward_matches_loop_reference(params, dtype, rng):
+    x = rng.standard_normal((2, 3, 5, 4)).astype(dtype)
+    ref = within_loop_reference(x.astype(np.float64), params)
+    assert_forward_matches(lrn, x, (params,), ref)
+    # k is not used (Caffe's power layer shifts by 1); ACROSS uses it
+    across = lrn.Params(params.local_size, params.alpha, params.beta, params.k)
+    assert np.abs(ref - forward_backward(lrn, x, (across,), rng)[0]).max() > 0.05
+
+
+@pytest.mark.parametrize("params", WITHIN_CASES)
+def test_within_channel_backward_matches_finite_differences(params, rng):
+    x = rng.standard_normal((2, 3, 5, 4))
+    assert_grad_matches_fd(lrn, x, (params,), rng, eps=1e-3, order=4)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("params", WITHIN_CASES)
+def test_within_channel_matches_torch_avg_pool_composition(params, rng):
+    """Caffe builds WITHIN_CHANNEL from layers: x^2, AVE pool (n, stride 1,
+    pad (n-1)/2, padding counted), power(shift 1, scale alpha, -beta), x *."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x = rng.standard_normal((2, 3, 6, 5))
+    y, g, dx = forward_backward(lrn, x, (params,), rng)
+    n = params.local_size
+    yt, dxt = torch_forward_backward(
+        lambda xt: (
+            xt
+            * (
+                1.0
+                + params.alpha
+                * F.avg_pool2d(xt * xt, n, 1, (n - 1) // 2, count_include_pad=True)
+            )
+            ** -params.beta
+        ),
+        x,
+        g,
+    )
+    np.testing.assert_allclose(y, yt, **tol(np.float64))
+    np.testing.assert_allclose(dx, dxt, **tol(np.float64))

@@ -252,7 +252,7 @@ def test_output_shape(hw, kernel, stride, pad, out):
 
 def test_global_pooling_output_and_large_window(rng, path):
     x = rng.standard_normal((2, 3, 20, 17))  # 340 offsets: argmax needs uint16
-    p = pool.params_from_caffe({"pool": "MAX", "global_pooling": True})
+    p = pool.Params(MAX, global_pooling=True)
     (y,), ctx = pool.forward((x,), p)
     np.testing.assert_array_equal(y[..., 0, 0], x.max(axis=(2, 3)))
     dy = rng.standard_normal(y.shape)
@@ -270,38 +270,6 @@ def test_global_pooling_output_and_large_window(rng, path):
 def test_numpy_matches_cupy(case, dtype, method, rng):
     x = distinct(case.x_shape, dtype, rng)
     assert_numpy_matches_cupy(pool, x, (case.params(method),), rng)
-
-
-def test_params_from_caffe_defaults_and_names():
-    p = pool.params_from_caffe({"kernel_size": 3})
-    assert p == pool.Params(MAX, (3, 3), (1, 1), (0, 0))
-    p = pool.params_from_caffe(
-        {"pool": 1, "kernel_h": 2, "kernel_w": 3, "stride_h": 1, "stride_w": 2,
-         "pad_h": 1, "pad_w": 0}
-    )  # fmt: skip
-    assert p == pool.Params(AVE, (2, 3), (1, 2), (1, 0))
-    assert pool.params_from_caffe({"pool": "AVE", "kernel_size": 7}).pool is AVE
-    floor = pool.params_from_caffe({"kernel_size": 3, "stride": 2, "round_mode": 1})
-    assert pool.output_shapes(((1, 1, 112, 112),), floor)[0] == (1, 1, 55, 55)
-
-
-@pytest.mark.parametrize(
-    "d, match",
-    [
-        ({}, "kernel_size"),
-        ({"kernel_size": 3, "pool": "STOCHASTIC"}, "STOCHASTIC"),
-        ({"kernel_size": 3, "stride": 0}, "stride"),
-        ({"kernel_size": 3, "pad": 3}, "pad"),
-        ({"kernel_size": 3, "kernel_h": 3, "kernel_w": 3}, "either"),
-        ({"global_pooling": True, "kernel_size": 3}, "global_pooling"),
-        ({"kernel_size": 3, "dilation": 2}, "unknown"),
-    ],
-    ids=["no_kernel", "stochastic", "zero_stride", "pad_ge_kernel", "both_kernels",
-         "global_with_kernel", "unknown_key"],
-)  # fmt: skip
-def test_bad_params_raise(d, match):
-    with pytest.raises(ValueError, match=match):
-        pool.params_from_caffe(d)
 
 
 def test_bad_inputs_raise():

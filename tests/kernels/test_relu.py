@@ -89,16 +89,9 @@ def test_numpy_matches_cupy(dtype, slope, rng):
     assert_numpy_matches_cupy(relu, x, (relu.Params(slope),), rng)
 
 
-def test_params_from_caffe():
-    assert relu.params_from_caffe({}) == relu.Params(0.0)
-    assert relu.params_from_caffe({"negative_slope": 0.2}) == relu.Params(0.2)
-
-
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="negative_slope"):
-        relu.params_from_caffe({"negative_slope": -0.5})
-    with pytest.raises(ValueError, match="unknown"):
-        relu.params_from_caffe({"slope": 0.1})
+        relu.Params(-0.5)
     with pytest.raises(ValueError, match="floating"):
         relu.forward((np.arange(4),), relu.Params())
     (_,), ctx = relu.forward((np.ones((2, 3)),), relu.Params())

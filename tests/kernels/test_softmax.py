@@ -76,16 +76,9 @@ def test_numpy_matches_cupy(shape, axis, dtype, rng):
     assert_numpy_matches_cupy(softmax, x, (softmax.Params(axis),), rng)
 
 
-def test_params_from_caffe():
-    assert softmax.params_from_caffe({}) == softmax.Params(1)
-    assert softmax.params_from_caffe({"axis": 2}) == softmax.Params(2)
-
-
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="axis 4 is out of range"):
         softmax.forward((np.zeros((2, 3, 4, 5)),), softmax.Params(4))
-    with pytest.raises(ValueError, match="unknown"):
-        softmax.params_from_caffe({"dim": 1})
     with pytest.raises(ValueError, match="floating"):
         softmax.forward((np.arange(6).reshape(2, 3),), softmax.Params())
     (_,), ctx = softmax.forward((np.zeros((2, 3)),), softmax.Params())

@@ -43,7 +43,7 @@ def test_value_and_gradient(reg, reference, shape, rng):
     # exact up to rounding; a step of 1/8 cannot cross 0.
     x = rng.uniform(0.25, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
     value, g = reg(x)
-    assert isinstance(value, float)
+    assert type(value) is np.ndarray and value.shape == () and value.dtype == x.dtype
     assert value == pytest.approx(reference(x), rel=1e-12)
     assert g.shape == x.shape and g.dtype == x.dtype
     num = numerical_grad(lambda xs: reg(xs)[0], x, None, 0.125)

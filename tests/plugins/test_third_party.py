@@ -74,7 +74,12 @@ def inceptionism_dream_end(net, config, rgb):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """The plugin installed (no deps, no network) into a private folder."""
+    """The plugin installed (no deps, no network) into a private folder.
+
+    Offline means no build isolation: the build runs on this environment's
+    setuptools, which must build wheels itself (>= 70.1, in the ``test``
+    extra; older ones need the ``wheel`` package for ``bdist_wheel``).
+    """
     root = tmp_path_factory.mktemp("myplug")
     src = root / "src"
     src.mkdir()

@@ -42,22 +42,36 @@ PARAM_MSG = {
         "kernel_size": (4, "v"), "group": (5, "v"), "stride": (6, "v"),
         "pad_h": (9, "v"), "pad_w": (10, "v"), "kernel_h": (11, "v"),
         "kernel_w": (12, "v"), "stride_h": (13, "v"), "stride_w": (14, "v"),
+        "engine": (15, "e"), "axis": (16, "v"), "force_nd_im2col": (17, "v"),
         "dilation": (18, "v"),
     },
     "pooling_param": {
         "pool": (1, "e"), "kernel_size": (2, "v"), "stride": (3, "v"),
-        "pad": (4, "v"), "global_pooling": (12, "v"),
+        "pad": (4, "v"), "kernel_h": (5, "v"), "kernel_w": (6, "v"),
+        "stride_h": (7, "v"), "stride_w": (8, "v"), "pad_h": (9, "v"),
+        "pad_w": (10, "v"), "engine": (11, "e"), "global_pooling": (12, "v"),
+        "round_mode": (13, "e"),
     },
     "lrn_param": {
-        "local_size": (1, "v"), "alpha": (2, "f"), "beta": (3, "f"), "k": (5, "f"),
+        "local_size": (1, "v"), "alpha": (2, "f"), "beta": (3, "f"),
+        "norm_region": (4, "e"), "k": (5, "f"), "engine": (6, "e"),
     },
-    "inner_product_param": {"num_output": (1, "v"), "bias_term": (2, "v")},
+    "inner_product_param": {
+        "num_output": (1, "v"), "bias_term": (2, "v"), "axis": (5, "v"),
+        "transpose": (6, "v"),
+    },
     "dropout_param": {"dropout_ratio": (1, "f")},
-    "concat_param": {"axis": (2, "v")},
-    "relu_param": {"negative_slope": (1, "f")},
-    "softmax_param": {"axis": (2, "v")},
+    "concat_param": {"concat_dim": (1, "v"), "axis": (2, "v")},
+    "relu_param": {"negative_slope": (1, "f"), "engine": (2, "e")},
+    "softmax_param": {"engine": (1, "e"), "axis": (2, "v")},
 }  # fmt: skip
-POOL_ENUM = {"MAX": 0, "AVE": 1, "STOCHASTIC": 2}
+# enum values by field name (caffe.proto)
+ENUM_VALUES = {
+    "pool": {"MAX": 0, "AVE": 1, "STOCHASTIC": 2},
+    "round_mode": {"CEIL": 0, "FLOOR": 1},
+    "norm_region": {"ACROSS_CHANNELS": 0, "WITHIN_CHANNEL": 1},
+    "engine": {"DEFAULT": 0, "CAFFE": 1, "CUDNN": 2},
+}
 
 
 def varint(n: int) -> bytes:
@@ -100,7 +114,7 @@ def param_message(kind: str, params: dict) -> bytes:
             if typ == "f":
                 out += ffield(field, v)
             elif typ == "e":
-                out += vfield(field, POOL_ENUM[v])
+                out += vfield(field, ENUM_VALUES[name][v])
             else:
                 out += vfield(field, int(v))
     return out

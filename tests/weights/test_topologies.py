@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 import pytest
 
-from inceptionism.weights import shapes
 from inceptionism.weights.registry import MODELS
 from inceptionism.weights.shapes import infer_shapes, param_shapes
 from inceptionism.weights.synthetic import synthetic_model
@@ -105,7 +103,9 @@ def test_shapes_at_odd_sizes_follow_caffe_rules(g, hw):
         assert s["prob"] == (1, 1000)
     else:
         assert "pool5/7x7_s1" not in s and "prob" not in s
-        with pytest.raises(ValueError, match="layer 'pool5/7x7_s1'.*empty"):
+        with pytest.raises(
+            ValueError, match="layer 'pool5/7x7_s1'.*larger than the padded input"
+        ):
             infer_shapes(g, size=hw)
 
 
@@ -146,26 +146,6 @@ def test_unknown_topology():
 def test_googlenet_graph_builder_is_parametric():
     g = googlenet_graph(num_classes=7, name="x")
     assert g["name"] == "x" and g["layers"][-2]["params"] == {"num_output": 7}
-
-
-def test_supported_types_mirror_the_kernel_table():
-    from inceptionism.kernels import OP_MODULES
-
-    assert set(shapes.SUPPORTED_TYPES) == set(OP_MODULES)
-
-
-def test_output_size_rules_match_the_kernels_geometry():
-    from inceptionism.kernels import _geometry
-
-    for n, k, s, p in itertools.product(
-        range(1, 12), (1, 2, 3, 5), (1, 2, 3), (0, 1, 2)
-    ):
-        if n + 2 * p < k:
-            continue
-        assert shapes.pool_out(n, k, s, p) == _geometry.pool_out_size(n, k, s, p)
-        assert shapes.conv_out(n, k, s, p) == _geometry.conv_out_size(n, k, s, p)
-    assert shapes.pool_out(224 // 2, 3, 2, 0) == 56  # floor would give 55
-    assert shapes.pool_out(4, 3, 3, 2) == 2  # the padding correction applies
 
 
 # ------------------------------------------------------------------ synthetic

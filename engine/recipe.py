@@ -1,0 +1,247 @@
+"""The recipe: everything that re-makes an output, and :func:`replay`.
+
+Every image the tool writes carries its :class:`Recipe` (as JSON, see
+:mod:`inceptionism.engine.image` for where): the dream's
+:class:`~inceptionism.engine.dream.DreamConfig` (seed included), the model's
+name, source and weight file SHA-1, the input's SHA-1, every guide image's
+SHA-1, the mean, ``max_size``, device and bit depth, and what part of a run
+the file holds — a ``--save-every`` intermediate records the octave and step
+it was saved after (:class:`Stop`), a ``zoom`` frame its index and the zoom
+parameters (:class:`Zoom`; ``frame=None`` is the whole run, as in the GIF or
+WebP animation).
+
+:func:`replay` (``dream --replay``) rebuilds the output from its recipe,
+pixel for pixel on the same device (the work is done by
+:mod:`inceptionism.engine.remake`): a zoom frame N by re-running frames
+0..N, an intermediate by stopping the dream at its step. Whatever it cannot
+reproduce exactly it refuses with one sentence (:class:`ReplayError`): an
+input or guide whose SHA-1 changed, other weights, an image size that no
+longer matches, a recipe without a seed, or settings this version does not
+know. ``tiling`` and ``batch`` are reserved for the capabilities that will
+record them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from inceptionism.engine.dream import DreamConfig
+from inceptionism.engine.image import read_recipe, sample_image_path
+from inceptionism.weights.files import sha1_file
+
+#: ``FileRef.path`` of the shipped sample picture (wherever it is installed).
+SAMPLE = "sample"
+Mean = Literal["file", "notebook"]
+
+
+class ReplayError(ValueError):
+    """A recipe that cannot be replayed exactly; the message says why."""
+
+
+class ReplayWarning(UserWarning):
+    """A replay that may differ in the last bits (other version or device)."""
+
+
+def version() -> str:
+    try:
+        return metadata.version("inceptionism")
+    except metadata.PackageNotFoundError:  # pragma: no cover - not installed
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file an output was made from: absolute path (or ``"sample"``), SHA-1."""
+
+    path: str
+    sha1: str
+
+    @classmethod
+    def of(cls, path: Path) -> FileRef:
+        sample = path.resolve() == sample_image_path().resolve()
+        return cls(SAMPLE if sample else str(path.resolve()), sha1_file(path))
+
+    def locate(self) -> Path:
+        return sample_image_path() if self.path == SAMPLE else Path(self.path)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """The weights: model name and source (as in the file), path, SHA-1."""
+
+    name: str
+    source: dict[str, Any]
+    weights: str
+    weights_sha1: str
+
+
+@dataclass(frozen=True)
+class Zoom:
+    """Zoom feedback: ``frame`` of ``frames`` (None: all, an animation)."""
+
+    frame: int | None
+    frames: int
+    scale: float
+    duration_ms: int | None = None  # animations: time per frame
+
+
+@dataclass(frozen=True)
+class Stop:
+    """An intermediate: the image right after ``step`` of ``octave`` (0-based,
+    counting the octaves dreamed, smallest first)."""
+
+    octave: int
+    step: int
+
+
+_PARTS: dict[str, Any] = {
+    "model": ModelRef,
+    "input": FileRef,
+    "zoom": Zoom,
+    "stop": Stop,
+}
+#: Fields written only when set.
+_OPTIONAL = ("guides", "zoom", "stop", "tiling", "batch")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that changes the pixels of one output (JSON: :meth:`to_dict`)."""
+
+    config: DreamConfig
+    model: ModelRef
+    input: FileRef
+    size: tuple[int, int]  # (H, W) dreamed, after max_size
+    preprocess: dict[str, Any]
+    mean: Mean = "file"
+    max_size: int | None = None
+    device: str = "cpu"
+    bits: int = 8
+    guides: tuple[FileRef, ...] = ()
+    zoom: Zoom | None = None
+    stop: Stop | None = None
+    tiling: dict[str, Any] | None = None  # reserved (bounded-memory tiling)
+    batch: dict[str, Any] | None = None  # reserved (batch runs)
+    version: str = field(default_factory=version)
+
+    def __post_init__(self) -> None:
+        if self.mean not in ("file", "notebook"):
+            raise ValueError(f"mean must be 'file' or 'notebook', not {self.mean!r}")
+        if self.bits not in (8, 16):
+            raise ValueError(f"bits must be 8 or 16, not {self.bits!r}")
+        if self.max_size is not None and self.max_size < 1:
+            raise ValueError(f"max_size must be >= 1, not {self.max_size!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able; optional parts that are unset are left out."""
+        d: dict[str, Any] = {"inceptionism": self.version}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "version" or (f.name in _OPTIONAL and not value):
+                continue
+            if f.name == "config":
+                value = value.to_dict()
+            elif f.name == "guides":
+                value = [dataclasses.asdict(g) for g in value]
+            elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+                value = dataclasses.asdict(value)
+            elif f.name == "size":
+                value = list(value)
+            d[f.name] = value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = "recipe") -> Recipe:
+        """Inverse of :meth:`to_dict`; :class:`ReplayError` names what is wrong."""
+        d = dict(d)
+        made_by = d.pop("inceptionism", "unknown")
+        names = {f.name for f in dataclasses.fields(cls)} - {"version"}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ReplayError(
+                f"{where} records {', '.join(unknown)}, which inceptionism "
+                f"{version()} does not know; replay it with inceptionism {made_by}"
+            )
+        try:
+            kw: dict[str, Any] = {"version": str(made_by)}
+            for key, value in d.items():
+                if key == "config":
+                    value = DreamConfig.from_dict(value)
+                elif key in _PARTS and value is not None:
+                    value = _PARTS[key](**value)
+                elif key == "guides":
+                    value = tuple(FileRef(**g) for g in value)
+                elif key == "size":
+                    value = (int(value[0]), int(value[1]))
+                kw[key] = value
+            return cls(**kw)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ReplayError(
+                f"{where}: incomplete or damaged recipe ({exc})"
+            ) from None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, where: str = "recipe") -> Recipe:
+        return cls.from_dict(json.loads(text), where)
+
+    @classmethod
+    def read(cls, path: str | Path) -> Recipe:
+        """The recipe embedded in an output file."""
+        d = read_recipe(path)
+        if d is None:
+            raise ReplayError(f"{path}: no inceptionism recipe in this file")
+        return cls.from_dict(d, str(path))
+
+
+def guide_paths(spec: str, pm: Any = None) -> list[Path]:
+    """Image files read by the ``guide`` terms of an objective spec."""
+    from inceptionism.plugins import get_plugin_manager, registry
+    from inceptionism.plugins.spec import split_terms
+
+    names = registry(pm or get_plugin_manager(), "objectives")
+    paths = []
+    for _, body in split_terms(spec, names):
+        name, *args = (part.strip() for part in body.split(":"))
+        if name == "guide" and len(args) >= 2:
+            paths.append(Path(":".join(args[1:])))
+    return paths
+
+
+def replay(
+    path: str | Path,
+    out: str | Path | None = None,
+    *,
+    inp: str | Path | None = None,
+    weights: str | Path | None = None,
+    device: str | None = None,
+    pm: Any = None,
+    observers: Iterable[Any] = (),
+) -> np.ndarray:
+    """Re-make the output at ``path`` from its embedded recipe.
+
+    Returns the image (float32 (H, W, 3) RGB 0..255; for a zoom animation,
+    the frames stacked (F, H, W, 3)) and writes it to ``out`` when given,
+    with the same recipe. Raises :class:`ReplayError` (one sentence) when
+    the output cannot be re-made exactly. ``inp``, ``weights``, ``device``:
+    see :func:`inceptionism.engine.remake.prepare`.
+    """
+    from inceptionism.engine.remake import prepare, render, write
+
+    job = prepare(
+        Recipe.read(path), str(path), inp=inp, weights=weights, device=device, pm=pm
+    )
+    result = render(job, pm=pm, observers=observers)
+    if out is not None:
+        write(job, out, result, protect=[path])
+    return np.asarray(result)

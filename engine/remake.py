@@ -1,0 +1,273 @@
+"""Making a recipe's output: :func:`create` (a new job from a config),
+:func:`prepare` (a job that re-makes a recorded recipe, after checking every
+file it names), :func:`render` (run it) and :func:`write` (save it with its
+recipe). :func:`inceptionism.engine.recipe.replay` is the three in a row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inceptionism.engine.dream import DreamConfig, run, zoom_frames
+from inceptionism.engine.image import downsize, load_image, save_animation, save_image
+from inceptionism.engine.recipe import (
+    FileRef,
+    Mean,
+    ModelRef,
+    Recipe,
+    ReplayError,
+    ReplayWarning,
+    Stop,
+    guide_paths,
+    version,
+)
+from inceptionism.plugins import hookimpl
+from inceptionism.weights.files import sha1_file
+from inceptionism.weights.model import Model
+
+#: The mean ``dream.ipynb`` hard-codes (BGR), for ``mean="notebook"``.
+NOTEBOOK_MEAN = (104.0, 116.0, 122.0)
+
+
+@dataclass
+class Job:
+    """A recipe made ready to run: the net on its device, the input pixels."""
+
+    recipe: Recipe
+    net: Any
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    input_path: Path
+
+
+def with_mean(model: Model, mean: str) -> Model:
+    """``model`` with ``mean="notebook"``'s pixel mean, or as it is."""
+    if mean == "notebook":
+        pre = {**model.preprocess, "mean": list(NOTEBOOK_MEAN)}
+        return dataclasses.replace(model, preprocess=pre)
+    return model
+
+
+def _load(
+    model: Model, inp: Path, mean: str, max_size: int | None, device: str
+) -> tuple[Any, np.ndarray, np.ndarray | None]:
+    from inceptionism.engine.net import Net
+
+    rgb, alpha = load_image(inp, with_alpha=True)
+    if max_size:
+        rgb, alpha = downsize(rgb, max_size, alpha)
+    return Net(with_mean(model, mean), device=device), rgb, alpha
+
+
+def create(
+    config: DreamConfig,
+    inp: Path,
+    model: Model,
+    weights: Path,
+    *,
+    mean: Mean = "file",
+    max_size: int | None = None,
+    device: str = "cpu",
+    bits: int = 8,
+    pm: Any = None,
+) -> Job:
+    """A new job and its recipe (``dream IN`` / ``zoom IN``)."""
+    guides = []
+    for path in guide_paths(config.objective, pm):
+        if not path.is_file():
+            raise ValueError(f"{path}: no such guide image")
+        guides.append(FileRef.of(path))
+    net, rgb, alpha = _load(model, inp, mean, max_size, device)
+    recipe = Recipe(
+        config=config,
+        model=ModelRef(
+            model.name, model.source, str(weights.resolve()), sha1_file(weights)
+        ),
+        input=FileRef.of(inp),
+        size=(int(rgb.shape[0]), int(rgb.shape[1])),
+        preprocess=net.model.preprocess,
+        mean=mean,
+        max_size=max_size,
+        device=device,
+        bits=bits,
+        guides=tuple(guides),
+    )
+    return Job(recipe, net, rgb, alpha, inp)
+
+
+def _check_file(ref: FileRef, path: Path, what: str, source: str) -> FileRef:
+    """``what`` is "image" (the input) or "guide image"."""
+    if not path.is_file():
+        way_out = "give the input as IN" if what == "image" else "put it back"
+        raise ReplayError(
+            f"{source} was made from the {what} {path}, which is missing; {way_out}"
+        )
+    if sha1_file(path) != ref.sha1:
+        raise ReplayError(
+            f"{path} is not the {what} {source} was made from (its SHA-1 "
+            "differs), so a replay would make a different picture"
+        )
+    return FileRef.of(path)
+
+
+def prepare(
+    recipe: Recipe,
+    source: str = "recipe",
+    *,
+    inp: str | Path | None = None,
+    weights: str | Path | None = None,
+    device: str | None = None,
+    pm: Any = None,
+) -> Job:
+    """A job that re-makes ``recipe`` exactly, after checking that it can.
+
+    ``inp``, ``weights`` and ``device`` override the recorded ones (the
+    files must still have the recorded SHA-1 / model identity).
+    """
+    from inceptionism.engine.models import load_named_model
+
+    if recipe.config.seed is None:
+        raise ReplayError(f"{source} records no seed, so it cannot be re-made")
+    if recipe.zoom is not None and recipe.stop is not None:
+        raise ReplayError(f"{source} records both a zoom frame and a stop step")
+    for reserved in ("tiling", "batch"):
+        if getattr(recipe, reserved) is not None:
+            raise ReplayError(
+                f"{source} was made with {reserved}, which inceptionism "
+                f"{version()} cannot replay; use inceptionism {recipe.version}"
+            )
+    path = Path(inp) if inp is not None else recipe.input.locate()
+    input_ref = _check_file(recipe.input, path, "image", source)
+    recorded = {Path(g.path): g for g in recipe.guides}
+    for guide in guide_paths(recipe.config.objective, pm):
+        if guide not in recorded:
+            raise ReplayError(
+                f"{source} does not record the SHA-1 of its guide image {guide}, "
+                "so a replay could not be checked; dream it again instead"
+            )
+        _check_file(recorded[guide], guide, "guide image", source)
+    rec = recipe.model
+    if weights is None and Path(rec.weights).is_file():
+        weights = rec.weights
+    model, wpath = load_named_model(weights, rec.name, pm)
+    if model.name != rec.name or model.source != rec.source:
+        raise ReplayError(
+            f"{wpath} holds {model.name} {model.source}, but {source} was made "
+            f"with {rec.name} {rec.source}; pass the right --weights"
+        )
+    weights_sha1 = sha1_file(wpath)
+    if weights_sha1 != rec.weights_sha1:
+        warnings.warn(
+            f"{wpath} holds {rec.name} {rec.source} but is not byte for byte the "
+            f"weight file {source} was made with; pixels may differ",
+            ReplayWarning,
+            stacklevel=2,
+        )
+    if recipe.version != version():
+        warnings.warn(
+            f"{source} was made by inceptionism {recipe.version}, this is "
+            f"{version()}; pixels may differ",
+            ReplayWarning,
+            stacklevel=2,
+        )
+    if device is not None and device != recipe.device:
+        warnings.warn(
+            f"{source} was made on {recipe.device}, replaying on {device}; "
+            "pixels may differ in the last bits",
+            ReplayWarning,
+            stacklevel=2,
+        )
+    recipe = dataclasses.replace(
+        recipe,
+        input=input_ref,
+        model=dataclasses.replace(
+            rec, weights=str(Path(wpath).resolve()), weights_sha1=weights_sha1
+        ),
+        device=device or recipe.device,
+        version=version(),
+    )
+    net, rgb, alpha = _load(model, path, recipe.mean, recipe.max_size, recipe.device)
+    size = (int(rgb.shape[0]), int(rgb.shape[1]))
+    if size != recipe.size:
+        raise ReplayError(
+            f"{source} was dreamed at {recipe.size[1]}x{recipe.size[0]} but its "
+            f"input now loads at {size[1]}x{size[0]}; replaying would differ"
+        )
+    if net.model.preprocess != recipe.preprocess:
+        raise ReplayError(
+            f"{source} was made with preprocessing {recipe.preprocess}, the "
+            f"weights now give {net.model.preprocess}; pass the right --weights"
+        )
+    return Job(recipe, net, rgb, alpha, path)
+
+
+# -- running and writing -------------------------------------------------------
+
+
+class _Stopped(Exception):
+    """Raised by :class:`_StopAt` to end a dream at an intermediate."""
+
+
+class _StopAt:
+    """Observer that keeps the image after one step and ends the dream."""
+
+    def __init__(self, stop: Stop):
+        self.stop, self.image = stop, None
+
+    @hookimpl
+    def inceptionism_step_end(self, net: Any, state: Any, x: Any, value: Any) -> None:
+        if (state.octave, state.step) == (self.stop.octave, self.stop.step):
+            self.image = net.deprocess(x)
+            raise _Stopped
+
+
+def render(job: Job, *, pm: Any = None, observers: Iterable[Any] = ()) -> Any:
+    """Run ``job.recipe``: the image (float32 (H, W, 3) RGB), or for a zoom
+    animation (``zoom.frame is None``) the list of frames."""
+    from inceptionism.plugins import get_plugin_manager
+
+    pm = pm or get_plugin_manager()
+    r, observers = job.recipe, list(observers)
+    if r.zoom is not None:
+        count = r.zoom.frames if r.zoom.frame is None else r.zoom.frame + 1
+        frames = list(
+            zoom_frames(job.net, job.rgb, count, r.zoom.scale, r.config, pm=pm,
+                        observers=observers)
+        )  # fmt: skip
+        return frames if r.zoom.frame is None else frames[-1]
+    if r.stop is None:
+        return run(job.net, job.rgb, r.config, pm=pm, observers=observers)
+    stopper = _StopAt(r.stop)
+    try:
+        run(job.net, job.rgb, r.config, pm=pm, observers=[*observers, stopper])
+    except _Stopped:
+        return stopper.image
+    raise ReplayError(
+        f"the dream never reached step {r.stop.step} of octave {r.stop.octave} "
+        "that the recipe records"
+    )
+
+
+def write(job: Job, out: str | Path, result: Any, protect: Iterable[Any] = ()) -> Path:
+    """Save ``render(job)``'s result to ``out`` with the job's recipe."""
+    r = job.recipe
+    protect = [job.input_path, *protect]
+    if r.zoom is not None and r.zoom.frame is None:
+        return save_animation(
+            out,
+            result,
+            duration_ms=r.zoom.duration_ms or 80,
+            recipe=r.to_dict(),
+            protect=protect,
+        )
+    alpha = None if r.zoom is not None else job.alpha  # frames move under it
+    return save_image(
+        out, result, alpha=alpha, recipe=r.to_dict(), bits=r.bits, protect=protect
+    )
