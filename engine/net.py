@@ -152,7 +152,7 @@ class Net:
                 blobs.setdefault(raw, blobs[self.graph.resolve(raw)])
         return blobs
 
-    def backward(self, seeds: Mapping[str, Any]):
+    def backward(self, seeds: Mapping[str, Any]) -> Any:
         """Gradient at the input of ``L`` given ``dL/dblob`` at some blobs.
 
         seeds : ``{name: array}``, each the shape of that blob in the last
@@ -163,7 +163,7 @@ class Net:
         """
         if not seeds:
             raise ValueError("backward needs at least one seed {blob: gradient}")
-        grads: dict[str, object] = {}
+        grads: dict[str, Any] = {}
         owned: set[str] = set()  # accumulators we allocated (safe to add into)
 
         def add(name: str, g) -> None:

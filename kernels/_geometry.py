@@ -9,6 +9,17 @@ starts inside the image or the left padding.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
+
+
+class Window(NamedTuple):
+    """A pooling window resolved for one input: ``(h, w)`` pairs and the
+    output size."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pad: tuple[int, int]
+    out_hw: tuple[int, int]
 
 
 def pair(v, name: str = "value") -> tuple[int, int]:

@@ -13,11 +13,8 @@ summation. Both loop only over the ``kh*kw`` kernel offsets; each step moves
 one strided ``(N, C, Ho, Wo)`` block, so there is no ``add.at``. Same layout
 as Caffe ``im2col.cpp`` (which uses one image at a time).
 
-For stride 1, ``col2im`` also takes ``cols`` in the *padded-width* layout
-``(N, C, kh, kw, Ho*Wp)`` (``Wp = W + 2pw``, columns ``ow >= Wo`` zero):
-offset ``(i, j)`` then lands on one contiguous run of the flattened padded
-image, ``[i*dh*Wp + j*dw, ... + Ho*Wp)``, which NumPy adds in long rows instead
-of ``Ho`` rows of ``Wo`` (twice as fast at GoogLeNet sizes).
+On a GPU both are CUDA kernels (``cuda/im2col.cu``, same layout); NumPy's
+faster layouts for convolution are in :mod:`._conv_cpu`.
 
 Work arrays come from :func:`scratch`: large fresh arrays cost a page fault
 per 4 KiB on every call, which doubled im2col's time at 1024x768.
@@ -122,38 +119,5 @@ def col2im(cols, in_hw, stride, pad, dilation):
         for j in range(kw):
             rows, columns = _offset_slices(i, j, stride, dilation, (ho, wo))
             dxpad[:, :, rows, columns] += cols[:, :, i, j]
-    # a copy even when already contiguous: dxpad is a work array
-    return dxpad[:, :, ph : ph + h, pw : pw + w].copy()
-
-
-def padded_width(out_hw, in_hw, pad) -> tuple[int, int]:
-    """``(Ho, Wp)``: the grid of the stride-1 padded-width layout."""
-    return out_hw[0], in_hw[1] + 2 * pad[1]
-
-
-def col2im_stride1(cols, in_hw, kernel, pad, dilation):
-    """:func:`col2im` for stride 1, ``cols`` in the padded-width layout.
-
-    cols : ndarray, shape (N, C, kh, kw, Ho*Wp), columns ``ow >= Wo`` zero
-    returns : ndarray, shape (N, C, H, W), a new C-contiguous array
-    """
-    n, c = cols.shape[:2]
-    (h, w), (kh, kw), (ph, pw), (dh, dw) = in_hw, kernel, pad, dilation
-    hp, wp = h + 2 * ph, w + 2 * pw
-    run = cols.shape[-1]
-    if cuda_ops.wanted(cols):  # kernels/cuda/im2col.cu, rows of pitch wp
-        out_hw = (run // wp, wp - dw * (kw - 1))
-        return cuda_ops.col2im(
-            cols, (n, c, h, w), kernel, (1, 1), pad, dilation, out_hw, pitch=wp
-        )
-    xp = get_array_module(cols)
-    # the zero tail of the last run can reach (kw-1)*dw past the image
-    flat = scratch(xp, "col2im.flat", (n, c, hp * wp + (kw - 1) * dw), cols.dtype)
-    flat.fill(0)
-    for i in range(kh):
-        for j in range(kw):
-            start = i * dh * wp + j * dw
-            flat[:, :, start : start + run] += cols[:, :, i, j]
-    dxpad = flat[:, :, : hp * wp].reshape(n, c, hp, wp)
     # a copy even when already contiguous: dxpad is a work array
     return dxpad[:, :, ph : ph + h, pw : pw + w].copy()

@@ -1,4 +1,4 @@
-"""Phase-plane layout of the NumPy pooling path (:mod:`.pool`).
+"""Phase-plane layout of the NumPy fast paths (:mod:`._pool_cpu`, :mod:`._conv_cpu`).
 
 A stride-``(sh, sw)`` window over the padded input reads, for each window
 offset, every ``sh``-th row and ``sw``-th column. Splitting the padded input
@@ -19,12 +19,12 @@ _BLOCK_BYTES = 1 << 20
 
 
 class Phase(NamedTuple):
-    """Image positions ``first, first + s, ...`` (``count`` of them) sit at
+    """Image positions ``first, first + s, ...`` (``length`` of them) sit at
     ``start, start + 1, ...`` of one phase plane along one axis."""
 
     first: int
     start: int
-    count: int  # type: ignore[assignment]  # shadows tuple.count, unused here
+    length: int
 
 
 def plane_hw(kernel, stride, out_hw):
@@ -52,13 +52,13 @@ def layout(in_shape, kernel, stride, pad, out_hw):
 
 
 def in_image(ph: Phase, s: int) -> slice:
-    """The image positions of a phase: ``ph.first::s``, ``ph.count`` of them."""
-    return slice(ph.first, ph.first + s * (ph.count - 1) + 1, s)
+    """The image positions of a phase: ``ph.first::s``, ``ph.length`` of them."""
+    return slice(ph.first, ph.first + s * (ph.length - 1) + 1, s)
 
 
 def in_plane(ph: Phase) -> slice:
     """Where they sit in the phase plane."""
-    return slice(ph.start, ph.start + ph.count)
+    return slice(ph.start, ph.start + ph.length)
 
 
 def split(x, xp, kernel, stride, pad, out_hw, fill):
@@ -76,7 +76,7 @@ def split(x, xp, kernel, stride, pad, out_hw, fill):
         planes.append([])
         for cb in cols:
             plane = xp.full((n, c, hq, wq), fill, dtype=x.dtype)
-            if ra.count and cb.count:
+            if ra.length and cb.length:
                 part = x[:, :, in_image(ra, sh), in_image(cb, sw)]
                 plane[:, :, in_plane(ra), in_plane(cb)] = part
             planes[-1].append(plane)
@@ -91,7 +91,7 @@ def merge(planes, dx, kernel, stride, pad, out_hw):
     _, _, rows, cols = layout(dx.shape, kernel, stride, pad, out_hw)
     for ra, line in zip(rows, planes):
         for cb, plane in zip(cols, line):
-            if ra.count and cb.count:
+            if ra.length and cb.length:
                 part = plane[:, :, in_plane(ra), in_plane(cb)]
                 dx[:, :, in_image(ra, sh), in_image(cb, sw)] = part
 

@@ -10,20 +10,18 @@ with ``g = o // (O/group)``, ``Cg = C/group``, and output size
 ``floor((H + 2p - d(k-1) - 1)/s) + 1``. Each group is one batched GEMM
 ``(O/g, Cg*kh*kw) @ (Cg*kh*kw, Ho*Wo)`` on the im2col matrix, whose product is
 already NCHW; a 1x1 stride-1 unpadded convolution multiplies ``x`` itself.
-Backward: ``dcols = W^T @ dy`` then col2im. No weight gradients. On NumPy a
-strided, undilated convolution (conv1 7x7/s2) gathers its columns from
-stride-phase planes instead (:func:`_forward_phased`): long contiguous runs.
+Backward: ``dcols = W^T @ dy`` then col2im. No weight gradients. That is the
+reference below; on NumPy, strided forwards and most backwards take the
+long-run layouts of :mod:`._conv_cpu` instead, and on a GPU im2col/col2im
+are CUDA kernels (:mod:`._im2col`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import numpy as np
-
-from inceptionism.kernels import _pool_layout as layout
-from inceptionism.kernels import cuda_ops
+from inceptionism.kernels import _conv_cpu
 from inceptionism.kernels._contract import Array, Shape, single, weight_and_bias
 from inceptionism.kernels._geometry import (
     check_bias,
@@ -31,14 +29,7 @@ from inceptionism.kernels._geometry import (
     check_window,
     conv_out_hw,
 )
-from inceptionism.kernels._im2col import (
-    col2im,
-    col2im_stride1,
-    im2col,
-    is_identity,
-    padded_width,
-    scratch,
-)
+from inceptionism.kernels._im2col import col2im, im2col, is_identity, scratch
 from inceptionism.kernels.backend import get_array_module
 
 OP = "Convolution"
@@ -73,44 +64,46 @@ class Params:
             )
 
 
+def _channels(shape: Shape, params: Params) -> int:
+    """C of an (N, C, H, W) shape, checked against ``group``."""
+    if len(shape) != 4:
+        raise ValueError(f"{OP}: expected (N, C, H, W), got shape {shape}")
+    if shape[1] % params.group:
+        raise ValueError(
+            f"{OP}: input channels {shape[1]} are not divisible by group {params.group}"
+        )
+    return shape[1]
+
+
 def output_shapes(in_shapes: tuple[Shape, ...], params: Params) -> tuple[Shape, ...]:
     """``((N, C, H, W),) -> ((N, num_output, Ho, Wo),)``."""
     shape = tuple(single(in_shapes, OP))
-    if len(shape) != 4:
-        raise ValueError(f"{OP}: expected (N, C, H, W), got shape {shape}")
-    n, c, h, w = shape
-    if c % params.group:
-        raise ValueError(
-            f"{OP}: input channels {c} are not divisible by group {params.group}"
-        )
-    ho, wo = conv_out_hw(
-        (h, w), params.kernel, params.stride, params.pad, params.dilation
-    )
-    return ((n, params.num_output, ho, wo),)
+    _channels(shape, params)
+    p = params
+    ho, wo = conv_out_hw(shape[2:], p.kernel, p.stride, p.pad, p.dilation)
+    return ((shape[0], p.num_output, ho, wo),)
 
 
 def weight_shapes(in_shapes: tuple[Shape, ...], params: Params) -> dict[str, Shape]:
     """``weight`` (num_output, C/group, kh, kw); ``bias`` (num_output,) if
-    ``bias_term``."""
-    output_shapes(in_shapes, params)  # checks the input shape
-    c = in_shapes[0][1]
-    out: dict[str, Shape] = {
-        "weight": (params.num_output, c // params.group, *params.kernel)
-    }
-    if params.bias_term:
-        out["bias"] = (params.num_output,)
+    ``bias_term``. Only C matters, not the input's height and width."""
+    c = _channels(tuple(single(in_shapes, OP)), params)
+    p = params
+    out: dict[str, Shape] = {"weight": (p.num_output, c // p.group, *p.kernel)}
+    if p.bias_term:
+        out["bias"] = (p.num_output,)
     return out
 
 
 class Ctx(NamedTuple):
     """What backward needs: conv is linear in x, so x itself is not kept."""
 
-    in_shape: tuple
+    in_shape: Shape
     params: Params
-    weight: Any  # (O, C/group, kh, kw), cast to the input's dtype
+    weight: Array  # (O, C/group, kh, kw), cast to the input's dtype
 
 
-def _check_weights(x, params: Params, weight, bias) -> None:
+def _check_weights(x: Array, params: Params, weight: Array, bias: Array) -> None:
     c = x.shape[1]
     want = (params.num_output, c // params.group, *params.kernel)
     if weight.ndim != 4 or weight.shape[0] != want[0] or weight.shape[2:] != want[2:]:
@@ -128,67 +121,10 @@ def _check_weights(x, params: Params, weight, bias) -> None:
     check_bias(bias, params.bias_term, params.num_output, OP)
 
 
-def _grouped(weight, group: int):
+def _grouped(weight: Array, group: int) -> Array:
     """OIHW -> ``(group, O/group, Cg*kh*kw)`` (a view)."""
     o = weight.shape[0]
     return weight.reshape(group, o // group, -1)
-
-
-def _phased(a, p: Params) -> bool:
-    """Strided, undilated, NumPy (no CUDA kernels wanted): im2col from phase
-    planes (below)."""
-    numpy = get_array_module(a) is np and not cuda_ops.wanted(a)
-    return numpy and p.stride != (1, 1) and p.dilation == (1, 1)
-
-
-def _forward_phased(x, p: Params, weight, out_hw):
-    """:func:`forward` for a stride > 1 (conv1 7x7/s2) on NumPy.
-
-    The padded input split into stride-phase planes (the layout of max
-    pooling, :mod:`._pool_layout`) makes each kernel offset one contiguous
-    run of a flattened plane, so im2col copies long runs instead of every
-    ``s``-th element, into ``(N, C, kh, kw, Ho*Wq)``; the GEMM's filler
-    columns ``q >= Wo`` are cropped.
-    """
-    n, c = x.shape[:2]
-    (kh, kw), (ho, wo), g = p.kernel, out_hw, p.group
-    planes = layout.split(x, np, p.kernel, p.stride, p.pad, out_hw, 0)
-    run = ho * layout.plane_hw(p.kernel, p.stride, out_hw)[1]
-    # im2col's own buffer: the same size, and dead once the GEMM has run
-    cols = scratch(np, "im2col.cols", (n, c, kh * kw, run), x.dtype)
-    for o, v in layout.views(planes, p.kernel, p.stride, out_hw):
-        cols[:, :, o] = v
-    wide = np.empty((n, p.num_output, run), dtype=x.dtype)  # not kept
-    og = p.num_output // g
-    np.matmul(
-        _grouped(weight, g),
-        cols.reshape(n, g, -1, run),
-        out=wide.reshape(n, g, og, run),
-    )
-    return wide.reshape(n, p.num_output, ho, -1)[..., :wo].copy()
-
-
-def _backward_phased(dy, ctx: Ctx, gemm):
-    """:func:`backward` for :func:`_forward_phased`: ``W^T @ dy`` with zero
-    filler columns, each offset's run added into its phase plane, planes
-    interleaved back (padding dropped)."""
-    p = ctx.params
-    n, c = ctx.in_shape[:2]
-    (kh, kw), out_hw = p.kernel, tuple(dy.shape[2:])
-    hq, wq = layout.plane_hw(p.kernel, p.stride, out_hw)
-    dyw = layout.widen(dy, wq, np)
-    dcols = scratch(np, "conv.dcols", (n, c, kh * kw, out_hw[0] * wq), dy.dtype)
-    gemm(dyw, dcols)
-    sh, sw = p.stride
-    planes = [
-        [np.zeros((n, c, hq, wq), dtype=dy.dtype) for _ in range(min(sw, kw))]
-        for _ in range(min(sh, kh))
-    ]
-    for o, v in layout.views(planes, p.kernel, p.stride, out_hw):
-        v += dcols[:, :, o]
-    dx = np.zeros(ctx.in_shape, dtype=dy.dtype)
-    layout.merge(planes, dx, p.kernel, p.stride, p.pad, out_hw)
-    return dx
 
 
 def forward(
@@ -203,49 +139,33 @@ def forward(
     """
     x = single(xs, OP)
     weight, bias = weight_and_bias(weights, OP)
-    return _forward(x, params, weight, bias)
-
-
-def _forward(x, params: Params, weight, bias):
     check_rank(x, 4, OP)
     _check_weights(x, params, weight, bias)
-    xp = get_array_module(x)
-    n, c, h, w = x.shape
-    out_hw = conv_out_hw(
-        (h, w), params.kernel, params.stride, params.pad, params.dilation
-    )
-    g = params.group
+    p = params
+    out_hw = conv_out_hw(x.shape[2:], p.kernel, p.stride, p.pad, p.dilation)
     weight = weight.astype(x.dtype, copy=False)
-    if _phased(x, params):
-        y = _forward_phased(x, params, weight, out_hw)
-        if bias is not None:
-            y += bias.astype(x.dtype, copy=False).reshape(1, -1, 1, 1)
-        return (y,), Ctx(tuple(x.shape), params, weight)
-    cols = im2col(x, params.kernel, params.stride, params.pad, params.dilation, out_hw)
-    y = xp.empty((n, params.num_output, *out_hw), dtype=x.dtype)
-    # (g, Og, K) @ (N, g, K, P) -> (N, g, Og, P): one GEMM per (item, group),
-    # written straight into y, which is NCHW already.
-    xp.matmul(
-        _grouped(weight, g),
-        cols.reshape(n, g, -1, out_hw[0] * out_hw[1]),
-        out=y.reshape(n, g, params.num_output // g, -1),
-    )
+    w3 = _grouped(weight, p.group)
+    if _conv_cpu.forward_takes(x, p.stride, p.dilation):
+        y = _conv_cpu.forward(x, w3, p.kernel, p.stride, p.pad, out_hw)
+    else:
+        n, g = x.shape[0], p.group
+        cols = im2col(x, p.kernel, p.stride, p.pad, p.dilation, out_hw)
+        y = get_array_module(x).empty((n, p.num_output, *out_hw), dtype=x.dtype)
+        # (g, Og, K) @ (N, g, K, P) -> (N, g, Og, P): one GEMM per (item,
+        # group), written straight into y, which is NCHW already.
+        get_array_module(x).matmul(
+            w3,
+            cols.reshape(n, g, -1, out_hw[0] * out_hw[1]),
+            out=y.reshape(n, g, p.num_output // g, -1),
+        )
     if bias is not None:
         y += bias.astype(x.dtype, copy=False).reshape(1, -1, 1, 1)
     return (y,), Ctx(tuple(x.shape), params, weight)
 
 
 def backward(dys: tuple[Array, ...], ctx: Ctx) -> tuple[Array, ...]:
-    """``(dx,)`` with dx = col2im(W^T @ dy)."""
-    return (_backward(single(dys, f"{OP} backward", "gradient"), ctx),)
-
-
-def _backward(dy, ctx: Ctx):
-    """dx = col2im(W^T @ dy).
-
-    dy : ndarray, shape (N, num_output, Ho, Wo)
-    returns : dx of shape ctx.in_shape, dy's dtype
-    """
+    """``(dx,)`` with dx = col2im(W^T @ dy), of shape ``ctx.in_shape``."""
+    dy = single(dys, f"{OP} backward", "gradient")
     xp = get_array_module(dy)
     p = ctx.params
     n, c, h, w = ctx.in_shape
@@ -258,27 +178,17 @@ def _backward(dy, ctx: Ctx):
     g, og = p.group, p.num_output // p.group
     wt = _grouped(ctx.weight.astype(dy.dtype, copy=False), g).transpose(0, 2, 1)
 
-    def gemm(dy_, out):
+    def gemm(dy_: Array, out: Array) -> None:
         # (g, K, Og) @ (N, g, Og, P) -> (N, g, K, P), written into out
         xp.matmul(wt, dy_.reshape(n, g, og, -1), out=out.reshape(n, g, wt.shape[1], -1))
 
     if is_identity(p.kernel, p.stride, p.pad):
         dx = xp.empty((n, c, h, w), dtype=dy.dtype)
         gemm(dy, dx)
-        return dx
-    kh, kw = p.kernel
-    if _phased(dy, p):
-        return _backward_phased(dy, ctx, gemm)
-    if p.stride == (1, 1):
-        # Zero columns past Wo give dcols the padded-width layout, where
-        # col2im adds one long run per kernel offset.
-        _, wp = padded_width((ho, wo), (h, w), p.pad)
-        dyp = scratch(xp, "conv.dy", (n, p.num_output, ho, wp), dy.dtype)
-        dyp[..., wo:] = 0
-        dyp[..., :wo] = dy
-        dcols = scratch(xp, "conv.dcols", (n, c, kh, kw, ho * wp), dy.dtype)
-        gemm(dyp, dcols)
-        return col2im_stride1(dcols, (h, w), p.kernel, p.pad, p.dilation)
-    dcols = scratch(xp, "conv.dcols", (n, c, kh, kw, ho, wo), dy.dtype)
+        return (dx,)
+    if _conv_cpu.backward_takes(dy, p.stride, p.dilation):
+        geometry = (p.kernel, p.stride, p.pad, p.dilation)
+        return (_conv_cpu.backward(dy, ctx.in_shape, *geometry, gemm),)
+    dcols = scratch(xp, "conv.dcols", (n, c, *p.kernel, ho, wo), dy.dtype)
     gemm(dy, dcols)
-    return col2im(dcols, (h, w), p.stride, p.pad, p.dilation)
+    return (col2im(dcols, (h, w), p.stride, p.pad, p.dilation),)

@@ -73,25 +73,20 @@ def _ints(*values):
 # -- pooling (pool.cu) ---------------------------------------------------------
 
 
-def max_pool_forward(x, kernel, stride, pad, out_hw, pitch=None):
+def max_pool_forward(x, kernel, stride, pad, out_hw):
     """Max pooling of ``x`` (N, C, H, W).
 
-    Returns ``y`` (N, C, oh, ow) and ``argmax`` (int32, (N, C, oh, pitch),
-    ``pitch >= ow``, default ``ow``; zeros in columns ``>= ow``): the offset
-    ``i*kw + j`` of the first maximum inside the unclipped window, the code
-    the ``xp`` path stores, and 0 for a window wholly past the image (whose
-    ``y`` is Caffe's ``-FLT_MAX``), as there.
+    Returns ``y`` (N, C, oh, ow) and ``argmax`` (int32, (N, C, oh, ow)): the
+    offset ``i*kw + j`` of the first maximum inside the unclipped window, the
+    code the reference in kernels/pool.py stores, and 0 for a window wholly
+    past the image (whose ``y`` is Caffe's ``-FLT_MAX``), as there.
     """
     (x,) = _contiguous(x)
     xp = get_array_module(x)
     n, c, h, w = x.shape
-    oh, ow = out_hw
-    pitch = ow if pitch is None else pitch
-    if pitch < ow:
-        raise ValueError(f"max_pool_forward: pitch {pitch} < output width {ow}")
-    y = xp.empty((n, c, oh, ow), dtype=x.dtype)
-    argmax = (xp.empty if pitch == ow else xp.zeros)((n, c, oh, pitch), xp.int32)
-    geometry = _ints(h, w, oh, ow, pitch, *kernel, *stride, *pad)
+    y = xp.empty((n, c, *out_hw), dtype=x.dtype)
+    argmax = xp.empty((n, c, *out_hw), dtype=xp.int32)
+    geometry = _ints(h, w, *out_hw, *kernel, *stride, *pad)
     _launch(
         "pool.cu", "max_pool_forward", x.dtype, y.size,
         [x, y, argmax, _i64(y.size), *geometry],
@@ -100,21 +95,18 @@ def max_pool_forward(x, kernel, stride, pad, out_hw, pitch=None):
 
 
 def max_pool_backward(dy, argmax, in_shape, kernel, stride, pad):
-    """``dx`` (``in_shape``): each input pixel sums ``dy`` of the windows whose
-    ``argmax`` chose it. ``argmax`` comes from either forward path: any
-    integer dtype, rows of ``argmax.size // (N*C*oh)`` entries (the first
-    ``ow`` used), e.g. (N, C, oh, ow) or the ``xp`` path's (N, C, oh * wq)."""
+    """``dx`` (``in_shape``): each input pixel sums ``dy`` (N, C, oh, ow) of the
+    windows whose ``argmax`` (the same shape, any integer dtype) chose it."""
     xp = get_array_module(dy)
     n, c, oh, ow = dy.shape
-    pitch, rest = divmod(argmax.size, max(n * c * oh, 1))
-    if rest or pitch < ow:
+    if tuple(argmax.shape) != tuple(dy.shape):
         raise ValueError(
             f"max_pool_backward: argmax of shape {argmax.shape} does not fit "
             f"dy of shape {dy.shape}"
         )
     dy, argmax = _contiguous(dy, argmax.astype(xp.int32, copy=False))
     dx = xp.empty(tuple(in_shape), dtype=dy.dtype)
-    geometry = _ints(*in_shape[2:], oh, ow, pitch, *kernel, *stride, *pad)
+    geometry = _ints(*in_shape[2:], oh, ow, *kernel, *stride, *pad)
     _launch(
         "pool.cu", "max_pool_backward", dy.dtype, dx.size,
         [dy, argmax, dx, _i64(dx.size), *geometry],
@@ -205,24 +197,16 @@ def im2col(x, kernel, stride, pad, dilation, out_hw, out=None):
     return out
 
 
-def col2im(cols, in_shape, kernel, stride, pad, dilation, out_hw, pitch=None):
+def col2im(cols, in_shape, kernel, stride, pad, dilation, out_hw):
     """``dx`` (``in_shape`` = (N, C, H, W)): every pixel sums the ``cols``
-    entries that read it.
-
-    cols : (N, C, kh, kw, Ho, Wo), or with ``pitch`` (stride-1 padded-width
-        layout of kernels/_im2col.py) (N, C, kh, kw, Ho*pitch) whose columns
-        ``ow >= Wo`` are ignored.
-    """
+    entries (N, C, kh, kw, Ho, Wo) that read it."""
     (cols,) = _contiguous(cols)
     xp = get_array_module(cols)
-    ho, wo = out_hw
-    pitch = wo if pitch is None else pitch
-    if cols.size != int(np.prod(in_shape[:2])) * kernel[0] * kernel[1] * ho * pitch:
-        raise ValueError(
-            f"col2im: cols of shape {cols.shape} do not match the geometry"
-        )
+    shape = (*in_shape[:2], *kernel, *out_hw)
+    if tuple(cols.shape) != shape:
+        raise ValueError(f"col2im: cols of shape {cols.shape}, expected {shape}")
     dx = xp.empty(tuple(in_shape), dtype=cols.dtype)
-    geometry = _ints(*in_shape[2:], *kernel, ho, wo, pitch, *stride, *pad, *dilation)
+    geometry = _ints(*in_shape[2:], *kernel, *out_hw, *stride, *pad, *dilation)
     _launch(
         "im2col.cu", "col2im", cols.dtype, dx.size, [cols, dx, _i64(dx.size), *geometry]
     )

@@ -5,9 +5,8 @@
 //                              (0 outside the image)
 //
 // col2im is its adjoint: each input pixel sums the cols entries that read it
-// (Caffe im2col.cu col2im_gpu_kernel, dilation included). `pitch` is the row
-// length of a (Ho, pitch) cols plane: Wo for the plain layout, Wp = W + 2pw
-// for the stride-1 padded-width layout, whose columns ow >= Wo are never read.
+// (Caffe im2col.cu col2im_gpu_kernel, dilation included). Plain layouts:
+// x and dx (N, C, H, W), cols (N, C, kh, kw, Ho, Wo).
 
 template <typename T>
 __device__ __forceinline__ void im2col(
@@ -35,9 +34,9 @@ __device__ __forceinline__ void im2col(
 template <typename T>
 __device__ __forceinline__ void col2im(
     const T* __restrict__ cols, T* __restrict__ dx, long long total, int H,
-    int W, int kh, int kw, int ho, int wo, int pitch, int sh, int sw, int ph,
-    int pw, int dh, int dw) {
-  const long long plane = (long long)ho * pitch;
+    int W, int kh, int kw, int ho, int wo, int sh, int sw, int ph, int pw,
+    int dh, int dw) {
+  const long long plane = (long long)ho * wo;
   for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x;
        idx < total; idx += (long long)blockDim.x * gridDim.x) {
     const int hp = (int)((idx / W) % H) + ph;  // padded coordinates
@@ -57,7 +56,7 @@ __device__ __forceinline__ void col2im(
         if (ww % sw) continue;
         const int ow = ww / sw;
         if (ow >= wo) continue;
-        acc += base[(i * kw + j) * plane + (long long)oh * pitch + ow];
+        acc += base[(i * kw + j) * plane + (long long)oh * wo + ow];
       }
     }
     dx[idx] = acc;
@@ -72,10 +71,8 @@ __device__ __forceinline__ void col2im(
   }                                                                            \
   extern "C" __global__ void col2im_##SUFFIX(                                  \
       const T* cols, T* dx, long long total, int H, int W, int kh, int kw,     \
-      int ho, int wo, int pitch, int sh, int sw, int ph, int pw, int dh,       \
-      int dw) {                                                                \
-    col2im<T>(cols, dx, total, H, W, kh, kw, ho, wo, pitch, sh, sw, ph, pw,    \
-              dh, dw);                                                         \
+      int ho, int wo, int sh, int sw, int ph, int pw, int dh, int dw) {        \
+    col2im<T>(cols, dx, total, H, W, kh, kw, ho, wo, sh, sw, ph, pw, dh, dw);  \
   }
 
 IM2COL_KERNELS(float, f32)

@@ -1,19 +1,18 @@
 // Max pooling forward (with argmax) and backward, gather form.
 //
 // Semantics of Caffe pooling_layer.cu (MaxPoolForward / MaxPoolBackward) and
-// of the xp code in kernels/pool.py: window (p, q) of an (N, C, H, W) input
+// of the reference in kernels/pool.py: window (p, q) of an (N, C, H, W) input
 // starts at (p*sh - ph, q*sw - pw); only pixels inside the image take part
 // (padding never wins); ties go to the first maximum in raster order; a window
 // wholly past the image gives -FLT_MAX (Caffe's initial value, for float and
 // double alike) and routes no gradient.
 //
+// Plain NCHW layouts: x and dx (N, C, H, W), y, dy and argmax (N, C, oh, ow).
 // argmax holds the offset inside the *unclipped* window, (h - hs)*kw + (w - ws),
-// the code the xp path stores (there as uint8/uint16), and 0 for an empty
-// window as there (offset 0 of an empty window is no image pixel). Its rows
-// are `apitch` long (>= ow): the xp path keeps (N, C, oh * wq) with filler
-// columns q >= ow, which are never read or written here. Backward gives each
-// input pixel the sum of dy over the windows whose argmax is that pixel: one
-// thread per input element, no atomics.
+// the code the reference stores, and 0 for an empty window as there (offset 0
+// of an empty window is no image pixel). Backward gives each input pixel the
+// sum of dy over the windows whose argmax is that pixel: one thread per input
+// element, no atomics.
 //
 // Compiled at run time by CuPy (NVRTC: no standard headers) and checked with
 // `nvcc -std=c++14 -arch=sm_90 -c` by .ci/run and tests/kernels.
@@ -23,7 +22,7 @@
 template <typename T>
 __device__ __forceinline__ void max_pool_forward(
     const T* __restrict__ x, T* __restrict__ y, int* __restrict__ argmax,
-    long long total, int H, int W, int oh, int ow, int apitch, int kh, int kw,
+    long long total, int H, int W, int oh, int ow, int kh, int kw,
     int sh, int sw, int ph, int pw) {
   for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x;
        idx < total; idx += (long long)blockDim.x * gridDim.x) {
@@ -48,14 +47,14 @@ __device__ __forceinline__ void max_pool_forward(
       }
     }
     y[idx] = best;
-    argmax[nc * oh * apitch + p * apitch + q] = arg < 0 ? 0 : arg;
+    argmax[idx] = arg < 0 ? 0 : arg;
   }
 }
 
 template <typename T>
 __device__ __forceinline__ void max_pool_backward(
     const T* __restrict__ dy, const int* __restrict__ argmax, T* __restrict__ dx,
-    long long total, int H, int W, int oh, int ow, int apitch, int kh, int kw,
+    long long total, int H, int W, int oh, int ow, int kh, int kw,
     int sh, int sw, int ph, int pw) {
   for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x;
        idx < total; idx += (long long)blockDim.x * gridDim.x) {
@@ -68,11 +67,11 @@ __device__ __forceinline__ void max_pool_backward(
     const int q0 = wp < kw ? 0 : (wp - kw) / sw + 1;
     const int q1 = min(wp / sw + 1, ow);
     const T* g = dy + nc * oh * ow;
-    const int* a = argmax + nc * oh * apitch;
+    const int* a = argmax + nc * oh * ow;
     T acc = 0;
     for (int p = p0; p < p1; ++p) {
       for (int q = q0; q < q1; ++q) {
-        if (a[p * apitch + q] == (hp - p * sh) * kw + (wp - q * sw)) {
+        if (a[p * ow + q] == (hp - p * sh) * kw + (wp - q * sw)) {
           acc += g[p * ow + q];
         }
       }
@@ -84,16 +83,15 @@ __device__ __forceinline__ void max_pool_backward(
 #define POOL_KERNELS(T, SUFFIX)                                                \
   extern "C" __global__ void max_pool_forward_##SUFFIX(                        \
       const T* x, T* y, int* argmax, long long total, int H, int W, int oh,    \
-      int ow, int apitch, int kh, int kw, int sh, int sw, int ph, int pw) {    \
-    max_pool_forward<T>(x, y, argmax, total, H, W, oh, ow, apitch, kh, kw, sh, \
-                        sw, ph, pw);                                           \
+      int ow, int kh, int kw, int sh, int sw, int ph, int pw) {                \
+    max_pool_forward<T>(x, y, argmax, total, H, W, oh, ow, kh, kw, sh, sw, ph, \
+                        pw);                                                   \
   }                                                                            \
   extern "C" __global__ void max_pool_backward_##SUFFIX(                       \
       const T* dy, const int* argmax, T* dx, long long total, int H, int W,    \
-      int oh, int ow, int apitch, int kh, int kw, int sh, int sw, int ph,      \
-      int pw) {                                                                \
-    max_pool_backward<T>(dy, argmax, dx, total, H, W, oh, ow, apitch, kh, kw,  \
-                         sh, sw, ph, pw);                                      \
+      int oh, int ow, int kh, int kw, int sh, int sw, int ph, int pw) {        \
+    max_pool_backward<T>(dy, argmax, dx, total, H, W, oh, ow, kh, kw, sh, sw,  \
+                         ph, pw);                                              \
   }
 
 POOL_KERNELS(float, f32)

@@ -58,6 +58,8 @@ def test_forward_backward_follow_the_shapes(kind, rng):
 def test_weight_shapes():
     grouped = conv.Params(6, (3, 2), group=3, bias_term=False)
     assert conv.weight_shapes(((1, 9, 8, 8),), grouped) == {"weight": (6, 3, 3, 2)}
+    # only the channels matter: an input smaller than the kernel is fine here
+    assert conv.weight_shapes(((1, 9, 1, 1),), grouped) == {"weight": (6, 3, 3, 2)}
     p = linear.Params(5, axis=2)
     k = math.prod((3, 4))
     assert linear.weight_shapes(((2, 7, 3, 4),), p) == {

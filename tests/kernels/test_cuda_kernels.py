@@ -12,9 +12,9 @@ Custom kernels off gives the reference (``xp`` code on the same device);
 custom kernels on must match it — exactly where the kernel only moves or
 selects values (max-pool output and argmax, im2col, ReLU backward), within
 the dtype's tolerance where it sums in another order (col2im, pool backward,
-LRN). The pooling kernel keeps the ``xp`` path's ctx layout with an int32
-argmax; both ctx variants go through both backward paths. Parameter grids are the CPU
-tests' own.
+LRN). The pooling kernel gives the ctx of the other paths (argmax
+(N, C, oh, ow), int32 here); both ctx variants go through both backward paths.
+Parameter grids are the CPU tests' own.
 """
 
 from __future__ import annotations
@@ -92,13 +92,9 @@ def _check_max_pool(dev, x, params, dtype, rng):
     assert "max_pool_forward" in dev.launched
     assert c1.argmax.dtype == np.int32 and y1.dtype == dtype
     np.testing.assert_array_equal(dev.get(y1), dev.get(y0))
-    # the same ctx layout as the xp path; columns past ow are its filler
-    assert c1.argmax.shape == c0.argmax.shape
-    n, c, oh, ow = y0.shape
-    a1, a0 = (
-        dev.get(a).reshape(n, c, oh, -1)[..., :ow] for a in (c1.argmax, c0.argmax)
-    )
-    np.testing.assert_array_equal(a1, a0.astype(np.int32))
+    # the same ctx as the other path: argmax (N, C, oh, ow)
+    assert c1.argmax.shape == c0.argmax.shape == y0.shape
+    np.testing.assert_array_equal(dev.get(c1.argmax), dev.get(c0.argmax))
     g = dev.put(rng.standard_normal(y0.shape).astype(dtype))
     ref = dev.get(xp_path(lambda: pool.backward((g,), c0)[0]))
     for ctx in (c0, c1):  # the kernel's ctx and the xp one, both backwards
@@ -189,17 +185,6 @@ def test_col2im_matches_xp(case, dtype, dev, rng):
                                                   p.dilation)))  # fmt: skip
     got = _im2col.col2im(cols, (h, w), p.stride, p.pad, p.dilation)
     assert dev.launched == ["col2im"] and got.dtype == dtype
-    np.testing.assert_allclose(dev.get(got), want, **tol(dtype))
-    if p.stride != (1, 1):
-        return
-    # the stride-1 padded-width layout (columns ow >= Wo zero, as conv makes)
-    _, wp = _im2col.padded_width((ho, wo), (h, w), p.pad)
-    padded = np.zeros((n, c, *p.kernel, ho, wp), dtype=dtype)
-    padded[..., :wo] = dev.get(cols)
-    flat = dev.put(padded.reshape(n, c, *p.kernel, ho * wp))
-    dev.launched.clear()
-    got = _im2col.col2im_stride1(flat, (h, w), p.kernel, p.pad, p.dilation)
-    assert dev.launched == ["col2im"]
     np.testing.assert_allclose(dev.get(got), want, **tol(dtype))
 
 

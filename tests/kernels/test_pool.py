@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from inceptionism.kernels import pool
+from inceptionism.kernels import _pool_cpu, pool
 from tests.gradcheck import (
     assert_grad_matches_fd,
     assert_matches_torch,
@@ -52,6 +52,15 @@ CASES = [
     pytest.param(Case((1, 2, 6, 7), (2, 2), (3, 3), torch_ok=False), id="empty_win"),
     pytest.param(Case((2, 3, 5, 7), global_pooling=True), id="global"),
 ]
+
+
+@pytest.fixture(params=["cpu", "reference"])
+def path(request, monkeypatch) -> str:
+    """NumPy arrays through the CPU fast path (:mod:`._pool_cpu`, as they run)
+    or through the reference ``xp`` code of pool.py (as CuPy ones do)."""
+    if request.param == "reference":
+        monkeypatch.setattr(_pool_cpu, "takes", lambda a: False)
+    return request.param
 
 
 def caffe_out_size(size, k, s, p):
@@ -112,7 +121,7 @@ def distinct(shape, dtype, rng):
 @pytest.mark.parametrize("method", [MAX, AVE], ids=["max", "ave"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CASES)
-def test_forward_backward_match_caffe_loop(case, dtype, method, rng):
+def test_forward_backward_match_caffe_loop(case, dtype, method, rng, path):
     x = rng.standard_normal(case.x_shape).astype(dtype)
     p = case.params(method)
     (y,), ctx = pool.forward((x,), p)
@@ -128,7 +137,7 @@ def test_forward_backward_match_caffe_loop(case, dtype, method, rng):
 
 
 @pytest.mark.parametrize("method", [MAX, AVE], ids=["max", "ave"])
-def test_large_window_matches_caffe_loop(method, rng):
+def test_large_window_matches_caffe_loop(method, rng, path):
     """272 offsets: the argmax needs uint16; ties from {0, 1, 2} everywhere."""
     case = Case((1, 2, 18, 19), (17, 16), (1, 2), (1, 1))
     x = rng.integers(0, 3, case.x_shape).astype(np.float32)
@@ -136,13 +145,14 @@ def test_large_window_matches_caffe_loop(method, rng):
     dy = rng.standard_normal(y.shape).astype(np.float32)
     y_ref, dx_ref = caffe_reference(x, method, case, dy)
     assert y.shape == (1, 2, 4, 4)
-    assert method is AVE or ctx.argmax.dtype == np.uint16
+    want = np.uint16 if path == "cpu" else np.int32
+    assert method is AVE or ctx.argmax.dtype == want
     np.testing.assert_allclose(y, y_ref, **tol(np.float32))
     np.testing.assert_allclose(pool.backward((dy,), ctx)[0], dx_ref, **tol(np.float32))
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_max_ties_go_to_the_first_maximum(case, rng):
+def test_max_ties_go_to_the_first_maximum(case, rng, path):
     """Many ties (values from {0, 1, 2}): Caffe keeps the first in raster order."""
     x = rng.integers(0, 3, case.x_shape).astype(np.float64)
     (y,), ctx = pool.forward((x,), case.params(MAX))
@@ -154,7 +164,7 @@ def test_max_ties_go_to_the_first_maximum(case, rng):
 
 @pytest.mark.parametrize("method", [MAX, AVE], ids=["max", "ave"])
 @pytest.mark.parametrize("case", CASES)
-def test_backward_matches_finite_differences(case, method, rng):
+def test_backward_matches_finite_differences(case, method, rng, path):
     x = distinct(case.x_shape, np.float64, rng)
     # Pooling is linear near x while a step stays under half the 0.25 gap
     # between values (no maximum changes hands), so the central difference
@@ -209,7 +219,7 @@ def test_cases_include_ones_where_the_correction_bites():
     assert len(bites) >= 2
 
 
-def test_empty_last_window_is_caffe_lowest_with_no_gradient(rng):
+def test_empty_last_window_is_caffe_lowest_with_no_gradient(rng, path):
     x = rng.standard_normal((1, 1, 6, 6))
     p = pool.Params(MAX, (2, 2), (3, 3))
     (y,), ctx = pool.forward((x,), p)
@@ -240,7 +250,7 @@ def test_output_shape(hw, kernel, stride, pad, out):
     assert pool.output_shapes(((1, 8, *hw),), p)[0] == (1, 8, *out)
 
 
-def test_global_pooling_output_and_large_window(rng):
+def test_global_pooling_output_and_large_window(rng, path):
     x = rng.standard_normal((2, 3, 20, 17))  # 340 offsets: argmax needs uint16
     p = pool.Params(MAX, global_pooling=True)
     (y,), ctx = pool.forward((x,), p)
