@@ -36,6 +36,7 @@ from inceptionism.engine.dream import DEFAULT_OBJECTIVE, DreamConfig
 from inceptionism.engine.image import sample_image_path
 from inceptionism.engine.models import DEFAULT_MODEL
 from inceptionism.engine.progress import SaveEvery
+from inceptionism.plugins.spec import quote
 
 DEFAULT_LAYER = DEFAULT_OBJECTIVE.split(":", 1)[1]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
@@ -153,7 +154,8 @@ def _objective_spec(args) -> str:
         guide = Path(args.guide)
         if not guide.is_file():
             raise ValueError(f"{guide}: no such guide image")
-        return f"guide:{layer}:{guide.resolve()}"
+        # the path is taken verbatim: quoted, the spec grammar never splits it
+        return f"guide:{layer}:{quote(str(guide.resolve()))}"
     return args.objective or f"deepdream:{layer}"
 
 
