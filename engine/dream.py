@@ -235,10 +235,11 @@ def run(
         raise ValueError(f"expected an RGB image of shape (H, W, 3), got {rgb.shape}")
 
     bases = octave_bases(net.preprocess(rgb), config.octaves, config.octave_scale)
-    todo = []
+    todo: list = []
+    skipped: list[tuple[int, tuple, str]] = []
     for i, base in enumerate(bases):
         hw = tuple(base.shape[-2:])
-        why = _fits(net, hw, layers)
+        why = _fits(net, hw, layers) if not skipped else "smaller still"
         if why is None:
             todo.append(base)
         elif i == 0:
@@ -247,12 +248,19 @@ def run(
                 f"{why}; use a larger image or a shallower layer"
             )
         else:
-            warnings.warn(
-                f"octave {i + 1} of {config.octaves} ({hw[0]}x{hw[1]}) is too small "
-                f"for {', '.join(layers)} and is skipped ({why})",
-                OctaveSkippedWarning,
-                stacklevel=2,
-            )
+            skipped.append((i, hw, why))
+    if skipped:  # one warning, however many octaves were asked for
+        i, hw, why = skipped[0]
+        first = f"octave {i + 1} of {config.octaves} ({hw[0]}x{hw[1]})"
+        many = len(skipped) > 1
+        warnings.warn(
+            f"{len(skipped)} of {config.octaves} octaves skipped: {first}"
+            f"{' and the smaller ones are' if many else ' is'} too small for "
+            f"{', '.join(layers)} ({why}); {len(todo)} octaves give the same "
+            "picture",
+            OctaveSkippedWarning,
+            stacklevel=2,
+        )
     todo.reverse()  # smallest first
 
     observers = list(observers)

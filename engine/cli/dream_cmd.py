@@ -98,6 +98,14 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         help="mean pixel: the weight file's (default) or dream.ipynb's 104/116/122",
     )
     p.add_argument("--bits", type=int, choices=(8, 16), default=8, help="PNG depth")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--progress",
+        action="store_true",
+        help="always show progress (default: a bar on a terminal, otherwise a "
+        "line every 5 s or 10%% once a job runs longer than 5 s)",
+    )
+    shown.add_argument("-q", "--quiet", action="store_true", help="no progress")
 
 
 def register(subparsers) -> None:
@@ -166,6 +174,14 @@ def _default_output(inp: Path, suffix: str = ".png") -> Path:
         n += 1
         out = Path(f"{base}-{n}{suffix}")
     return out
+
+
+def _progress(args: argparse.Namespace, runs: int = 1, label: str = "dream") -> Any:
+    """The progress display ``--progress`` / ``--quiet`` ask for."""
+    from inceptionism.engine.progress import Progress
+
+    enabled = True if args.progress else False if args.quiet else None
+    return Progress(sys.stderr, label=label, enabled=enabled, runs=runs)
 
 
 def _dream_quietly(fn: Callable[[], T], hw: tuple[int, ...] | None = None) -> T:
@@ -263,7 +279,6 @@ class _SaveEvery(SaveEvery):
 
 
 def run_dream(args: argparse.Namespace) -> int:
-    from inceptionism.engine.progress import ProgressBar
     from inceptionism.plugins import get_plugin_manager
 
     pm = get_plugin_manager()
@@ -284,14 +299,21 @@ def run_dream(args: argparse.Namespace) -> int:
     for p in protect:  # fail before the work, not after
         if out.resolve() == p.resolve():
             raise ValueError(f"{out}: refusing to overwrite the input; choose -o")
-    observers: list[Any] = [ProgressBar(sys.stderr)]
+    runs = 1
+    if zoom is not None:
+        runs = zoom.frames if zoom.frame is None else zoom.frame + 1
+    progress = _progress(args, runs)
+    observers: list[Any] = [progress]
     if getattr(args, "save_every", None):
         if zoom is not None:
             raise ValueError("--save-every applies to a dream, not to zoom frames")
         observers.append(_SaveEvery(args.save_every, out, job, protect))
-    result = _dream_quietly(
-        lambda: remake.render(job, pm=pm, observers=observers), job.rgb.shape[:2]
-    )
+    try:
+        result = _dream_quietly(
+            lambda: remake.render(job, pm=pm, observers=observers), job.rgb.shape[:2]
+        )
+    finally:
+        progress.close()
     remake.write(job, out, result, protect=protect)
     print(out)
     return 0
@@ -299,7 +321,6 @@ def run_dream(args: argparse.Namespace) -> int:
 
 def run_zoom(args: argparse.Namespace) -> int:
     from inceptionism.engine.dream import zoom_frames
-    from inceptionism.engine.progress import ProgressBar
     from inceptionism.plugins import get_plugin_manager
 
     if not 0.0 <= args.scale < 1.0:
@@ -309,16 +330,20 @@ def run_zoom(args: argparse.Namespace) -> int:
     folder = Path(args.output)
     folder.mkdir(parents=True, exist_ok=True)
     frames = []
+    progress = _progress(args, args.frames, label="zoom")
     gen = zoom_frames(
         job.net, job.rgb, args.frames, args.scale, job.recipe.config, pm=pm,
-        observers=[ProgressBar(sys.stderr)],
+        observers=[progress],
     )  # fmt: skip
-    for i in range(args.frames):
-        frame = _dream_quietly(lambda: next(gen), job.rgb.shape[:2])  # noqa: B023
-        zoom = rcp.Zoom(frame=i, frames=args.frames, scale=args.scale)
-        remake.write(_with(job, zoom=zoom), folder / f"frame-{i:04d}.png", frame)
-        if args.gif or args.webp:
-            frames.append(frame)
+    try:
+        for i in range(args.frames):
+            frame = _dream_quietly(lambda: next(gen), job.rgb.shape[:2])  # noqa: B023
+            zoom = rcp.Zoom(frame=i, frames=args.frames, scale=args.scale)
+            remake.write(_with(job, zoom=zoom), folder / f"frame-{i:04d}.png", frame)
+            if args.gif or args.webp:
+                frames.append(frame)
+    finally:
+        progress.close()
     if frames:
         anim = folder / ("zoom.gif" if args.gif else "zoom.webp")
         zoom = rcp.Zoom(None, args.frames, args.scale, duration_ms=80)

@@ -3,11 +3,16 @@ help that answers, layer suggestions, directory and stdin/stdout I/O."""
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import pytest
 from PIL import Image
 
 from inceptionism.engine.cli import main
+from inceptionism.engine.progress import Progress
 from inceptionism.engine.recipe import FileRef, Recipe, guide_paths
+from inceptionism.plugins.base import StepState
 from inceptionism.plugins.spec import quote, split_args, split_terms
 
 FAST = ["--layer", "conv2/3x3", "--octaves", "1", "--steps", "2", "--seed", "4"]
@@ -76,3 +81,116 @@ def test_objective_still_uses_the_spec_grammar(run, picture, tmp_path):
         *FAST[2:],
     )  # fmt: skip
     assert rc == 1 and "unknown objective 'nope'" in err
+
+
+# -- progress ----------------------------------------------------------------
+
+
+class Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+class Clock:
+    """A fake monotonic clock: each call returns ``t``; tests move it."""
+
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+def drive(progress, clock, octaves=2, steps=5, runs=1, seconds_per_step=1.0):
+    """Feed ``progress`` the events of ``runs`` dreams, as the loop does."""
+    for _ in range(runs):
+        progress.inceptionism_dream_start(net=None, config=None, rgb=None)
+        for octave in range(octaves):
+            for step in range(steps):
+                clock.t += seconds_per_step
+                state = StepState(octave, octaves, step, steps, None, None, 255.0)
+                value = np.asarray(float(10 * octave + step))
+                progress.inceptionism_step_end(
+                    net=None, state=state, x=None, value=value
+                )
+
+
+def test_terminal_bar_covers_the_whole_dream_with_rate_and_eta():
+    clock, tty = Clock(), Tty()
+    drive(Progress(tty, clock=clock), clock, octaves=2, steps=5)
+    frames = tty.getvalue().split("\r")[1:]
+    assert len(frames) == 10 and tty.getvalue().count("\n") == 1
+    # after 4 of 10 steps at 1 s each: 40%, 1 step/s, 6 s to go
+    assert " 40%  4/10  octave 1/2  value 3 " in frames[3]
+    assert "1.00/s  ETA 0:06" in frames[3]
+    assert "100%  10/10  octave 2/2  value 14" in frames[-1]
+
+
+def test_zoom_bar_counts_frames_times_steps():
+    clock, tty = Clock(), Tty()
+    drive(Progress(tty, clock=clock, runs=3, label="zoom"), clock, 1, 4, runs=3)
+    last = tty.getvalue().split("\r")[-1]
+    assert last.startswith("zoom [") and "12/12  frame 3/3  octave 1/1" in last
+    assert tty.getvalue().count("\n") == 1
+
+
+def test_without_a_terminal_a_line_every_tenth_or_interval():
+    clock, log = Clock(), io.StringIO()
+    # forced (--progress): from the start; 20 steps of 1 s: each 10% is 2 steps
+    drive(Progress(log, enabled=True, clock=clock, interval=60), clock, 2, 10)
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 10 and "\r" not in log.getvalue()
+    assert lines[0].startswith("dream:  10%  2/20  octave 1/2")
+    assert lines[-1].startswith("dream: 100%  20/20  octave 2/2")
+    # slow steps (30 s each, interval 5 s): a line after every step
+    clock, log = Clock(), io.StringIO()
+    drive(Progress(log, enabled=True, clock=clock), clock, 1, 50, seconds_per_step=30)
+    assert len(log.getvalue().splitlines()) == 50
+
+
+def test_without_a_terminal_short_jobs_are_silent_long_ones_show_life():
+    clock, log = Clock(), io.StringIO()
+    drive(Progress(log, clock=clock, interval=5), clock, 2, 10, seconds_per_step=0.1)
+    assert log.getvalue() == ""  # 2 s in all
+    clock, log = Clock(), io.StringIO()
+    drive(Progress(log, clock=clock, interval=5), clock, 2, 10, seconds_per_step=1)
+    lines = log.getvalue().splitlines()
+    # silent for the first 5 s, then a line, then every 10% (2 steps)
+    assert [ln.split()[1] for ln in lines] == ["25%", "30%", "40%", "50%", "60%",
+                                              "70%", "80%", "90%", "100%"]  # fmt: skip
+
+
+def test_quiet_writes_nothing_even_on_a_terminal():
+    clock, tty = Clock(), Tty()
+    drive(Progress(tty, enabled=False, clock=clock), clock)
+    assert tty.getvalue() == ""
+
+
+def test_cli_progress_and_quiet_flags(run, picture, tmp_path):
+    steps = [*FAST[:2], "--octaves", "2", "--octave-scale", "1.2", "--steps", "3"]
+    rc, _, err = run("dream", picture, "-o", tmp_path / "a.png", *steps, "--progress")
+    assert rc == 0, err
+    lines = err.splitlines()
+    assert lines[-1].startswith("dream: 100%  6/6  octave 2/2")
+    assert len(lines) == 6  # one per 10% mark crossed: every step of six
+    rc, _, err = run("dream", picture, "-o", tmp_path / "b.png", *steps, "-q")
+    assert rc == 0 and err == ""
+    rc, _, err = run(
+        "zoom", picture, "-o", tmp_path / "z", *steps, "--frames", "2", "--progress"
+    )
+    assert rc == 0, err
+    assert err.splitlines()[-1].startswith("zoom: 100%  12/12  frame 2/2  octave 2/2")
+    with pytest.raises(SystemExit):
+        run("dream", picture, "--progress", "--quiet")
+
+
+def test_too_many_octaves_is_one_warning(run, picture, tmp_path):
+    rc, _, err = run(
+        "dream", picture, "-o", tmp_path / "o.png", "--layer", "inception_3a/output",
+        "--octaves", "1000", "--steps", "1", "--seed", "1", "-q",
+    )  # fmt: skip
+    assert rc == 0, err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("inceptionism: warning: 995 of 1000 octaves skipped: ")
+    assert "5 octaves give the same picture" in lines[0]
