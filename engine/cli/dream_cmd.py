@@ -54,7 +54,9 @@ def _positive_int(text: str) -> int:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", nargs="?", metavar="IN", help="input image")
+    p.add_argument(
+        "input", nargs="?", metavar="IN", help="input image; - reads it from stdin"
+    )
     p.add_argument(
         "--sample", action="store_true", help="dream on the shipped sample picture"
     )
@@ -62,40 +64,88 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     src.add_argument(
         "--model",
         metavar="NAME",
-        help=f"registry model from the cache (default {DEFAULT_MODEL}; "
-        "`inceptionism weights fetch NAME`)",
+        help="registry model from the cache; `inceptionism weights fetch NAME` "
+        f"gets one (default: {DEFAULT_MODEL})",
     )
-    src.add_argument("--weights", metavar="FILE", help="an inceptionism .h5 file")
-    p.add_argument(
-        "--layer", metavar="BLOB", help=f"DeepDream at this blob ({DEFAULT_LAYER})"
+    src.add_argument(
+        "--weights", metavar="FILE", help="an inceptionism .h5 file (default: none)"
     )
-    p.add_argument("--objective", metavar="SPEC", help="objective spec, see plugins")
     p.add_argument(
-        "--guide", metavar="IMG", help="steer toward this image's features at --layer"
+        "--layer",
+        metavar="BLOB",
+        help="DeepDream (or --guide) at this blob; `inceptionism layers` lists "
+        f"them (default: {DEFAULT_LAYER})",
+    )
+    p.add_argument(
+        "--objective",
+        metavar="SPEC",
+        help="objective spec, e.g. channel:inception_4c/output:7; "
+        "`inceptionism plugins` lists them (default: deepdream at --layer)",
+    )
+    p.add_argument(
+        "--guide",
+        metavar="IMG",
+        help="steer toward this image's features at --layer; the path is taken "
+        "as it is (default: none)",
     )
     d = DreamConfig()
-    p.add_argument("--octaves", type=int, default=d.octaves, metavar="N")
-    p.add_argument("--octave-scale", type=float, default=d.octave_scale, metavar="S")
-    p.add_argument("--steps", type=int, default=d.steps, metavar="N")
-    p.add_argument("--step-size", type=float, default=d.step_size, metavar="S")
-    p.add_argument("--jitter", type=int, default=d.jitter, metavar="N")
+    p.add_argument(
+        "--octaves", type=int, default=d.octaves, metavar="N", help="octaves (scales)"
+    )
+    p.add_argument(
+        "--octave-scale",
+        type=float,
+        default=d.octave_scale,
+        metavar="S",
+        help="size ratio between octaves",
+    )
+    p.add_argument(
+        "--steps", type=int, default=d.steps, metavar="N", help="steps per octave"
+    )
+    p.add_argument(
+        "--step-size",
+        type=float,
+        default=d.step_size,
+        metavar="S",
+        help="step length, in pixel values per mean |gradient|",
+    )
+    p.add_argument(
+        "--jitter",
+        type=int,
+        default=d.jitter,
+        metavar="N",
+        help="random shift of at most N pixels per step (0: none)",
+    )
     p.add_argument("--no-clip", action="store_true", help="do not clip pixels")
     p.add_argument(
-        "--regularizer", action="append", default=[], metavar="SPEC", help="repeatable"
+        "--regularizer",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="penalty such as tv:0.01; repeatable (default: none)",
     )
     p.add_argument(
-        "--prior", action="append", default=[], metavar="SPEC", help="repeatable"
+        "--prior",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="image prior such as smooth:0.5; repeatable (default: none)",
     )
-    p.add_argument("--seed", type=int, help="random seed (default: drawn, recorded)")
-    p.add_argument("--device", choices=("cpu", "cuda"), help="default cpu")
+    p.add_argument("--seed", type=int, help="random seed (default: drawn and recorded)")
     p.add_argument(
-        "--max-size", type=_positive_int, metavar="PX", help="downsize larger inputs"
+        "--device", choices=("cpu", "cuda"), help="compute device (default: cpu)"
+    )
+    p.add_argument(
+        "--max-size",
+        type=_positive_int,
+        metavar="PX",
+        help="downsize inputs larger than PX on their long side (default: none)",
     )
     p.add_argument(
         "--mean",
         choices=("file", "notebook"),
         default="file",
-        help="mean pixel: the weight file's (default) or dream.ipynb's 104/116/122",
+        help="mean pixel: the weight file's, or dream.ipynb's 104/116/122",
     )
     p.add_argument("--bits", type=int, choices=(8, 16), default=8, help="PNG depth")
     shown = p.add_mutually_exclusive_group()
@@ -108,29 +158,80 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     shown.add_argument("-q", "--quiet", action="store_true", help="no progress")
 
 
+DREAM_DESCRIPTION = """\
+Dream an image with google/deepdream's dream.ipynb loop (its defaults):
+gradient ascent on a layer's activations, octave by octave. The output
+carries its recipe, so `dream --replay OUT -o AGAIN` re-makes it pixel for
+pixel; only -o, --weights, --device and IN are read from the command line
+then. Without -o the output is IN's name with -dream.png, in the current
+folder, never replacing a file."""
+
+DREAM_EXAMPLES = """\
+examples:
+  inceptionism dream photo.jpg                  # writes photo-dream.png
+  inceptionism dream photo.jpg -o out.png --layer inception_3b/5x5_reduce
+  inceptionism dream photo.jpg --guide flowers.jpg -o guided.png
+  inceptionism dream photo.jpg --objective channel:inception_4c/output:7
+  inceptionism dream --sample --seed 1 --steps 20 -o sample.png
+  inceptionism dream - -o - < photo.jpg > out.png   # stdin to stdout
+  inceptionism dream --replay out.png -o again.png  # re-make from the recipe"""
+
+ZOOM_DESCRIPTION = """\
+Zoom feedback, as in dream.ipynb: dream, zoom in by --scale about the
+centre, repeat. Writes FOLDER/frame-0000.png, frame-0001.png, ... (16-bit
+with --bits 16), each with its recipe, and with --gif or --webp an
+animation of them."""
+
+ZOOM_EXAMPLES = """\
+examples:
+  inceptionism zoom photo.jpg -o frames --frames 100
+  inceptionism zoom --sample -o frames --frames 30 --scale 0.03 --gif
+  inceptionism dream --replay frames/zoom.gif -o again.gif"""
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "dream",
         help="dream an image (google/deepdream's notebook by default)",
-        description=__doc__.split("\n\n")[1],
+        description=DREAM_DESCRIPTION,
+        epilog=DREAM_EXAMPLES,
     )
     _add_common(p)
-    p.add_argument("-o", "--output", metavar="OUT", help="output image")
     p.add_argument(
-        "--save-every", type=_positive_int, metavar="N", help="also save every N steps"
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="output image; - writes PNG to stdout (default: IN-dream.png)",
     )
-    p.add_argument("--replay", metavar="FILE", help="re-make FILE from its recipe")
+    p.add_argument(
+        "--save-every",
+        type=_positive_int,
+        metavar="N",
+        help="also save every N steps, as OUT-o<octave>-s<step>.png (default: never)",
+    )
+    p.add_argument(
+        "--replay",
+        metavar="FILE",
+        help="re-make FILE from its recipe (default: a new dream)",
+    )
     p.set_defaults(func=run_dream)
 
     z = subparsers.add_parser(
         "zoom",
         help="zoom-feedback frames (dream, zoom in, repeat)",
-        description=__doc__.split("\n\n")[2],
+        description=ZOOM_DESCRIPTION,
+        epilog=ZOOM_EXAMPLES,
     )
     _add_common(z)
-    z.add_argument("-o", "--output", metavar="FOLDER", required=True)
-    z.add_argument("--frames", type=_positive_int, default=10, metavar="N")
-    z.add_argument("--scale", type=float, default=0.05, help="zoom per frame")
+    z.add_argument(
+        "-o", "--output", metavar="FOLDER", required=True, help="folder of frames"
+    )
+    z.add_argument(
+        "--frames", type=_positive_int, default=10, metavar="N", help="frames"
+    )
+    z.add_argument(
+        "--scale", type=float, default=0.05, metavar="F", help="zoom per frame"
+    )
     anim = z.add_mutually_exclusive_group()
     anim.add_argument("--gif", action="store_true", help="also write zoom.gif")
     anim.add_argument("--webp", action="store_true", help="also write zoom.webp")

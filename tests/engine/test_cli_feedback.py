@@ -194,3 +194,54 @@ def test_too_many_octaves_is_one_warning(run, picture, tmp_path):
     assert len(lines) == 1, err
     assert lines[0].startswith("inceptionism: warning: 995 of 1000 octaves skipped: ")
     assert "5 octaves give the same picture" in lines[0]
+
+
+# -- help that answers -------------------------------------------------------
+
+
+def _parsers():
+    """Every parser of the CLI, by its prog name."""
+    import argparse
+
+    from inceptionism.engine.cli import build_parser
+
+    todo, found = [build_parser()], {}
+    while todo:
+        parser = todo.pop()
+        found[parser.prog] = parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                todo.extend(action.choices.values())
+    return found
+
+
+PARSERS = _parsers()
+
+
+@pytest.mark.parametrize("prog", sorted(PARSERS))
+def test_help_is_plain_text_with_defaults_and_examples(prog):
+    from inceptionism.engine.cli import HelpFormatter
+
+    parser = PARSERS[prog]
+    text = parser.format_help()
+    for markup in ("``", ":mod:`", ":func:`", ":class:`"):
+        assert markup not in text, f"{prog}: {markup}"
+    assert "examples:" in text
+    examples = text.split("examples:", 1)[1].strip().splitlines()
+    assert examples and all(ln.strip().startswith("inceptionism") for ln in examples)
+    formatter = HelpFormatter(prog)
+    for action in parser._actions:
+        if not action.option_strings or action.nargs == 0 or action.required:
+            continue  # positionals, flags (off unless given), required options
+        shown = formatter._get_help_string(action) % {"default": action.default}
+        assert "default" in shown, f"{prog} {action.option_strings[0]}: {shown!r}"
+
+
+def test_version(capsys):
+    from importlib import metadata
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert out.strip() == f"inceptionism {metadata.version('inceptionism')}"
