@@ -124,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         msg = str(exc) or type(exc).__name__
         print(f"inceptionism: error: {msg}", file=sys.stderr)
         return 1
+    finally:
+        stdio = getattr(args, "stdio", None)  # `-` as IN or -o: temporary files
+        if stdio is not None:
+            stdio.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

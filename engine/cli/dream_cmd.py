@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from inceptionism.engine import recipe as rcp
 from inceptionism.engine import remake
+from inceptionism.engine.cli.stdio import STDIN_NAME, Stdio
 from inceptionism.engine.dream import DEFAULT_OBJECTIVE, DreamConfig
 from inceptionism.engine.image import sample_image_path
 from inceptionism.engine.models import DEFAULT_MODEL
@@ -248,7 +249,23 @@ def _input_path(args) -> Path:
         return sample_image_path()
     if not args.input:
         raise ValueError("no input image: give IN, or --sample for the shipped one")
+    if args.input == "-":
+        return _stdio(args).read_input()
     return Path(args.input)
+
+
+def _stdio(args: argparse.Namespace) -> Stdio:
+    """The command's stand-ins for stdin/stdout (``IN`` or ``-o`` is ``-``)."""
+    if getattr(args, "stdio", None) is None:
+        args.stdio = Stdio()
+    return args.stdio
+
+
+def _named_stdin(job: remake.Job, args: argparse.Namespace) -> remake.Job:
+    """A job read from stdin records ``<stdin>``, not the temporary copy."""
+    if args.input != "-":
+        return job
+    return _with(job, input=rcp.FileRef(STDIN_NAME, job.recipe.input.sha1))
 
 
 def _objective_spec(args) -> str:
@@ -384,10 +401,16 @@ def run_dream(args: argparse.Namespace) -> int:
 
     pm = get_plugin_manager()
     job = _replay_job(args, pm) if args.replay else _new_job(args, pm)
+    job = _named_stdin(job, args)
     zoom = job.recipe.zoom
     animation = zoom is not None and zoom.frame is None
     suffixes = (".gif", ".webp") if animation else IMAGE_SUFFIXES
-    if args.output:
+    to_stdout = args.output == "-"
+    if to_stdout and (animation or args.save_every):
+        raise ValueError("-o - writes one PNG to stdout; give -o FILE for this")
+    if to_stdout:
+        out = _stdio(args).output_path()
+    elif args.output:
         out = Path(args.output)
     else:
         suffix = Path(args.replay).suffix if animation else ".png"
@@ -416,7 +439,10 @@ def run_dream(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     remake.write(job, out, result, protect=protect)
-    print(out)
+    if to_stdout:
+        _stdio(args).send(out)  # nothing else goes to stdout
+    else:
+        print(out)
     return 0
 
 
@@ -426,8 +452,10 @@ def run_zoom(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.scale < 1.0:
         raise ValueError(f"--scale must be in [0, 1), got {args.scale}")
+    if args.output == "-":
+        raise ValueError("zoom writes a folder of frames; give -o FOLDER, not -")
     pm = get_plugin_manager()
-    job = _new_job(args, pm)
+    job = _named_stdin(_new_job(args, pm), args)
     folder = Path(args.output)
     folder.mkdir(parents=True, exist_ok=True)
     frames = []

@@ -245,3 +245,107 @@ def test_version(capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert out.strip() == f"inceptionism {metadata.version('inceptionism')}"
+
+
+# -- suggestions, directories, stdin and stdout ------------------------------
+
+
+def test_module_prefix_suggests_its_output_first(googlenet):
+    from inceptionism.engine.graph import Graph, UnknownBlobError
+
+    graph = Graph(googlenet.graph)
+    with pytest.raises(UnknownBlobError) as info:
+        graph.resolve("inception_4c")
+    hint = str(info.value).split("closest: ", 1)[1]
+    assert hint.split(", ")[0] == "inception_4c/output"
+    assert all(name.startswith("inception_4c/") for name in hint.split(", "))
+    with pytest.raises(UnknownBlobError, match="closest: inception_4c/output"):
+        graph.resolve("inception_4c/")
+    # a typo still gets the similar names
+    with pytest.raises(UnknownBlobError, match="closest: inception_4c/output"):
+        graph.resolve("inception_4c/outptu")
+
+
+def test_layer_prefix_through_the_cli(run, picture, tmp_path):
+    rc, _, err = run("dream", picture, "-o", tmp_path / "o.png", "--layer",
+                     "inception_4c", *FAST[2:])  # fmt: skip
+    assert rc == 1
+    assert "closest: inception_4c/output, " in err
+
+
+def test_directory_input_is_named_as_such(run, tmp_path):
+    from inceptionism.engine.image import ImageError, load_image
+
+    with pytest.raises(ImageError, match="is a directory; give an image file"):
+        load_image(tmp_path)
+    rc, _, err = run("dream", tmp_path, "-o", tmp_path / "o.png", *FAST)
+    assert rc == 1
+    assert err.strip() == (
+        f"inceptionism: error: {tmp_path}: is a directory; give an image file"
+    )
+
+
+class Stdin:
+    """A piped stdin holding ``data``."""
+
+    def __init__(self, data: bytes, tty: bool = False):
+        self.buffer, self.tty = io.BytesIO(data), tty
+
+    def isatty(self):
+        return self.tty
+
+
+def test_stdin_to_stdout(capsysbinary, monkeypatch, googlenet_h5, picture, tmp_path):
+    def call(*argv):
+        rc = main([str(a) for a in argv] + ["--weights", str(googlenet_h5)])
+        out, err = capsysbinary.readouterr()
+        return rc, out, err.decode()
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.stdin", Stdin(picture.read_bytes()))
+    rc, png, err = call("dream", "-", "-o", "-", *FAST)
+    assert rc == 0, err
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")  # stdout holds the PNG, only it
+    piped = tmp_path / "piped.png"
+    piped.write_bytes(png)
+    recipe = Recipe.read(piped)
+    assert recipe.input == FileRef("<stdin>", FileRef.of(picture).sha1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png", "piped.png"]
+    # the same dream from the file: the same pixels
+    rc, out, err = call("dream", picture, "-o", tmp_path / "file.png", *FAST)
+    assert rc == 0, err
+    assert Image.open(piped).tobytes() == Image.open(tmp_path / "file.png").tobytes()
+    # replay: the input must be given again, as IN or piped
+    rc, _, err = call("dream", "--replay", piped, "-o", tmp_path / "again.png")
+    assert rc == 1 and "<stdin>, which is missing; give the input as IN" in err
+    monkeypatch.setattr("sys.stdin", Stdin(picture.read_bytes()))
+    rc, _, err = call("dream", "--replay", piped, "-", "-o", tmp_path / "again.png")
+    assert rc == 0, err
+    assert Image.open(tmp_path / "again.png").tobytes() == Image.open(piped).tobytes()
+
+
+@pytest.mark.parametrize(
+    ("stdin", "argv", "match"),
+    [
+        (Stdin(b"", tty=True), ["dream", "-"], "IN is -, but stdin is a terminal"),
+        (Stdin(b""), ["dream", "-"], "IN is -, but stdin is empty"),
+        (Stdin(b"not an image"), ["dream", "-"], "<stdin>: not an image"),
+        (None, ["zoom", "IMG", "-o", "-"], "give -o FOLDER, not -"),
+        (None, ["dream", "IMG", "-o", "-", "--save-every", "1"], "give -o FILE"),
+    ],
+    ids=["tty", "empty", "garbage", "zoom", "save-every"],
+)
+def test_stdio_errors_are_one_line(run, monkeypatch, picture, stdin, argv, match):
+    if stdin is not None:
+        monkeypatch.setattr("sys.stdin", stdin)
+    argv = [picture if a == "IMG" else a for a in argv]
+    rc, out, err = run(*argv, *FAST)
+    assert rc == 1 and out == ""
+    assert len(err.splitlines()) == 1 and match in err, err
+
+
+def test_classify_reads_stdin(capsys, monkeypatch, googlenet_h5, picture):
+    monkeypatch.setattr("sys.stdin", Stdin(picture.read_bytes()))
+    rc = main(["classify", "-", "--weights", str(googlenet_h5), "--top", "2"])
+    out = capsys.readouterr().out
+    assert rc == 0 and out.startswith("-: top 2 of ")
