@@ -326,7 +326,8 @@ def dream(
     (``"channel:inception_4d/3x3_reduce:139"``) or an
     :class:`~inceptionism.plugins.Objective`; ``regularizers`` and ``priors``
     likewise take specs or objects. ``progress=True`` shows a bar on a
-    terminal (or pass a :class:`~inceptionism.engine.progress.ProgressBar`).
+    terminal and log lines on stderr for a long dream elsewhere (or pass a
+    :class:`~inceptionism.engine.progress.Progress`).
     Returns float32 (H, W, 3) RGB, in 0..255 when ``clip``.
     """
     regularizers, priors = list(regularizers), list(priors)
