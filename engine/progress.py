@@ -4,8 +4,10 @@
 sequence (frames x octaves x steps), with tiles counted too once the dream
 loop reports them (``StepState.tile`` / ``n_tiles``; see :meth:`Progress.units`).
 
-- On a terminal it draws one bar, redrawn after every step:
-  ``dream [######......]  45%  18/40  octave 2/4  value 1.2e+04  2.3/s  ETA 0:08``.
+- On a terminal it draws one bar, redrawn after every step::
+
+    dream [######......]  45%  18/40  octave 2/4  value 1.2e+04  2.30 steps/s  ETA 0:08
+
 - Without one (logs, pipes) it writes a short line to the stream at each 10%
   and at least every ``interval`` seconds, so a long job's log shows life;
   jobs shorter than ``interval`` stay silent unless progress was asked for
@@ -123,7 +125,7 @@ class Progress:
             return f"{_clock(seconds)}"
         rate = self.done / seconds
         eta = (self.total - self.done) / rate
-        speed = f"{rate:.2f}/s" if rate >= 1 else f"{1 / rate:.1f}s/step"
+        speed = f"{rate:.2f} steps/s" if rate >= 1 else f"{1 / rate:.1f} s/step"
         if self.done >= self.total:
             return f"{speed}  {_clock(seconds)}"
         return f"{speed}  ETA {_clock(eta)}"

@@ -122,7 +122,7 @@ def test_terminal_bar_covers_the_whole_dream_with_rate_and_eta():
     assert len(frames) == 10 and tty.getvalue().count("\n") == 1
     # after 4 of 10 steps at 1 s each: 40%, 1 step/s, 6 s to go
     assert " 40%  4/10  octave 1/2  value 3 " in frames[3]
-    assert "1.00/s  ETA 0:06" in frames[3]
+    assert "1.00 steps/s  ETA 0:06" in frames[3]
     assert "100%  10/10  octave 2/2  value 14" in frames[-1]
 
 
