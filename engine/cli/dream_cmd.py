@@ -408,6 +408,9 @@ def run_dream(args: argparse.Namespace) -> int:
     to_stdout = args.output == "-"
     if to_stdout and (animation or args.save_every):
         raise ValueError("-o - writes one PNG to stdout; give -o FILE for this")
+    if to_stdout and sys.stdout.isatty():
+        raise ValueError("-o - writes PNG bytes, but stdout is a terminal; "
+                         "redirect it (> out.png) or give -o FILE")  # fmt: skip
     if to_stdout:
         out = _stdio(args).output_path()
     elif args.output:

@@ -4,6 +4,7 @@ help that answers, layer suggestions, directory and stdin/stdout I/O."""
 from __future__ import annotations
 
 import io
+import sys
 
 import numpy as np
 import pytest
@@ -342,6 +343,17 @@ def test_stdio_errors_are_one_line(run, monkeypatch, picture, stdin, argv, match
     rc, out, err = run(*argv, *FAST)
     assert rc == 1 and out == ""
     assert len(err.splitlines()) == 1 and match in err, err
+
+
+def test_png_is_not_sent_to_a_terminal(run, monkeypatch, picture, tmp_path):
+    class TtyOut(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr("sys.stdout", TtyOut())
+    rc, _, err = run("dream", picture, "-o", "-", *FAST)
+    assert rc == 1 and "stdout is a terminal; redirect it" in err
+    assert sys.stdout.getvalue() == ""
 
 
 def test_classify_reads_stdin(capsys, monkeypatch, googlenet_h5, picture):
