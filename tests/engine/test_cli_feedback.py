@@ -135,6 +135,17 @@ def test_zoom_bar_counts_frames_times_steps():
     assert tty.getvalue().count("\n") == 1
 
 
+def test_tiles_join_the_count_when_the_state_has_them():
+    from types import SimpleNamespace
+
+    # octave 2 of 2, step 1 of 3, tile 3 of 4: 1 octave (12) + 1 step (4) + 3
+    state = SimpleNamespace(octave=1, n_octaves=2, step=1, n_steps=3, tile=2,
+                            n_tiles=4)  # fmt: skip
+    assert Progress.units(state) == (12 + 4 + 3, 24)
+    plain = SimpleNamespace(octave=1, n_octaves=2, step=1, n_steps=3)
+    assert Progress.units(plain) == (5, 6)
+
+
 def test_without_a_terminal_a_line_every_tenth_or_interval():
     clock, log = Clock(), io.StringIO()
     # forced (--progress): from the start; 20 steps of 1 s: each 10% is 2 steps
