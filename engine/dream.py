@@ -253,10 +253,11 @@ def run(
         raise ValueError(f"expected an RGB image of shape (H, W, 3), got {rgb.shape}")
 
     bases = octave_bases(net.preprocess(rgb), config.octaves, config.octave_scale)
-    todo = []
+    todo: list = []
+    skipped: list[tuple[int, tuple, str]] = []
     for i, base in enumerate(bases):
         hw = tuple(base.shape[-2:])
-        why = _fits(net, hw, layers)
+        why = _fits(net, hw, layers) if not skipped else "smaller still"
         if why is None:
             todo.append(base)
         elif i == 0:
@@ -265,12 +266,19 @@ def run(
                 f"{why}; use a larger image or a shallower layer"
             )
         else:
-            warnings.warn(
-                f"octave {i + 1} of {config.octaves} ({hw[0]}x{hw[1]}) is too small "
-                f"for {', '.join(layers)} and is skipped ({why})",
-                OctaveSkippedWarning,
-                stacklevel=2,
-            )
+            skipped.append((i, hw, why))
+    if skipped:  # one warning, however many octaves were asked for
+        i, hw, why = skipped[0]
+        first = f"octave {i + 1} of {config.octaves} ({hw[0]}x{hw[1]})"
+        many = len(skipped) > 1
+        warnings.warn(
+            f"{len(skipped)} of {config.octaves} octaves skipped: {first}"
+            f"{' and the smaller ones are' if many else ' is'} too small for "
+            f"{', '.join(layers)} ({why}); {len(todo)} octaves give the same "
+            "picture",
+            OctaveSkippedWarning,
+            stacklevel=2,
+        )
     todo.reverse()  # smallest first
 
     observers = list(observers)
@@ -338,7 +346,8 @@ def dream(
     (``"channel:inception_4d/3x3_reduce:139"``) or an
     :class:`~inceptionism.plugins.Objective`; ``regularizers`` and ``priors``
     likewise take specs or objects. ``progress=True`` shows a bar on a
-    terminal (or pass a :class:`~inceptionism.engine.progress.ProgressBar`).
+    terminal and log lines on stderr for a long dream elsewhere (or pass a
+    :class:`~inceptionism.engine.progress.Progress`).
     Returns float32 (H, W, 3) RGB, in 0..255 when ``clip``.
     """
     regularizers, priors = list(regularizers), list(priors)

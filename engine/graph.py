@@ -40,6 +40,16 @@ class UnknownBlobError(KeyError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
+def _closest(name: str, choices: list[str], n: int = 6) -> list[str]:
+    """Names to suggest for an unknown ``name``: for a module prefix
+    (``inception_4c``) its blobs, its ``output`` first; otherwise the most
+    similar names."""
+    inside = [c for c in choices if c.startswith(name.rstrip("/") + "/")]
+    if inside:
+        return sorted(inside, key=lambda c: not c.endswith("/output"))[:n]
+    return difflib.get_close_matches(name, choices, n=n, cutoff=0.5)
+
+
 @dataclass(frozen=True)
 class Node:
     """One layer of the graph.
@@ -152,8 +162,7 @@ class Graph:
             return name
         if name in self.aliases:
             return self.aliases[name]
-        choices = [*self.names, *self.aliases]
-        close = difflib.get_close_matches(str(name), choices, n=6, cutoff=0.5)
+        close = _closest(str(name), [*self.names, *self.aliases])
         hint = (
             f"closest: {', '.join(close)}"
             if close

@@ -24,14 +24,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import struct
+import sys
 import warnings
 import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import (
@@ -68,12 +70,15 @@ class ImageError(ValueError):
 # -- reading ---------------------------------------------------------------
 
 
-def _open(path: Path, max_pixels: int | None) -> Image.Image:
-    if not path.is_file():
+def _open(src: Path | BinaryIO, max_pixels: int | None, path: Any) -> Image.Image:
+    """Open ``src`` (a file, or bytes read from stdin); ``path`` names it."""
+    if isinstance(src, Path) and src.is_dir():
+        raise ImageError(f"{path}: is a directory; give an image file")
+    if isinstance(src, Path) and not src.is_file():
         raise ImageError(f"{path}: no such file")
     limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
     try:
-        img = Image.open(path)
+        img = Image.open(src)
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image (Pillow cannot read it)") from None
     except Image.DecompressionBombError as exc:  # over twice Pillow's limit
@@ -100,9 +105,14 @@ def load_image(
     With ``with_alpha=True`` returns ``(rgb, alpha)``, alpha float32 ``(H, W)``
     in 0..255 or None. ``max_pixels`` (default Pillow's
     ``Image.MAX_IMAGE_PIXELS``) bounds the pixel count before decoding.
+    ``path`` ``"-"`` reads the image's bytes from stdin.
     """
-    path = Path(path)
-    img = _open(path, max_pixels)
+    src: Path | BinaryIO
+    if str(path) == "-":
+        src, path = io.BytesIO(sys.stdin.buffer.read()), "<stdin>"
+    else:
+        src = path = Path(path)
+    img = _open(src, max_pixels, path)
     try:
         with warnings.catch_warnings():
             # the limit is checked above; Pillow's own warning would be noise
@@ -371,7 +381,7 @@ def _sidecar(path: Path) -> Path:
 def read_recipe(path) -> dict | None:
     """The recipe embedded by :func:`save_image`, or None if there is none."""
     path = Path(path)
-    img = _open(path, None)
+    img = _open(path, None, path)
     try:
         text = img.info.get(RECIPE_KEY)  # PNG iTXt/tEXt
         if text is None and isinstance(img, TiffImagePlugin.TiffImageFile):

@@ -1,62 +1,183 @@
 """Progress of a dream, as observer plugins of the dream loop's events.
 
-:class:`ProgressBar` draws one bar per octave on a terminal (steps done,
-objective value, seconds) and prints nothing when the stream is not a TTY
-(logs, pipes, tests), unless ``force=True``. :class:`SaveEvery` writes the
-current image every N steps (and at the end of each octave). Both are plain
-objects with ``@hookimpl`` methods; the dream loop registers them on its
-plugin manager for one call (``dream(..., observers=[...])``). Only the
-step's value (a 0-d device array, turned into a float once per step and only
-by a bar that draws) and, for saving, the image at the chosen steps leave the
-device.
+:class:`Progress` follows a whole job: one dream (octaves x steps) or a zoom
+sequence (frames x octaves x steps), with tiles counted too once the dream
+loop reports them (``StepState.tile`` / ``n_tiles``; see :meth:`Progress.units`).
+
+- On a terminal it draws one bar, redrawn after every step::
+
+    dream [######......]  45%  18/40  octave 2/4  value 1.2e+04  2.30 steps/s  ETA 0:08
+
+- Without one (logs, pipes) it writes a short line to the stream at each 10%
+  and at least every ``interval`` seconds, so a long job's log shows life;
+  jobs shorter than ``interval`` stay silent unless progress was asked for
+  (``enabled=True``: ``--progress``).
+- ``enabled=False`` (``--quiet``) writes nothing.
+
+The step's value is a 0-d device array; it is turned into a float only when a
+line is actually written, so a bar with nowhere to draw never waits for the
+GPU. :class:`SaveEvery` writes the current image every N steps (and at the end
+of each octave). Both are plain objects with ``@hookimpl`` methods that the
+dream loop registers on its plugin manager for one call (``dream(...,
+observers=[...])``).
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from inceptionism.plugins import hookimpl
 
-BAR_WIDTH = 30
+BAR_WIDTH = 24
 
 
-class ProgressBar:
-    """``octave 2/4 [#########.....]  6/10  value 1.23e+04  3.1s`` on a TTY."""
+def _clock(seconds: float) -> str:
+    s = int(seconds + 0.5)
+    h, m = divmod(s // 60, 60)
+    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
 
-    def __init__(self, stream=None, force: bool = False, label: str = ""):
+
+class Progress:
+    """One progress display over a dream or a sequence of ``runs`` dreams.
+
+    stream : where to write (default ``sys.stderr``); a bar is drawn when
+        ``stream.isatty()``, log lines otherwise.
+    enabled : None (default) decides by the stream as above; True forces
+        output (log lines from the start when not a terminal); False: nothing.
+    runs : dreams in the job (``zoom``: frames).
+    label : first word of each line.
+    interval : seconds between log lines (and of silence before the first
+        one when ``enabled`` is None).
+    clock : monotonic seconds (tests pass a fake one).
+    """
+
+    def __init__(
+        self,
+        stream: Any = None,
+        force: bool = False,
+        label: str = "dream",
+        *,
+        enabled: bool | None = None,
+        runs: int = 1,
+        interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.stream = sys.stderr if stream is None else stream
+        if force:
+            enabled = True
         isatty = getattr(self.stream, "isatty", lambda: False)
-        self.enabled = force or bool(isatty())
-        self.label = label
-        self._t0 = time.perf_counter()
+        self.tty = bool(isatty())
+        self.enabled = enabled is not False
+        self.quiet_start = enabled is None and not self.tty
+        self.label, self.runs, self.interval, self.clock = label, runs, interval, clock
+        self.run = -1  # index of the dream in progress
+        self.done = self.total = 0
+        self._t0 = self._last_line = 0.0
+        self._last_tenth = 0
+        self._open = False  # a bar is drawn and its line not yet ended
+        self.lines = 0  # log lines written
+
+    # -- counting ----------------------------------------------------------
+
+    @staticmethod
+    def units(state: Any) -> tuple[int, int]:
+        """``(done, total)`` work units of one dream after ``state``'s step.
+
+        A unit is one step of one octave, or, once the loop tiles, one tile
+        of a step (``state.tile`` of ``state.n_tiles``, 0-based; absent = 1
+        tile): the hook where tiles join the count.
+        """
+        n_tiles = getattr(state, "n_tiles", 1)
+        tile = getattr(state, "tile", n_tiles - 1)
+        per_octave = state.n_steps * n_tiles
+        done = state.octave * per_octave + state.step * n_tiles + tile + 1
+        return done, state.n_octaves * per_octave
+
+    def update(self, state: Any, value: Any) -> None:
+        """Count the unit ``state`` finished; draw if it is time."""
+        done, per_run = self.units(state)
+        self.total = per_run * self.runs
+        self.done = max(self.run, 0) * per_run + done
+        if not self.enabled:
+            return  # nothing to draw: leave the value on the device
+        now = self.clock()
+        if self.tty:
+            self._draw_bar(state, value, now)
+            return
+        tenth = 10 * self.done // max(self.total, 1)
+        if self.quiet_start and now - self._t0 < self.interval:
+            self._last_tenth = tenth
+            return
+        if tenth > self._last_tenth or now - self._last_line >= self.interval:
+            self._last_tenth, self._last_line = tenth, now
+            self._write(self._line(state, value, now) + "\n")
+            self.lines += 1
+
+    # -- drawing -----------------------------------------------------------
+
+    def _stats(self, now: float) -> str:
+        seconds = now - self._t0
+        if self.done == 0 or seconds <= 0:
+            return f"{_clock(seconds)}"
+        rate = self.done / seconds
+        eta = (self.total - self.done) / rate
+        speed = f"{rate:.2f} steps/s" if rate >= 1 else f"{1 / rate:.1f} s/step"
+        if self.done >= self.total:
+            return f"{speed}  {_clock(seconds)}"
+        return f"{speed}  ETA {_clock(eta)}"
+
+    def _where(self, state: Any) -> str:
+        frame = f"frame {self.run + 1}/{self.runs}  " if self.runs > 1 else ""
+        return f"{frame}octave {state.octave + 1}/{state.n_octaves}"
+
+    def _line(self, state: Any, value: Any, now: float) -> str:
+        pct = 100 * self.done // max(self.total, 1)
+        return (
+            f"{self.label}: {pct:3d}%  {self.done}/{self.total}  {self._where(state)}"
+            f"  value {float(value):.3g}  {self._stats(now)}"
+        )
+
+    def _draw_bar(self, state: Any, value: Any, now: float) -> None:
+        filled = BAR_WIDTH * self.done // max(self.total, 1)
+        bar = "#" * filled + "." * (BAR_WIDTH - filled)
+        pct = 100 * self.done // max(self.total, 1)
+        self._write(
+            f"\r{self.label} [{bar}] {pct:3d}%  {self.done}/{self.total}  "
+            f"{self._where(state)}  value {float(value):.3g}  {self._stats(now)}\x1b[K"
+        )
+        self._open = True
+        if self.done >= self.total:
+            self.close()
 
     def _write(self, text: str) -> None:
-        if self.enabled:
-            self.stream.write(text)
-            self.stream.flush()
+        self.stream.write(text)
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End a bar's line (after the last step, or when the job stops)."""
+        if self._open:
+            self._open = False
+            self._write("\n")
+
+    # -- hooks -------------------------------------------------------------
 
     @hookimpl
     def inceptionism_dream_start(self, net, config, rgb):
-        self._t0 = time.perf_counter()
+        self.run += 1
+        if self.run == 0:
+            self._t0 = self._last_line = self.clock()
 
     @hookimpl
     def inceptionism_step_end(self, net, state, x, value):
-        if not self.enabled:
-            return  # nothing to draw: leave the value on the device
-        done = state.step + 1
-        filled = round(BAR_WIDTH * done / max(state.n_steps, 1))
-        bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        seconds = time.perf_counter() - self._t0
-        self._write(
-            f"\r{self.label}octave {state.octave + 1}/{state.n_octaves} [{bar}] "
-            f"{done:>3}/{state.n_steps}  value {float(value):.3g}  {seconds:.1f}s"
-        )
+        self.update(state, value)
 
-    @hookimpl
-    def inceptionism_octave_end(self, net, state, x):
-        self._write("\n")
+
+#: The name of :class:`Progress` before it followed whole jobs.
+ProgressBar = Progress
 
 
 class SaveEvery:

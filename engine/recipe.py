@@ -207,12 +207,12 @@ class Recipe:
 def guide_paths(spec: str, pm: Any = None) -> list[Path]:
     """Image files read by the ``guide`` terms of an objective spec."""
     from inceptionism.plugins import get_plugin_manager, registry
-    from inceptionism.plugins.spec import split_terms
+    from inceptionism.plugins.spec import split_args, split_terms
 
     names = registry(pm or get_plugin_manager(), "objectives")
     paths = []
     for _, body in split_terms(spec, names):
-        name, *args = (part.strip() for part in body.split(":"))
+        name, *args = split_args(body)
         if name == "guide" and len(args) >= 2:
             paths.append(Path(":".join(args[1:])))
     return paths

@@ -13,6 +13,9 @@ the text between colons, passed to the factory as strings. Layer names hold
 follows reads as a term (``[FLOAT*]name:`` or a registered objective name
 standing alone), so ``conv1-1``, ``my-flowers.jpg`` or ``a+b.png`` stay in
 one argument. A guide path may even hold ``:`` (the parts are re-joined).
+An argument written as a JSON string (``guide:LAYER:"a-b:c.jpg"``) is taken
+verbatim, whatever it holds; ``dream --guide PATH`` writes the path that way
+(:func:`quote`).
 
 Regularizer and prior specs are a single ``name[:arg...]`` (``tv:0.01``,
 ``jitter:32``, ``clip``).
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import json
 import math
 import re
 from collections.abc import Callable, Collection
@@ -72,9 +76,53 @@ def _unknown(kind: str, name: str, known: Collection[str]) -> ValueError:
     )
 
 
+def quote(arg: str) -> str:
+    """``arg`` as a spec argument that is read back verbatim (a JSON string)."""
+    return json.dumps(arg, ensure_ascii=False)
+
+
+def _quoted_end(text: str, i: int) -> int:
+    """End of the JSON string starting at ``text[i] == '"'``."""
+    try:
+        return json.JSONDecoder().raw_decode(text, i)[1]
+    except json.JSONDecodeError:
+        raise ValueError(
+            f"spec {text!r}: unterminated quoted argument at column {i}"
+        ) from None
+
+
+def _at_arg_start(text: str, i: int) -> bool:
+    return text[i] == '"' and text[:i].rstrip().endswith(":")
+
+
+def split_args(text: str) -> list[str]:
+    """``"name:arg:..."`` -> ``[name, arg, ...]``, stripped; a quoted
+    argument (:func:`quote`) is decoded and may hold ``:``, ``+`` or ``-``."""
+    parts: list[str] = []
+    i = 0
+    while True:
+        j = len(text) - len(text[i:].lstrip())
+        if parts and j < len(text) and text[j] == '"':
+            end = _quoted_end(text, j)
+            parts.append(json.loads(text[j:end]))
+            rest = text[end:].lstrip()
+            if not rest:
+                return parts
+            if rest[0] != ":":
+                raise ValueError(f"spec {text!r}: text after a quoted argument")
+            i = len(text) - len(rest) + 1
+            continue
+        k = text.find(":", i)
+        if k < 0:
+            parts.append(text[i:].strip())
+            return parts
+        parts.append(text[i:k].strip())
+        i = k + 1
+
+
 def _build(kind: str, text: str, entries) -> Any:
     """Resolve one ``name[:arg...]`` through a merged registry."""
-    name, *args = (part.strip() for part in text.strip().split(":"))
+    name, *args = split_args(text.strip())
     if not name:
         raise ValueError(f"empty {_NOUN[kind]} spec {text!r}")
     if name not in entries:
@@ -120,6 +168,9 @@ def split_terms(spec: str, names: Collection[str]) -> list[tuple[float, str]]:
             )
         start = i = m.end()
         while i < len(spec):
+            if _at_arg_start(spec, i):
+                i = _quoted_end(spec, i)
+                continue
             if spec[i] in "+-" and i > start:
                 if not spec[i + 1 :].strip():
                     raise ValueError(

@@ -38,10 +38,12 @@ from typing import Any, TypeVar
 
 from inceptionism.engine import preflight, remake
 from inceptionism.engine import recipe as rcp
+from inceptionism.engine.cli.stdio import STDIN_NAME, Stdio
 from inceptionism.engine.dream import DEFAULT_OBJECTIVE, DreamConfig
 from inceptionism.engine.image import sample_image_path
 from inceptionism.engine.models import DEFAULT_MODEL
 from inceptionism.engine.progress import SaveEvery
+from inceptionism.plugins.spec import quote
 
 DEFAULT_LAYER = DEFAULT_OBJECTIVE.split(":", 1)[1]
 T = TypeVar("T")
@@ -95,7 +97,9 @@ def check_numbers(args: argparse.Namespace) -> None:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", nargs="?", metavar="IN", help="input image")
+    p.add_argument(
+        "input", nargs="?", metavar="IN", help="input image; - reads it from stdin"
+    )
     p.add_argument(
         "--sample", action="store_true", help="dream on the shipped sample picture"
     )
@@ -103,70 +107,177 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     src.add_argument(
         "--model",
         metavar="NAME",
-        help=f"registry model from the cache (default {DEFAULT_MODEL}; "
-        "`inceptionism weights fetch NAME`)",
+        help="registry model from the cache; `inceptionism weights fetch NAME` "
+        f"gets one (default: {DEFAULT_MODEL})",
     )
-    src.add_argument("--weights", metavar="FILE", help="an inceptionism .h5 file")
-    p.add_argument(
-        "--layer", metavar="BLOB", help=f"DeepDream at this blob ({DEFAULT_LAYER})"
+    src.add_argument(
+        "--weights", metavar="FILE", help="an inceptionism .h5 file (default: none)"
     )
-    p.add_argument("--objective", metavar="SPEC", help="objective spec, see plugins")
     p.add_argument(
-        "--guide", metavar="IMG", help="steer toward this image's features at --layer"
+        "--layer",
+        metavar="BLOB",
+        help="DeepDream (or --guide) at this blob; `inceptionism layers` lists "
+        f"them (default: {DEFAULT_LAYER})",
+    )
+    p.add_argument(
+        "--objective",
+        metavar="SPEC",
+        help="objective spec, e.g. channel:inception_4c/output:7; "
+        "`inceptionism plugins` lists them (default: deepdream at --layer)",
+    )
+    p.add_argument(
+        "--guide",
+        metavar="IMG",
+        help="steer toward this image's features at --layer; the path is taken "
+        "as it is (default: none)",
     )
     d = DreamConfig()
-    p.add_argument("--octaves", type=int, default=d.octaves, metavar="N")
-    p.add_argument("--octave-scale", type=float, default=d.octave_scale, metavar="S")
-    p.add_argument("--steps", type=int, default=d.steps, metavar="N")
-    p.add_argument("--step-size", type=float, default=d.step_size, metavar="S")
-    p.add_argument("--jitter", type=int, default=d.jitter, metavar="N")
+    p.add_argument(
+        "--octaves", type=int, default=d.octaves, metavar="N", help="octaves (scales)"
+    )
+    p.add_argument(
+        "--octave-scale",
+        type=float,
+        default=d.octave_scale,
+        metavar="S",
+        help="size ratio between octaves",
+    )
+    p.add_argument(
+        "--steps", type=int, default=d.steps, metavar="N", help="steps per octave"
+    )
+    p.add_argument(
+        "--step-size",
+        type=float,
+        default=d.step_size,
+        metavar="S",
+        help="step length, in pixel values per mean |gradient|",
+    )
+    p.add_argument(
+        "--jitter",
+        type=int,
+        default=d.jitter,
+        metavar="N",
+        help="random shift of at most N pixels per step (0: none)",
+    )
     p.add_argument("--no-clip", action="store_true", help="do not clip pixels")
     p.add_argument(
-        "--regularizer", action="append", default=[], metavar="SPEC", help="repeatable"
+        "--regularizer",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="penalty such as tv:0.01; repeatable (default: none)",
     )
     p.add_argument(
-        "--prior", action="append", default=[], metavar="SPEC", help="repeatable"
+        "--prior",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="image prior such as smooth:0.5; repeatable (default: none)",
     )
-    p.add_argument("--seed", type=int, help="random seed (default: drawn, recorded)")
-    p.add_argument("--device", choices=("cpu", "cuda"), help="default cpu")
+    p.add_argument("--seed", type=int, help="random seed (default: drawn and recorded)")
     p.add_argument(
-        "--max-size", type=_positive_int, metavar="PX", help="downsize larger inputs"
+        "--device", choices=("cpu", "cuda"), help="compute device (default: cpu)"
+    )
+    p.add_argument(
+        "--max-size",
+        type=_positive_int,
+        metavar="PX",
+        help="downsize inputs larger than PX on their long side (default: none)",
     )
     p.add_argument(
         "--mean",
         choices=("file", "notebook"),
         default="file",
-        help="mean pixel: the weight file's (default) or dream.ipynb's 104/116/122",
+        help="mean pixel: the weight file's, or dream.ipynb's 104/116/122",
     )
     p.add_argument("--bits", type=int, choices=(8, 16), default=8, help="PNG depth")
     p.add_argument(
         "--overwrite", action="store_true", help="replace an existing -o output"
     )
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--progress",
+        action="store_true",
+        help="always show progress (default: a bar on a terminal, otherwise a "
+        "line every 5 s or 10%% once a job runs longer than 5 s)",
+    )
+    shown.add_argument("-q", "--quiet", action="store_true", help="no progress")
+
+
+DREAM_DESCRIPTION = """\
+Dream an image with google/deepdream's dream.ipynb loop (its defaults):
+gradient ascent on a layer's activations, octave by octave. The output
+carries its recipe, so `dream --replay OUT -o AGAIN` re-makes it pixel for
+pixel; only -o, --weights, --device and IN are read from the command line
+then. Without -o the output is IN's name with -dream.png, in the current
+folder, never replacing a file."""
+
+DREAM_EXAMPLES = """\
+examples:
+  inceptionism dream photo.jpg                  # writes photo-dream.png
+  inceptionism dream photo.jpg -o out.png --layer inception_3b/5x5_reduce
+  inceptionism dream photo.jpg --guide flowers.jpg -o guided.png
+  inceptionism dream photo.jpg --objective channel:inception_4c/output:7
+  inceptionism dream --sample --seed 1 --steps 20 -o sample.png
+  inceptionism dream - -o - < photo.jpg > out.png   # stdin to stdout
+  inceptionism dream --replay out.png -o again.png  # re-make from the recipe"""
+
+ZOOM_DESCRIPTION = """\
+Zoom feedback, as in dream.ipynb: dream, zoom in by --scale about the
+centre, repeat. Writes FOLDER/frame-0000.png, frame-0001.png, ... (16-bit
+with --bits 16), each with its recipe, and with --gif or --webp an
+animation of them."""
+
+ZOOM_EXAMPLES = """\
+examples:
+  inceptionism zoom photo.jpg -o frames --frames 100
+  inceptionism zoom --sample -o frames --frames 30 --scale 0.03 --gif
+  inceptionism dream --replay frames/zoom.gif -o again.gif"""
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "dream",
         help="dream an image (google/deepdream's notebook by default)",
-        description=__doc__.split("\n\n")[1],
+        description=DREAM_DESCRIPTION,
+        epilog=DREAM_EXAMPLES,
     )
     _add_common(p)
-    p.add_argument("-o", "--output", metavar="OUT", help="output image")
     p.add_argument(
-        "--save-every", type=_positive_int, metavar="N", help="also save every N steps"
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="output image; - writes PNG to stdout (default: IN-dream.png)",
     )
-    p.add_argument("--replay", metavar="FILE", help="re-make FILE from its recipe")
+    p.add_argument(
+        "--save-every",
+        type=_positive_int,
+        metavar="N",
+        help="also save every N steps, as OUT-o<octave>-s<step>.png (default: never)",
+    )
+    p.add_argument(
+        "--replay",
+        metavar="FILE",
+        help="re-make FILE from its recipe (default: a new dream)",
+    )
     p.set_defaults(func=run_dream)
 
     z = subparsers.add_parser(
         "zoom",
         help="zoom-feedback frames (dream, zoom in, repeat)",
-        description=__doc__.split("\n\n")[2],
+        description=ZOOM_DESCRIPTION,
+        epilog=ZOOM_EXAMPLES,
     )
     _add_common(z)
-    z.add_argument("-o", "--output", metavar="FOLDER", required=True)
-    z.add_argument("--frames", type=_positive_int, default=10, metavar="N")
-    z.add_argument("--scale", type=float, default=0.05, help="zoom per frame")
+    z.add_argument(
+        "-o", "--output", metavar="FOLDER", required=True, help="folder of frames"
+    )
+    z.add_argument(
+        "--frames", type=_positive_int, default=10, metavar="N", help="frames"
+    )
+    z.add_argument(
+        "--scale", type=float, default=0.05, metavar="F", help="zoom per frame"
+    )
     anim = z.add_mutually_exclusive_group()
     anim.add_argument("--gif", action="store_true", help="also write zoom.gif")
     anim.add_argument("--webp", action="store_true", help="also write zoom.webp")
@@ -183,7 +294,23 @@ def _input_path(args) -> Path:
         return sample_image_path()
     if not args.input:
         raise ValueError("no input image: give IN, or --sample for the shipped one")
+    if args.input == "-":
+        return _stdio(args).read_input()
     return Path(args.input)
+
+
+def _stdio(args: argparse.Namespace) -> Stdio:
+    """The command's stand-ins for stdin/stdout (``IN`` or ``-o`` is ``-``)."""
+    if getattr(args, "stdio", None) is None:
+        args.stdio = Stdio()
+    return args.stdio
+
+
+def _named_stdin(job: remake.Job, args: argparse.Namespace) -> remake.Job:
+    """A job read from stdin records ``<stdin>``, not the temporary copy."""
+    if args.input != "-":
+        return job
+    return _with(job, input=rcp.FileRef(STDIN_NAME, job.recipe.input.sha1))
 
 
 def _objective_spec(args) -> str:
@@ -198,8 +325,17 @@ def _objective_spec(args) -> str:
         guide = Path(args.guide)
         if not guide.is_file():
             raise ValueError(f"{guide}: no such guide image")
-        return f"guide:{layer}:{guide.resolve()}"
+        # the path is taken verbatim: quoted, the spec grammar never splits it
+        return f"guide:{layer}:{quote(str(guide.resolve()))}"
     return args.objective or f"deepdream:{layer}"
+
+
+def _progress(args: argparse.Namespace, runs: int = 1, label: str = "dream") -> Any:
+    """The progress display ``--progress`` / ``--quiet`` ask for."""
+    from inceptionism.engine.progress import Progress
+
+    enabled = True if args.progress else False if args.quiet else None
+    return Progress(sys.stderr, label=label, enabled=enabled, runs=runs)
 
 
 def _dream_quietly(fn: Callable[[], T], hw: tuple[int, ...] | None = None) -> T:
@@ -298,64 +434,88 @@ class _SaveEvery(SaveEvery):
 
 
 def run_dream(args: argparse.Namespace) -> int:
-    from inceptionism.engine.progress import ProgressBar
     from inceptionism.plugins import get_plugin_manager
 
     pm = get_plugin_manager()
     job = _replay_job(args, pm) if args.replay else _new_job(args, pm)
+    job = _named_stdin(job, args)
     zoom = job.recipe.zoom
     if getattr(args, "save_every", None) and zoom is not None:
         raise ValueError("--save-every applies to a dream, not to zoom frames")
     animation = zoom is not None and zoom.frame is None
     protect = [job.input_path] + ([Path(args.replay)] if args.replay else [])
-    if args.output:
+    to_stdout = args.output == "-"
+    if to_stdout and (animation or args.save_every):
+        raise ValueError("-o - writes one PNG to stdout; give -o FILE for this")
+    if to_stdout and sys.stdout.isatty():
+        raise ValueError("-o - writes PNG bytes, but stdout is a terminal; "
+                         "redirect it (> out.png) or give -o FILE")  # fmt: skip
+    if to_stdout:
+        out, claimed = _stdio(args).output_path(), False
+    elif args.output:
         out, claimed = Path(args.output), False
     else:  # an empty placeholder, so a run started meanwhile takes the next name
         suffix = Path(args.replay).suffix if animation else ".png"
         out, claimed = preflight.claim_default(job.input_path, suffix), True
+    runs = 1
+    if zoom is not None:
+        runs = zoom.frames if zoom.frame is None else zoom.frame + 1
+    progress = _progress(args, runs)
     try:
         preflight.check_output(
             out, bits=job.recipe.bits, animation=animation,
             overwrite=claimed or args.overwrite, protect=protect,
         )  # fmt: skip
         _dream_quietly(lambda: preflight.check_job(job, pm))
-        observers: list[Any] = [ProgressBar(sys.stderr)]
+        observers: list[Any] = [progress]
         if getattr(args, "save_every", None):
             preflight.check_intermediates(out, args.overwrite)
             observers.append(_SaveEvery(args.save_every, out, job, protect))
-        result = _dream_quietly(
-            lambda: remake.render(job, pm=pm, observers=observers), job.rgb.shape[:2]
-        )
+        try:
+            result = _dream_quietly(
+                lambda: remake.render(job, pm=pm, observers=observers),
+                job.rgb.shape[:2],
+            )
+        finally:
+            progress.close()
         remake.write(job, out, result, protect=protect)
     except BaseException:
         if claimed:
             preflight.release(out)
         raise
-    print(out)
+    if to_stdout:
+        _stdio(args).send(out)  # nothing else goes to stdout
+    else:
+        print(out)
     return 0
 
 
 def run_zoom(args: argparse.Namespace) -> int:
     from inceptionism.engine.dream import zoom_frames
-    from inceptionism.engine.progress import ProgressBar
     from inceptionism.plugins import get_plugin_manager
 
+    if args.output == "-":
+        raise ValueError("zoom writes a folder of frames; give -o FOLDER, not -")
     pm = get_plugin_manager()
     folder = Path(args.output)
-    job = _new_job(args, pm)
+    job = _named_stdin(_new_job(args, pm), args)
+    preflight.check_frames_folder(folder, overwrite=args.overwrite)
     _dream_quietly(lambda: preflight.check_job(job, pm))
-    preflight.check_frames_folder(folder, overwrite=args.overwrite)  # creates it
     frames = []
+    progress = _progress(args, args.frames, label="zoom")
     gen = zoom_frames(
         job.net, job.rgb, args.frames, args.scale, job.recipe.config, pm=pm,
-        observers=[ProgressBar(sys.stderr)],
+        observers=[progress],
     )  # fmt: skip
-    for i in range(args.frames):
-        frame = _dream_quietly(lambda: next(gen), job.rgb.shape[:2])  # noqa: B023
-        zoom = rcp.Zoom(frame=i, frames=args.frames, scale=args.scale)
-        remake.write(_with(job, zoom=zoom), folder / f"frame-{i:04d}.png", frame)
-        if args.gif or args.webp:
-            frames.append(frame)
+    try:
+        for i in range(args.frames):
+            frame = _dream_quietly(lambda: next(gen), job.rgb.shape[:2])  # noqa: B023
+            zoom = rcp.Zoom(frame=i, frames=args.frames, scale=args.scale)
+            remake.write(_with(job, zoom=zoom), folder / f"frame-{i:04d}.png", frame)
+            if args.gif or args.webp:
+                frames.append(frame)
+    finally:
+        progress.close()
     if frames:
         anim = folder / ("zoom.gif" if args.gif else "zoom.webp")
         zoom = rcp.Zoom(None, args.frames, args.scale, duration_ms=80)

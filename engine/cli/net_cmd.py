@@ -150,9 +150,11 @@ def _source_args(p: argparse.ArgumentParser) -> None:
     src.add_argument(
         "--model",
         metavar="NAME",
-        help=f"registry model from the cache (default {DEFAULT_MODEL})",
+        help=f"registry model from the cache (default: {DEFAULT_MODEL})",
     )
-    src.add_argument("--weights", metavar="FILE", help="an inceptionism .h5 file")
+    src.add_argument(
+        "--weights", metavar="FILE", help="an inceptionism .h5 file (default: none)"
+    )
 
 
 def register(subparsers) -> None:
@@ -161,6 +163,10 @@ def register(subparsers) -> None:
         help="every blob name with channels and size",
         description="List every target blob (Caffe layer names) with its "
         "channels and spatial size for an input size.",
+        epilog="examples:\n"
+        "  inceptionism layers\n"
+        "  inceptionism layers --size 1024x768 --weights synthetic.h5\n"
+        "  inceptionism layers | grep inception_4c",
     )
     _source_args(p)
     p.add_argument(
@@ -168,7 +174,7 @@ def register(subparsers) -> None:
         type=parse_size,
         default=(224, 224),
         metavar="WxH",
-        help="input size (default 224x224)",
+        help="input size, WIDTHxHEIGHT or one number (default: 224x224)",
     )
     p.set_defaults(func=cmd_layers)
 
@@ -177,8 +183,12 @@ def register(subparsers) -> None:
         help="top classes of an image (check a converted model)",
         description="Classify an image as Caffe's classifier example does: "
         "resize to 256x256 and take the centre 224x224 crop.",
+        epilog="examples:\n"
+        "  inceptionism classify cat.jpg\n"
+        "  inceptionism classify cat.jpg --model googlenet_places365 --top 3\n"
+        "  inceptionism classify - < cat.jpg",
     )
-    c.add_argument("image", help="image file")
+    c.add_argument("image", help="image file; - reads it from stdin")
     _source_args(c)
     c.add_argument("--top", type=_positive, default=5, help="classes to print")
     c.add_argument(
@@ -186,5 +196,7 @@ def register(subparsers) -> None:
         action="store_true",
         help="squash the image to 224x224 instead of resize 256 + centre crop",
     )
-    c.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    c.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu", help="compute device"
+    )
     c.set_defaults(func=cmd_classify)

@@ -21,7 +21,10 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "plugins",
         help="list objectives, regularizers, priors and models, by plugin",
-        description=__doc__.splitlines()[0],
+        description="List each registered objective, regularizer, prior and "
+        "model with its spec usage and the plugin that gives it, then every "
+        "loaded plugin with the hooks it implements.",
+        epilog="examples:\n  inceptionism plugins\n  inceptionism plugins --json",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)

@@ -167,7 +167,9 @@ def test_skipped_octave_is_a_warning_line(run, tmp_path):
     assert rc == 0, err
     lines = err.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("inceptionism: warning: octave 3 of 3 (8x8)")
+    assert lines[0].startswith(
+        "inceptionism: warning: 1 of 3 octaves skipped: octave 3 of 3 (8x8)"
+    )
 
 
 def test_sample_max_size_mean_and_save_every(run, tmp_path):

@@ -251,7 +251,8 @@ def test_small_octaves_skipped_with_warning(net, pm):
     img = np.full((20, 24, 3), 128.0, np.float32)
     img[5:12, 3:9] = 30.0
     rec = SizeRecorder()
-    with pytest.warns(OctaveSkippedWarning, match=r"octave 4 of 4 \(7x9\)") as w:
+    match = r"1 of 4 octaves skipped: octave 4 of 4 \(7x9\) is too small"
+    with pytest.warns(OctaveSkippedWarning, match=match) as w:
         dream(
             net,
             img,
@@ -384,7 +385,8 @@ def test_progress_bar_and_save_every(net, pm, img, tmp_path):
     )
     assert pipe.getvalue() == ""
     text = tty.getvalue()
-    assert "octave 2/2" in text and "3/3" in text and text.count("\n") == 2
+    # one bar over the whole dream (2 octaves x 3 steps), ended once
+    assert "octave 2/2" in text and " 6/6 " in text and text.count("\n") == 1
     assert saved == ["f-o0-s001.png", "f-o0-s002.png", "f-o1-s001.png", "f-o1-s002.png"]
 
 
