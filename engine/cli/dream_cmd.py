@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import secrets
 import sys
 import warnings
@@ -38,250 +37,24 @@ from typing import Any, TypeVar
 
 from inceptionism.engine import preflight, remake
 from inceptionism.engine import recipe as rcp
+from inceptionism.engine.cli.dream_args import (
+    DEFAULT_LAYER,
+    add_parsers,
+    check_numbers,
+)
 from inceptionism.engine.cli.stdio import STDIN_NAME, Stdio
-from inceptionism.engine.dream import DEFAULT_OBJECTIVE, DreamConfig
+from inceptionism.engine.dream import DreamConfig
 from inceptionism.engine.image import sample_image_path
-from inceptionism.engine.models import DEFAULT_MODEL
 from inceptionism.engine.progress import SaveEvery
 from inceptionism.plugins.spec import quote
 
-DEFAULT_LAYER = DEFAULT_OBJECTIVE.split(":", 1)[1]
 T = TypeVar("T")
 
 
-# -- arguments ---------------------------------------------------------------
-
-
-def _positive_int(text: str) -> int:
-    v = int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
-
-
-#: Numeric options: (flag, smallest, largest or None, is the smallest
-#: excluded). Checked before any file is read, so the error names the flag.
-_RANGES = {
-    "octaves": ("--octaves", 1, 10_000, False),
-    "octave_scale": ("--octave-scale", 1.0, 100.0, True),
-    "steps": ("--steps", 0, 1_000_000, False),
-    "step_size": ("--step-size", 0.0, 1e6, False),
-    "jitter": ("--jitter", 0, 10_000, False),
-    "seed": ("--seed", 0, None, False),
-    "scale": ("--scale", 0.0, 1.0, False),
-}
-
-
-def check_numbers(args: argparse.Namespace) -> None:
-    """``ValueError`` naming the first numeric option that is NaN, infinite
-    or out of its range (``--step-size inf`` used to dream noise)."""
-    for name, (flag, low, high, above) in _RANGES.items():
-        v = getattr(args, name, None)
-        if v is None or (name == "octave_scale" and args.octaves == 1):
-            continue
-        ok = math.isfinite(v) and (v > low if above else v >= low)
-        if high is not None:  # a zoom --scale of 1 would leave nothing to see
-            ok = ok and (v < high if name == "scale" else v <= high)
-        if not ok:
-            kind = "an integer" if isinstance(low, int) else "a finite number"
-            rule = f"> {low}" if above else f">= {low}"
-            if high is not None:
-                rule += f" and {'<' if name == 'scale' else '<='} {high:g}"
-            raise ValueError(f"{flag} must be {kind} {rule}, got {v}")
-    for flag, v, e in (
-        ("--objective", args.objective, DEFAULT_OBJECTIVE),
-        ("--layer", args.layer, DEFAULT_LAYER),
-    ):
-        if v is not None and not v.strip():
-            raise ValueError(f"{flag} is empty; give one (e.g. {flag} {e}) or omit it")
-
-
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "input", nargs="?", metavar="IN", help="input image; - reads it from stdin"
-    )
-    p.add_argument(
-        "--sample", action="store_true", help="dream on the shipped sample picture"
-    )
-    src = p.add_mutually_exclusive_group()
-    src.add_argument(
-        "--model",
-        metavar="NAME",
-        help="registry model from the cache; `inceptionism weights fetch NAME` "
-        f"gets one (default: {DEFAULT_MODEL})",
-    )
-    src.add_argument(
-        "--weights", metavar="FILE", help="an inceptionism .h5 file (default: none)"
-    )
-    p.add_argument(
-        "--layer",
-        metavar="BLOB",
-        help="DeepDream (or --guide) at this blob; `inceptionism layers` lists "
-        f"them (default: {DEFAULT_LAYER})",
-    )
-    p.add_argument(
-        "--objective",
-        metavar="SPEC",
-        help="objective spec, e.g. channel:inception_4c/output:7; "
-        "`inceptionism plugins` lists them (default: deepdream at --layer)",
-    )
-    p.add_argument(
-        "--guide",
-        metavar="IMG",
-        help="steer toward this image's features at --layer; the path is taken "
-        "as it is (default: none)",
-    )
-    d = DreamConfig()
-    p.add_argument(
-        "--octaves", type=int, default=d.octaves, metavar="N", help="octaves (scales)"
-    )
-    p.add_argument(
-        "--octave-scale",
-        type=float,
-        default=d.octave_scale,
-        metavar="S",
-        help="size ratio between octaves",
-    )
-    p.add_argument(
-        "--steps", type=int, default=d.steps, metavar="N", help="steps per octave"
-    )
-    p.add_argument(
-        "--step-size",
-        type=float,
-        default=d.step_size,
-        metavar="S",
-        help="step length, in pixel values per mean |gradient|",
-    )
-    p.add_argument(
-        "--jitter",
-        type=int,
-        default=d.jitter,
-        metavar="N",
-        help="random shift of at most N pixels per step (0: none)",
-    )
-    p.add_argument("--no-clip", action="store_true", help="do not clip pixels")
-    p.add_argument(
-        "--regularizer",
-        action="append",
-        default=[],
-        metavar="SPEC",
-        help="penalty such as tv:0.01; repeatable (default: none)",
-    )
-    p.add_argument(
-        "--prior",
-        action="append",
-        default=[],
-        metavar="SPEC",
-        help="image prior such as smooth:0.5; repeatable (default: none)",
-    )
-    p.add_argument("--seed", type=int, help="random seed (default: drawn and recorded)")
-    p.add_argument(
-        "--device", choices=("cpu", "cuda"), help="compute device (default: cpu)"
-    )
-    p.add_argument(
-        "--max-size",
-        type=_positive_int,
-        metavar="PX",
-        help="downsize inputs larger than PX on their long side (default: none)",
-    )
-    p.add_argument(
-        "--mean",
-        choices=("file", "notebook"),
-        default="file",
-        help="mean pixel: the weight file's, or dream.ipynb's 104/116/122",
-    )
-    p.add_argument("--bits", type=int, choices=(8, 16), default=8, help="PNG depth")
-    p.add_argument(
-        "--overwrite", action="store_true", help="replace an existing -o output"
-    )
-    shown = p.add_mutually_exclusive_group()
-    shown.add_argument(
-        "--progress",
-        action="store_true",
-        help="always show progress (default: a bar on a terminal, otherwise a "
-        "line every 5 s or 10%% once a job runs longer than 5 s)",
-    )
-    shown.add_argument("-q", "--quiet", action="store_true", help="no progress")
-
-
-DREAM_DESCRIPTION = """\
-Dream an image with google/deepdream's dream.ipynb loop (its defaults):
-gradient ascent on a layer's activations, octave by octave. The output
-carries its recipe, so `dream --replay OUT -o AGAIN` re-makes it pixel for
-pixel; only -o, --weights, --device and IN are read from the command line
-then. Without -o the output is IN's name with -dream.png, in the current
-folder, never replacing a file."""
-
-DREAM_EXAMPLES = """\
-examples:
-  inceptionism dream photo.jpg                  # writes photo-dream.png
-  inceptionism dream photo.jpg -o out.png --layer inception_3b/5x5_reduce
-  inceptionism dream photo.jpg --guide flowers.jpg -o guided.png
-  inceptionism dream photo.jpg --objective channel:inception_4c/output:7
-  inceptionism dream --sample --seed 1 --steps 20 -o sample.png
-  inceptionism dream - -o - < photo.jpg > out.png   # stdin to stdout
-  inceptionism dream --replay out.png -o again.png  # re-make from the recipe"""
-
-ZOOM_DESCRIPTION = """\
-Zoom feedback, as in dream.ipynb: dream, zoom in by --scale about the
-centre, repeat. Writes FOLDER/frame-0000.png, frame-0001.png, ... (16-bit
-with --bits 16), each with its recipe, and with --gif or --webp an
-animation of them."""
-
-ZOOM_EXAMPLES = """\
-examples:
-  inceptionism zoom photo.jpg -o frames --frames 100
-  inceptionism zoom --sample -o frames --frames 30 --scale 0.03 --gif
-  inceptionism dream --replay frames/zoom.gif -o again.gif"""
-
-
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "dream",
-        help="dream an image (google/deepdream's notebook by default)",
-        description=DREAM_DESCRIPTION,
-        epilog=DREAM_EXAMPLES,
-    )
-    _add_common(p)
-    p.add_argument(
-        "-o",
-        "--output",
-        metavar="OUT",
-        help="output image; - writes PNG to stdout (default: IN-dream.png)",
-    )
-    p.add_argument(
-        "--save-every",
-        type=_positive_int,
-        metavar="N",
-        help="also save every N steps, as OUT-o<octave>-s<step>.png (default: never)",
-    )
-    p.add_argument(
-        "--replay",
-        metavar="FILE",
-        help="re-make FILE from its recipe (default: a new dream)",
-    )
-    p.set_defaults(func=run_dream)
-
-    z = subparsers.add_parser(
-        "zoom",
-        help="zoom-feedback frames (dream, zoom in, repeat)",
-        description=ZOOM_DESCRIPTION,
-        epilog=ZOOM_EXAMPLES,
-    )
-    _add_common(z)
-    z.add_argument(
-        "-o", "--output", metavar="FOLDER", required=True, help="folder of frames"
-    )
-    z.add_argument(
-        "--frames", type=_positive_int, default=10, metavar="N", help="frames"
-    )
-    z.add_argument(
-        "--scale", type=float, default=0.05, metavar="F", help="zoom per frame"
-    )
-    anim = z.add_mutually_exclusive_group()
-    anim.add_argument("--gif", action="store_true", help="also write zoom.gif")
-    anim.add_argument("--webp", action="store_true", help="also write zoom.webp")
-    z.set_defaults(func=run_zoom)
+    dream_p, zoom_p = add_parsers(subparsers)
+    dream_p.set_defaults(func=run_dream)
+    zoom_p.set_defaults(func=run_zoom)
 
 
 # -- building blocks -----------------------------------------------------------
