@@ -31,3 +31,22 @@ def picture(tmp_path):
     path = tmp_path / "in.png"
     Image.fromarray(a).save(path)
     return path
+
+
+@pytest.fixture
+def run(capsys, googlenet_h5):
+    """``cli`` (tests/engine/test_cli_dream.py) with ``--weights`` set to the
+    synthetic weights."""
+    from tests.engine.test_cli_dream import cli
+
+    return lambda *argv: cli(capsys, *argv, "--weights", googlenet_h5)
+
+
+@pytest.fixture
+def run_fails(capsys, googlenet_h5):
+    """``fails`` with ``--weights`` set to the synthetic weights."""
+    from tests.engine.test_cli_dream import fails
+
+    return lambda *argv, match: fails(
+        capsys, *argv, "--weights", googlenet_h5, match=match
+    )

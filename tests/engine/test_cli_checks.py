@@ -18,19 +18,7 @@ from inceptionism.engine import preflight, remake
 from inceptionism.engine.dream import dream
 from inceptionism.engine.image import load_image, read_recipe, save_image
 from inceptionism.engine.net import Net
-from tests.engine.test_cli_dream import FAST, cli, fails
-
-
-@pytest.fixture
-def run(capsys, googlenet_h5):
-    return lambda *argv: cli(capsys, *argv, "--weights", googlenet_h5)
-
-
-@pytest.fixture
-def run_fails(capsys, googlenet_h5):
-    return lambda *argv, match: fails(
-        capsys, *argv, "--weights", googlenet_h5, match=match
-    )
+from tests.engine.test_cli_dream import FAST, fails
 
 
 @pytest.mark.parametrize(

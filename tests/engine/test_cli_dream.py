@@ -7,7 +7,6 @@ second on a CPU.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from inceptionism.engine.cli import main
@@ -31,20 +30,6 @@ def fails(capsys, *argv, match):
     assert len(lines) == 1 and lines[0].startswith("inceptionism: error: "), err
     assert match in lines[0], lines[0]
     return lines[0]
-
-
-@pytest.fixture
-def run(capsys, googlenet_h5):
-    """``cli`` with ``--weights`` set to the synthetic weights."""
-    return lambda *argv: cli(capsys, *argv, "--weights", googlenet_h5)
-
-
-@pytest.fixture
-def run_fails(capsys, googlenet_h5):
-    """``fails`` with ``--weights`` set to the synthetic weights."""
-    return lambda *argv, match: fails(
-        capsys, *argv, "--weights", googlenet_h5, match=match
-    )
 
 
 def test_dream_writes_image_with_recipe(run, picture, tmp_path):

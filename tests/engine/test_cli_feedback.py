@@ -25,12 +25,6 @@ def cli(capsys, *argv):
     return rc, out, err
 
 
-@pytest.fixture
-def run(capsys, googlenet_h5):
-    """``cli`` with ``--weights`` set to the synthetic weights."""
-    return lambda *argv: cli(capsys, *argv, "--weights", googlenet_h5)
-
-
 # -- guide paths are paths ---------------------------------------------------
 
 GUIDE_NAMES = [

@@ -107,7 +107,7 @@ def test_alpha_round_trip(tmp_path, rgb8, rng):
             np.testing.assert_array_equal(alpha, a, err_msg=ext)
 
 
-def _decode_png16(data: bytes) -> np.ndarray:
+def decode_png16(data: bytes) -> np.ndarray:
     """A tiny independent decoder for our 16-bit, filter-0 PNGs."""
     pos, idat, ihdr = 8, b"", None
     while pos < len(data):
@@ -129,7 +129,7 @@ def _decode_png16(data: bytes) -> np.ndarray:
 def test_16bit_png(tmp_path, rng):
     rgb = rng.uniform(0, 255, size=(5, 6, 3)).astype(np.float32)
     out = save_image(tmp_path / "d.png", rgb, bits=16, recipe=RECIPE)
-    got = _decode_png16(out.read_bytes())
+    got = decode_png16(out.read_bytes())
     np.testing.assert_array_equal(got, np.rint(rgb * (65535 / 255)).astype(np.uint16))
     assert read_recipe(out) == RECIPE
     with Image.open(out) as img:  # Pillow reads it too

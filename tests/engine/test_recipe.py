@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -27,6 +25,7 @@ from inceptionism.engine.recipe import (
     Zoom,
     replay,
 )
+from tests.engine.test_image import decode_png16
 
 FAST = ["--layer", "conv2/3x3", "--octaves", "1", "--steps", "2", "--seed", "4"]
 
@@ -63,22 +62,10 @@ def refused(cli, *argv, match):
 
 
 def png16_pixels(path) -> np.ndarray:
-    """Decode the 16-bit RGB PNGs that engine/image.py writes (filter 0 rows)."""
-    data = path.read_bytes()
-    pos, idat, ihdr = 8, b"", None
-    while pos < len(data):
-        (n,) = struct.unpack(">I", data[pos : pos + 4])
-        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + n]
-        if kind == b"IHDR":
-            ihdr = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + n
-    w, h, depth, color = ihdr[:4]
-    assert (depth, color) == (16, 2), "not a 16-bit RGB PNG"
-    rows = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, 1 + w * 6)
-    assert not rows[:, 0].any()
-    return rows[:, 1:].copy().view(">u2").reshape(h, w, 3)
+    """The raw 16-bit RGB values of a PNG that engine/image.py wrote."""
+    pixels = decode_png16(path.read_bytes())
+    assert pixels.shape[2] == 3, "not a 16-bit RGB PNG"
+    return pixels
 
 
 def same_pixels(a, b):
