@@ -104,14 +104,14 @@ def check_intermediates(out: Path, overwrite: bool = False) -> None:
 
 def claim_default(inp: Path, suffix: str = ".png", folder: Path | None = None) -> Path:
     """``<stem>-dream.png`` in ``folder`` (default: the current one), else
-    ``-2``, ``-3``...: created empty with ``O_EXCL``, so a second run at the
+    ``-1``, ``-2``... (issue 10's naming): created empty with ``O_EXCL``, so a second run at the
     same moment takes the next name. The caller writes over it (or removes
     it if the dream fails: :func:`release`)."""
     folder = Path.cwd() if folder is None else folder
     _writable(folder, folder / f"{inp.stem}-dream{suffix}")
     base = folder / f"{inp.stem}-dream"
-    for n in range(1, 10_000):
-        out = Path(f"{base}{suffix}") if n == 1 else Path(f"{base}-{n}{suffix}")
+    for n in range(10_000):
+        out = Path(f"{base}{suffix}") if n == 0 else Path(f"{base}-{n}{suffix}")
         if claim(out):
             return out
     raise ValueError(f"{folder}: 10000 {inp.stem}-dream files already; use -o")

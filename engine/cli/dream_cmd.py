@@ -14,7 +14,7 @@ with ``--bits 16``), each with its recipe, and optionally ``zoom.gif`` /
 ``zoom.webp`` with the run's.
 
 Decisions: without ``-o`` the output is ``<stem>-dream.png`` in the current
-folder (``-2``, ``-3``... appended rather than overwrite anything; the name is
+folder (``-1``, ``-2``... appended rather than overwrite anything; the name is
 claimed with ``O_EXCL`` before the dream, so runs started together never
 share one); ``-o`` onto an existing file, ``--save-every`` over earlier
 intermediates and ``zoom`` into a non-empty folder need ``--overwrite``; the

@@ -235,10 +235,10 @@ def test_default_names_are_claimed_atomically(run, picture, tmp_path, monkeypatc
     rc, stdout, err = run("dream", picture, *FAST)
     assert rc == 0, err
     assert inner[0][0] == 0, inner[0][2]
-    assert inner[0][1].strip() == str(tmp_path / "in-dream-2.png")
+    assert inner[0][1].strip() == str(tmp_path / "in-dream-1.png")
     assert stdout.strip() == str(tmp_path / "in-dream.png")
     assert read_recipe(tmp_path / "in-dream.png")["config"]["seed"] == 4
-    assert read_recipe(tmp_path / "in-dream-2.png")["config"]["seed"] == 9
+    assert read_recipe(tmp_path / "in-dream-1.png")["config"]["seed"] == 9
 
 
 def test_failed_dream_leaves_no_claimed_name(run, picture, tmp_path, monkeypatch):

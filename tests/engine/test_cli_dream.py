@@ -78,7 +78,7 @@ def test_default_output_never_overwrites(
 ):
     monkeypatch.chdir(tmp_path)
     before = picture.read_bytes()
-    for name in ("in-dream.png", "in-dream-2.png"):
+    for name in ("in-dream.png", "in-dream-1.png"):
         rc, stdout, err = run("dream", picture, *FAST)
         assert rc == 0, err
         assert stdout.strip() == str(tmp_path / name)
