@@ -104,7 +104,7 @@ def check_intermediates(out: Path, overwrite: bool = False) -> None:
 
 def claim_default(inp: Path, suffix: str = ".png", folder: Path | None = None) -> Path:
     """``<stem>-dream.png`` in ``folder`` (default: the current one), else
-    ``-1``, ``-2``... (issue 10's naming): created empty with ``O_EXCL``, so a second run at the
+    ``-1``, ``-2``...: created empty with ``O_EXCL``, so a second run at the
     same moment takes the next name. The caller writes over it (or removes
     it if the dream fails: :func:`release`)."""
     folder = Path.cwd() if folder is None else folder
