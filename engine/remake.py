@@ -60,10 +60,15 @@ def _load(
 ) -> tuple[Any, np.ndarray, np.ndarray | None]:
     from inceptionism.engine.net import Net
 
+    rgb, alpha = _pixels(inp, max_size)
+    return Net(with_mean(model, mean), device=device), rgb, alpha
+
+
+def _pixels(inp: Path, max_size: int | None) -> tuple[np.ndarray, np.ndarray | None]:
     rgb, alpha = load_image(inp, with_alpha=True)
     if max_size:
         rgb, alpha = downsize(rgb, max_size, alpha)
-    return Net(with_mean(model, mean), device=device), rgb, alpha
+    return rgb, alpha
 
 
 def create(
@@ -77,18 +82,28 @@ def create(
     device: str = "cpu",
     bits: int = 8,
     pm: Any = None,
+    net: Any = None,
+    weights_sha1: str | None = None,
 ) -> Job:
-    """A new job and its recipe (``dream IN`` / ``zoom IN``)."""
+    """A new job and its recipe (``dream IN`` / ``zoom IN``). A batch passes
+    the ``net`` it built once (of ``with_mean(model, mean)`` on ``device``)
+    and the weights' SHA-1 it computed once."""
     guides = []
     for path in guide_paths(config.objective, pm):
         if not path.is_file():
             raise ValueError(f"{path}: no such guide image")
         guides.append(FileRef.of(path))
-    net, rgb, alpha = _load(model, inp, mean, max_size, device)
+    if net is None:
+        net, rgb, alpha = _load(model, inp, mean, max_size, device)
+    else:
+        rgb, alpha = _pixels(inp, max_size)
     recipe = Recipe(
         config=config,
         model=ModelRef(
-            model.name, model.source, str(weights.resolve()), sha1_file(weights)
+            model.name,
+            model.source,
+            str(weights.resolve()),
+            weights_sha1 or sha1_file(weights),
         ),
         input=FileRef.of(inp),
         size=(int(rgb.shape[0]), int(rgb.shape[1])),
