@@ -52,7 +52,10 @@ T = TypeVar("T")
 
 
 def register(subparsers) -> None:
+    from inceptionism.engine.cli import batch_cmd
+
     dream_p, zoom_p = add_parsers(subparsers)
+    batch_cmd.add_arguments(dream_p)  # several inputs, --scheduler
     dream_p.set_defaults(func=run_dream)
     zoom_p.set_defaults(func=run_zoom)
 
@@ -135,12 +138,10 @@ def _dream_quietly(fn: Callable[[], T], hw: tuple[int, ...] | None = None) -> T:
     return result
 
 
-def _new_job(args: argparse.Namespace, pm: Any) -> remake.Job:
-    """A job from the command line's options, with its recipe."""
-    from inceptionism.engine.models import load_named_model
-
+def dream_config(args: argparse.Namespace) -> DreamConfig:
+    """The dream the command line's options ask for (a seed drawn if none)."""
     check_numbers(args)
-    config = DreamConfig(
+    return DreamConfig(
         objective=_objective_spec(args),
         octaves=args.octaves,
         octave_scale=args.octave_scale,
@@ -152,6 +153,13 @@ def _new_job(args: argparse.Namespace, pm: Any) -> remake.Job:
         regularizers=tuple(args.regularizer),
         priors=tuple(args.prior),
     )
+
+
+def _new_job(args: argparse.Namespace, pm: Any) -> remake.Job:
+    """A job from the command line's options, with its recipe."""
+    from inceptionism.engine.models import load_named_model
+
+    config = dream_config(args)
     inp = _input_path(args)
     model, wpath = load_named_model(args.weights, args.model, pm)
     return remake.create(
@@ -207,8 +215,11 @@ class _SaveEvery(SaveEvery):
 
 
 def run_dream(args: argparse.Namespace) -> int:
+    from inceptionism.engine.cli import batch_cmd
     from inceptionism.plugins import get_plugin_manager
 
+    if batch_cmd.is_batch(args):  # a folder, a glob, several files, --scheduler
+        return batch_cmd.run_batch(args)
     pm = get_plugin_manager()
     job = _replay_job(args, pm) if args.replay else _new_job(args, pm)
     job = _named_stdin(job, args)

@@ -284,10 +284,12 @@ def test_directory_input_is_named_as_such(run, tmp_path):
 
     with pytest.raises(ImageError, match="is a directory; give an image file"):
         load_image(tmp_path)
-    rc, _, err = run("dream", tmp_path, "-o", tmp_path / "o.png", *FAST)
+    # a folder is a batch (issue 12): one without pictures says so
+    rc, _, err = run("dream", tmp_path, "-o", tmp_path / "o", *FAST)
     assert rc == 1
     assert err.strip() == (
-        f"inceptionism: error: {tmp_path}: is a directory; give an image file"
+        f"inceptionism: error: {tmp_path}: is a folder with no image files; give "
+        "an image file, or a folder of them"
     )
 
 

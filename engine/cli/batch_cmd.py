@@ -1,0 +1,199 @@
+"""``inceptionism dream`` on many pictures (issue 12).
+
+``dream photos/ -o out/``, ``dream "photos/*.jpg" -o out/`` or ``dream a.jpg
+b.png -o out/`` dream each input with all of ``dream``'s options into
+``out/<stem>-dream.png`` with its recipe (:mod:`inceptionism.engine.batch`).
+Existing outputs are skipped (``--overwrite`` redoes them), so rerunning a
+stopped batch resumes it; a bad input is reported and skipped; the run ends
+with a summary and exits 1 if any input failed. ``--scheduler local[:N]`` or
+``tcp://HOST:PORT`` runs the pictures on Dask.
+
+Decisions: a batch needs ``-o FOLDER`` (created if missing) and refuses the
+inputs' own folder (a rerun would dream the dreams); without ``--seed`` one
+seed is drawn for the whole batch and recorded in every recipe; a folder
+gives its image files (by suffix, not recursive, sorted); a pattern is
+expanded here, sorted, so quoting it works on every shell; each written
+output's path goes to stdout, progress and the summary to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from inceptionism.engine import batch
+
+_FORBIDDEN = (
+    ("replay", "--replay"),
+    ("save_every", "--save-every"),
+    ("sample", "--sample"),
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """``dream``'s batch arguments: more inputs and ``--scheduler``."""
+    p.add_argument(
+        "more",
+        nargs="*",
+        metavar="IN",
+        help="more inputs: with several files, a folder or a quoted pattern "
+        '("photos/*.jpg") IN, -o is a folder of IN-dream.png (default: none)',
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="WHERE",
+        help="dream the inputs on Dask: local (a worker per core), local:N, or "
+        "tcp://HOST:PORT of a running scheduler (default: in this process)",
+    )
+
+
+def _is_pattern(text: str) -> bool:
+    return glob.has_magic(text) and not Path(text).exists()
+
+
+def is_batch(args: argparse.Namespace) -> bool:
+    """Does this ``dream`` command line ask for a batch?"""
+    first = args.input
+    return bool(
+        getattr(args, "more", None)
+        or getattr(args, "scheduler", None)
+        or (first and first != "-" and (Path(first).is_dir() or _is_pattern(first)))
+    )
+
+
+def collect_inputs(items: list[str]) -> list[Path]:
+    """Files named by ``items``: files as given, a folder's image files, a
+    pattern's matches (``ValueError`` when a folder or pattern has none)."""
+    paths: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file() and p.suffix.lower() in batch.IMAGE_SUFFIXES
+            )
+            if not found:
+                raise ValueError(f"{path}: is a folder with no image files; give "
+                                 "an image file, or a folder of them")  # fmt: skip
+        elif _is_pattern(item):
+            found = sorted(Path(p) for p in glob.glob(item) if Path(p).is_file())
+            if not found:
+                raise ValueError(f"{item}: no file matches this pattern")
+        else:
+            found = [path]
+        paths.extend(p for p in found if p not in paths)
+    return paths
+
+
+def _output_folder(args: argparse.Namespace, inputs: list[Path]) -> Path:
+    if not args.output or args.output == "-":
+        raise ValueError("a batch writes one picture per input into a folder; "
+                         "give -o FOLDER")  # fmt: skip
+    folder = Path(args.output)
+    if folder.suffix.lower() in batch.IMAGE_SUFFIXES and not folder.is_dir():
+        raise ValueError(f"-o {folder}: a batch writes one picture per input into "
+                         "a folder; give -o FOLDER")  # fmt: skip
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"-o {folder}: a batch writes into a folder, and this "
+                         "is a file; choose a folder")  # fmt: skip
+    if any(p.parent.resolve() == folder.resolve() for p in inputs):
+        raise ValueError(f"-o {folder} holds inputs, so a rerun would dream the "
+                         "outputs too; choose another folder")  # fmt: skip
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"-o {folder}: cannot create it ({exc.strerror})") from None
+    return folder
+
+
+class _Report:
+    """Per-task lines (progress: tasks done / total) and the final summary."""
+
+    def __init__(self, quiet: bool, names: dict[str, str]):
+        self.quiet, self.t0, self.names = quiet, time.monotonic(), names
+        self.outcomes: list[batch.Outcome] = []
+
+    def done(self, outcome: batch.Outcome, n: int, total: int) -> None:
+        name = outcome.input = self.names.get(outcome.input, outcome.input)
+        for prefix in (name, str(Path(name).resolve())):  # errors name the file
+            outcome.reason = outcome.reason.removeprefix(f"{prefix}: ")
+        self.outcomes.append(outcome)
+        for w in outcome.warnings:
+            print(f"inceptionism: warning: {outcome.input}: {w}", file=sys.stderr)
+        if outcome.status == "done":
+            print(outcome.output, flush=True)
+        if not self.quiet:
+            what = {"done": f"{outcome.seconds:.1f} s", "skipped": "already there",
+                    "failed": outcome.reason}[outcome.status]  # fmt: skip
+            print(f"batch: [{n}/{total}] {outcome.status} {outcome.input}: {what}",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+    def connected(self, client: Any) -> None:
+        info = client.scheduler_info()
+        workers = len(info.get("workers", {}))
+        board = client.dashboard_link if "dashboard" in info.get("services", {}) else (
+            "off (pip install bokeh)")  # fmt: skip
+        print(f"batch: Dask scheduler {client.scheduler.address}, {workers} workers, "
+              f"dashboard {board}", file=sys.stderr)  # fmt: skip
+
+    def summary(self, total: int) -> int:
+        count = {s: [o for o in self.outcomes if o.status == s]
+                 for s in ("done", "skipped", "failed")}  # fmt: skip
+        parts = [f"{len(count['done'])} done"]
+        if count["skipped"]:
+            parts.append(f"{len(count['skipped'])} skipped (already there; "
+                         "--overwrite redoes them)")  # fmt: skip
+        parts.append(f"{len(count['failed'])} failed")
+        seconds = time.monotonic() - self.t0
+        print(f"batch: {total} inputs: {', '.join(parts)} in {seconds:.1f} s",
+              file=sys.stderr)  # fmt: skip
+        for o in count["failed"]:
+            print(f"batch: failed {o.input}: {o.reason}", file=sys.stderr)
+        return 1 if count["failed"] else 0
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    from inceptionism.engine.cli.dream_cmd import dream_config
+
+    for name, flag in _FORBIDDEN:
+        if getattr(args, name, None):
+            raise ValueError(f"{flag} makes one picture; give one IN, not a batch")
+    items = [args.input, *args.more] if args.input else list(args.more)
+    if "-" in items:
+        raise ValueError("- (stdin) is one picture; give files or a folder to batch")
+    inputs = collect_inputs(items)
+    folder = _output_folder(args, inputs)
+    spec = batch.Spec(
+        config=dream_config(args),
+        weights=None if args.weights is None else str(Path(args.weights).resolve()),
+        model=args.model, mean=args.mean, max_size=args.max_size,
+        device=args.device or "cpu", bits=args.bits, overwrite=args.overwrite,
+    )  # fmt: skip
+    names = {str(p): str(p) for p in inputs}
+    if args.scheduler:  # workers may run elsewhere: absolute paths
+        names = {str(p.resolve()): str(p) for p in inputs}
+        inputs, folder = [p.resolve() for p in inputs], folder.resolve()
+    batch.check_names(inputs, folder)
+    tasks = [(p, batch.output_name(p, folder)) for p in inputs]
+    report = _Report(args.quiet, names)
+    try:
+        if args.scheduler:
+            from inceptionism.engine.batch_dask import run_on_dask
+
+            if spec.weights and not Path(spec.weights).is_file():
+                raise ValueError(f"{args.weights}: no such weight file")
+            run_on_dask(tasks, spec, scheduler=args.scheduler,
+                        on_done=report.done, on_connect=report.connected)  # fmt: skip
+        else:
+            batch.loaded_net(spec)  # a bad --weights fails once, up front
+            batch.run_here(tasks, spec, on_done=report.done)
+    except KeyboardInterrupt:
+        print(f"batch: stopped after {len(report.outcomes)} of {len(tasks)}; "
+              "the same command resumes", file=sys.stderr)  # fmt: skip
+        raise
+    return report.summary(len(tasks))
