@@ -15,6 +15,7 @@ picture is never written twice or half.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -51,20 +52,27 @@ def parse_local(scheduler: str) -> int | None:
     return int(text)
 
 
+def blas_env(workers: int) -> dict[str, str]:
+    """The BLAS/OpenMP thread variables for one of ``workers`` processes
+    sharing this machine's cores. The thread count changes a GEMM's last
+    bits, so a run elsewhere with the same variables makes the same pixels."""
+    return dict.fromkeys(_THREAD_VARS, str(max(1, (os.cpu_count() or 1) // workers)))
+
+
 def local_cluster(workers: int | None = None, **kwargs: Any) -> Any:
     """A ``LocalCluster`` of ``workers`` processes with one task thread each
     and ``cores // workers`` BLAS threads each."""
     distributed = _distributed()
-    cores = os.cpu_count() or 1
-    n = workers or cores
-    blas = str(max(1, cores // n))
-    return distributed.LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=True,
-        env=dict.fromkeys(_THREAD_VARS, blas),
-        **kwargs,
-    )
+    n = workers or os.cpu_count() or 1
+    with warnings.catch_warnings():  # 8787 taken: Dask picks a port we print
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        return distributed.LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            env=blas_env(n),
+            **kwargs,
+        )
 
 
 def connect(scheduler: str) -> tuple[Any, Any]:

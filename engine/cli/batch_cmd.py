@@ -167,6 +167,7 @@ def run_batch(args: argparse.Namespace) -> int:
     if "-" in items:
         raise ValueError("- (stdin) is one picture; give files or a folder to batch")
     inputs = collect_inputs(items)
+    fresh = args.output and not Path(args.output).exists()
     folder = _output_folder(args, inputs)
     spec = batch.Spec(
         config=dream_config(args),
@@ -195,5 +196,9 @@ def run_batch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"batch: stopped after {len(report.outcomes)} of {len(tasks)}; "
               "the same command resumes", file=sys.stderr)  # fmt: skip
+        raise
+    except BaseException:
+        if fresh and not any(folder.iterdir()):  # e.g. no scheduler answered
+            folder.rmdir()
         raise
     return report.summary(len(tasks))

@@ -206,3 +206,14 @@ def test_ctrl_c_stops_cleanly_and_rerun_resumes(googlenet_h5, tmp_path):
     assert f"{8 - len(first)} done, {len(first)} skipped" in _summary(again.stderr)
     assert _names(out) == [f"p{i}-dream.png" for i in range(8)]
     assert {n: (out / n).stat().st_mtime_ns for n in first} == kept
+
+
+def test_scheduler_without_dask_says_what_to_install(
+    run, run_fails, photos, tmp_path, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import fails
+    run_fails("dream", photos, "-o", tmp_path / "o", "--scheduler", "local:2", *FAST,
+              match='needs Dask: pip install "inceptionism[dask]"')  # fmt: skip
+    assert not (tmp_path / "o").exists()
+    rc, _, err = run("dream", photos, "-o", tmp_path / "o", *FAST)  # still batches
+    assert rc == 0, err
