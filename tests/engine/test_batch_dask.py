@@ -176,3 +176,46 @@ def test_unknown_scheduler_clear_error_nothing_written(
 def test_bad_local_worker_count(run_fails, photos, tmp_path, where):
     run_fails("dream", photos, "-o", tmp_path / "o", "--scheduler", where, *FAST,
               match="N must be a whole number >= 1")  # fmt: skip
+
+
+@pytest.fixture
+def dask_pair(tmp_path):
+    """A ``dask scheduler`` and one ``dask worker`` process on loopback."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = [sys.executable, "-m", "dask"]
+    log = (tmp_path / "dask.log").open("w")
+    env = {**os.environ, **batch_dask.blas_env(2)}  # as the one-process run
+    local = ["--host", "127.0.0.1", "--dashboard-address", ":0"]
+    procs = [
+        subprocess.Popen(
+            [*dask, "scheduler", "--port", str(port), *local], stdout=log, stderr=log
+        ),  # fmt: skip
+        # no nanny: it would set its own BLAS thread variables
+        subprocess.Popen(
+            [*dask, "worker", address, "--nthreads", "1", "--no-nanny", *local],
+            stdout=log,
+            stderr=log,
+            env=env,
+        ),  # fmt: skip
+    ]
+    try:
+        with distributed.Client(address, timeout=60) as c:
+            c.wait_for_workers(1, timeout=60)
+        yield address
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            p.wait(timeout=30)
+        log.close()
+
+
+def test_tcp_to_a_dask_scheduler_process(
+    dask_pair, photos, sequential, googlenet_h5, tmp_path
+):
+    out = tmp_path / "out"
+    done = _dream(photos, "-o", out, "--weights", googlenet_h5, "--scheduler",
+                  dask_pair, *FAST)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"batch: Dask scheduler {dask_pair}, 1 workers" in done.stderr
+    _same_pictures(out, sequential)
