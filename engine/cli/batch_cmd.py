@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from inceptionism.engine import batch
 
 _FORBIDDEN = (
@@ -44,6 +46,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         '("photos/*.jpg") IN, -o is a folder of IN-dream.png (default: none)',
     )
     p.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="dream IN once per value (repeatable: every combination) into -o "
+        "FOLDER, with a contact sheet IN-sweep.png; KEY: layer, objective, seed, "
+        "steps, octaves, octave-scale, step-size, jitter (default: no sweep)",
+    )
+    p.add_argument(
         "--scheduler",
         metavar="WHERE",
         help="dream the inputs on Dask: local (a worker per core), local:N, or "
@@ -60,6 +71,7 @@ def is_batch(args: argparse.Namespace) -> bool:
     first = args.input
     return bool(
         getattr(args, "more", None)
+        or getattr(args, "sweep", None)
         or getattr(args, "scheduler", None)
         or (first and first != "-" and (Path(first).is_dir() or _is_pattern(first)))
     )
@@ -114,8 +126,9 @@ def _output_folder(args: argparse.Namespace, inputs: list[Path]) -> Path:
 class _Report:
     """Per-task lines (progress: tasks done / total) and the final summary."""
 
-    def __init__(self, quiet: bool, names: dict[str, str]):
+    def __init__(self, quiet: bool, names: dict[str, str], by_output: bool = False):
         self.quiet, self.t0, self.names = quiet, time.monotonic(), names
+        self.by_output = by_output  # a sweep: one input, many outputs
         self.outcomes: list[batch.Outcome] = []
 
     def done(self, outcome: batch.Outcome, n: int, total: int) -> None:
@@ -130,7 +143,8 @@ class _Report:
         if not self.quiet:
             what = {"done": f"{outcome.seconds:.1f} s", "skipped": "already there",
                     "failed": outcome.reason}[outcome.status]  # fmt: skip
-            print(f"batch: [{n}/{total}] {outcome.status} {outcome.input}: {what}",
+            shown = outcome.output if self.by_output else outcome.input
+            print(f"batch: [{n}/{total}] {outcome.status} {shown}: {what}",
                   file=sys.stderr, flush=True)  # fmt: skip
 
     def connected(self, client: Any) -> None:
@@ -141,7 +155,7 @@ class _Report:
         print(f"batch: Dask scheduler {client.scheduler.address}, {workers} workers, "
               f"dashboard {board}", file=sys.stderr)  # fmt: skip
 
-    def summary(self, total: int) -> int:
+    def summary(self, total: int, what: str = "inputs") -> int:
         count = {s: [o for o in self.outcomes if o.status == s]
                  for s in ("done", "skipped", "failed")}  # fmt: skip
         parts = [f"{len(count['done'])} done"]
@@ -150,7 +164,7 @@ class _Report:
                          "--overwrite redoes them)")  # fmt: skip
         parts.append(f"{len(count['failed'])} failed")
         seconds = time.monotonic() - self.t0
-        print(f"batch: {total} inputs: {', '.join(parts)} in {seconds:.1f} s",
+        print(f"batch: {total} {what}: {', '.join(parts)} in {seconds:.1f} s",
               file=sys.stderr)  # fmt: skip
         for o in count["failed"]:
             print(f"batch: failed {o.input}: {o.reason}", file=sys.stderr)
@@ -169,6 +183,8 @@ def run_batch(args: argparse.Namespace) -> int:
     inputs = collect_inputs(items)
     fresh = args.output and not Path(args.output).exists()
     folder = _output_folder(args, inputs)
+    if args.sweep:
+        return _run_sweep(args, inputs, folder)
     spec = batch.Spec(
         config=dream_config(args),
         weights=None if args.weights is None else str(Path(args.weights).resolve()),
@@ -202,3 +218,38 @@ def run_batch(args: argparse.Namespace) -> int:
             folder.rmdir()
         raise
     return report.summary(len(tasks))
+
+
+def _run_sweep(args: argparse.Namespace, inputs: list[Path], folder: Path) -> int:
+    """``--sweep``: one input over a grid, then its contact sheet."""
+    from inceptionism.engine import sweep
+    from inceptionism.engine.cli.dream_cmd import dream_config
+    from inceptionism.engine.image import load_image, save_image
+
+    if len(inputs) != 1 or args.scheduler:
+        raise ValueError("--sweep dreams one IN in this process; give one file "
+                         "and no --scheduler")  # fmt: skip
+    axes = dict(sweep.parse(text) for text in args.sweep)
+    if "layer" in axes and (args.objective or args.guide):
+        raise ValueError("--sweep layer= sets a DeepDream objective; drop "
+                         "--objective and --guide, or sweep objective=")  # fmt: skip
+    cells = sweep.grid(dream_config(args), axes)
+    spec = batch.Spec(
+        weights=None if args.weights is None else str(Path(args.weights).resolve()),
+        model=args.model, mean=args.mean, max_size=args.max_size,
+        device=args.device or "cpu", bits=args.bits, overwrite=args.overwrite,
+    )  # fmt: skip
+    report = _Report(args.quiet, {}, by_output=True)
+    batch.loaded_net(spec)
+    outcomes = sweep.run_sweep(inputs[0], folder, spec, cells, report.done)
+    images: list[np.ndarray | None] = [
+        np.asarray(load_image(o.output)) if o.output and o.output.is_file() else None
+        for o in outcomes
+    ]
+    if any(i is not None for i in images):
+        columns = len(list(axes.values())[-1]) if len(axes) > 1 else min(len(cells), 6)
+        sheet = sweep.contact_sheet(images, [c[0] for c in cells], columns)
+        path = folder / f"{inputs[0].stem}-sweep.png"
+        save_image(path, sheet.astype(np.float32), protect=[inputs[0]])
+        print(path)
+    return report.summary(len(cells), "sweep cells")

@@ -1,0 +1,112 @@
+"""Sweeps (issue 12): one picture dreamed over a grid of parameters, the
+way people choose a layer, into the individual images (each with its recipe)
+and a contact sheet.
+
+``grid({"layer": [...], "seed": [...]})`` gives one :class:`DreamConfig` per
+combination (the product, first key slowest) with a label naming its
+values; :func:`run_sweep` dreams each as a batch task
+(:func:`inceptionism.engine.batch.dream_task`: the net loaded once, outputs
+atomic, existing ones skipped); :func:`contact_sheet` lays the results out
+in a grid, one row per value of the first key, labelled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inceptionism.engine.batch import Outcome, Spec, dream_task
+from inceptionism.engine.dream import DreamConfig
+
+#: Sweepable keys: the DreamConfig field each sets and how a value is read.
+KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "layer": ("objective", lambda v: f"deepdream:{v}"),
+    "objective": ("objective", str),
+    "seed": ("seed", int),
+    "steps": ("steps", int),
+    "octaves": ("octaves", int),
+    "octave-scale": ("octave_scale", float),
+    "step-size": ("step_size", float),
+    "jitter": ("jitter", int),
+}
+
+
+def parse(text: str) -> tuple[str, list[str]]:
+    """``"layer=a,b"`` -> ``("layer", ["a", "b"])`` (``ValueError`` naming
+    the known keys)."""
+    key, sep, values = text.partition("=")
+    if not sep or key not in KEYS or not values.strip(","):
+        raise ValueError(f"--sweep {text}: write KEY=V1,V2,... with KEY one of "
+                         f"{', '.join(KEYS)}")  # fmt: skip
+    return key, [v for v in values.split(",") if v]
+
+
+def grid(
+    base: DreamConfig, axes: Mapping[str, Sequence[str]]
+) -> list[tuple[str, DreamConfig]]:
+    """``(label, config)`` for every combination of ``axes``' values."""
+    keys = list(axes)
+    out = []
+    for values in itertools.product(*(axes[k] for k in keys)):
+        changes = {}
+        for key, value in zip(keys, values):
+            name, read = KEYS[key]
+            try:
+                changes[name] = read(value)
+            except ValueError:
+                raise ValueError(f"--sweep {key}: {value!r} is not valid") from None
+        label = " ".join(f"{k}={v}" for k, v in zip(keys, values))
+        out.append((label, dataclasses.replace(base, **changes)))
+    return out
+
+
+def file_name(stem: str, label: str) -> str:
+    """``photo``, ``layer=conv2/3x3 seed=1``: ``photo-layer-conv2_3x3-seed-1.png``"""
+    safe = label.replace("/", "_").replace(":", "_").replace("=", "-")
+    return f"{stem}-{safe.replace(' ', '-')}.png"
+
+
+def run_sweep(
+    inp: Path,
+    folder: Path,
+    spec: Spec,
+    cells: list[tuple[str, DreamConfig]],
+    on_done: Callable[[Outcome, int, int], None] | None = None,
+) -> list[Outcome]:
+    """Dream ``inp`` with each cell's config into ``folder``."""
+    outcomes = []
+    for label, config in cells:
+        out = folder / file_name(inp.stem, label)
+        cell_spec = dataclasses.replace(spec, config=config)
+        outcomes.append(dream_task(inp, out, cell_spec))
+        if on_done is not None:
+            on_done(outcomes[-1], len(outcomes), len(cells))
+    return outcomes
+
+
+def contact_sheet(
+    images: Sequence[np.ndarray | None], labels: Sequence[str], columns: int
+) -> np.ndarray:
+    """The images (uint8 or float (H, W, 3), same size; None: a grey tile) in
+    rows of ``columns``, each with its label beneath, on white."""
+    from PIL import Image, ImageDraw
+
+    h, w = next(i.shape[:2] for i in images if i is not None)
+    pad, text = 4, 14
+    rows = -(-len(images) // columns)
+    sheet = Image.new("RGB", (columns * (w + pad) + pad,
+                              rows * (h + text + pad) + pad), "white")  # fmt: skip
+    draw = ImageDraw.Draw(sheet)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        x = pad + (i % columns) * (w + pad)
+        y = pad + (i // columns) * (h + text + pad)
+        tile = np.full((h, w, 3), 128, np.uint8) if image is None else image
+        tile = np.clip(np.rint(np.asarray(tile, np.float64)), 0, 255)
+        sheet.paste(Image.fromarray(tile.astype(np.uint8)), (x, y))
+        draw.text((x, y + h + 1), label, fill="black")
+    return np.asarray(sheet)
