@@ -99,7 +99,7 @@ def loaded_net(spec: Spec, pm: Any = None) -> tuple[Any, Path, str]:
 
         path = cached_model(spec.model or DEFAULT_MODEL)
     with _LOCK:
-        sha1 = sha1_file(path) if path.is_file() else ""
+        sha1 = _sha1(path, sha1_file)
         key = (str(path.resolve()), sha1, spec.mean, spec.device)
         if key not in _NETS:
             model, wpath = load_named_model(spec.weights, spec.model, pm)
@@ -107,6 +107,22 @@ def loaded_net(spec: Spec, pm: Any = None) -> tuple[Any, Path, str]:
             _NETS[key] = (net, wpath, sha1)
             LOADS += 1
         return _NETS[key]
+
+
+_SHA1S: dict[tuple, str] = {}
+
+
+def _sha1(path: Path, sha1_file: Callable[[Path], str]) -> str:
+    """The file's SHA-1, hashed again only when its size or mtime changes
+    (a task must not re-read 50 MB of weights to find its net)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return ""  # loading it will say what is wrong
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _SHA1S:
+        _SHA1S[key] = sha1_file(path)
+    return _SHA1S[key]
 
 
 def _plugins() -> Any:

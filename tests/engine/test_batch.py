@@ -72,6 +72,22 @@ def test_api_loads_the_net_once(googlenet_h5, photos, tmp_path):
     assert [o.output.name for o in got] == [f"p{i}-dream.png" for i in range(3)]
 
 
+def test_api_new_weights_at_the_same_path_load_again(googlenet_h5, tmp_path):
+    from inceptionism.weights import save_model
+    from inceptionism.weights.synthetic import synthetic_model
+
+    weights = tmp_path / "w.h5"
+    weights.write_bytes(googlenet_h5.read_bytes())
+    image = np.random.default_rng(5).uniform(0, 255, (40, 56, 3))
+    before = batch.LOADS
+    a = batch.dream_many([image], CONFIG, weights=weights)[0].image
+    save_model(synthetic_model("bvlc_googlenet", seed=1), weights)
+    os.utime(weights, ns=(1, 1))  # another size or mtime: hashed again
+    b = batch.dream_many([image], CONFIG, weights=weights)[0].image
+    assert batch.LOADS == before + 2
+    assert not np.array_equal(a, b)
+
+
 def test_api_refuses_arrays_to_a_folder(googlenet_h5, tmp_path):
     with pytest.raises(ValueError, match="pass out=None"):
         batch.dream_many([np.zeros((40, 56, 3))], CONFIG, weights=googlenet_h5,
