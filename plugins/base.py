@@ -164,7 +164,9 @@ class StepState:
     network's channel order, on the image's device) and ``scale`` the pixel
     range, so the valid range of channel c is ``[-mean[c], scale - mean[c]]``.
     ``rng`` is the dream's one seeded generator. ``extras`` lets priors keep
-    per-step values (e.g. jitter's shift) without module state.
+    per-step values (e.g. jitter's shift) without module state. A tiled step
+    sets ``tile`` / ``n_tiles`` as its tiles finish (``tile = n_tiles - 1``
+    at the step's end).
     """
 
     octave: int
@@ -175,6 +177,11 @@ class StepState:
     mean: Any
     scale: float
     extras: dict = field(default_factory=dict)
+    #: tiled dreaming: the tile just finished (0-based) of ``n_tiles`` in
+    #: this step, and every octave's tile count (empty when untiled)
+    tile: int = 0
+    n_tiles: int = 1
+    octave_tiles: tuple[int, ...] = ()
 
 
 class Prior:

@@ -3,13 +3,18 @@ the untiled one."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
 from inceptionism.engine import tiling
+from inceptionism.engine.dream import dream, tile_plans
 from inceptionism.engine.net import Net
+from inceptionism.engine.progress import Progress
 from inceptionism.engine.tiling import Field
-from inceptionism.plugins import get_plugin_manager
+from inceptionism.engine.tiling_budget import Tiling
+from inceptionism.plugins import get_plugin_manager, hookimpl
 from inceptionism.plugins.spec import parse_objective
 from tests.tolerances import tol
 
@@ -173,3 +178,77 @@ def test_interior_only_gradient_would_not_be_exact(net64):
         (y0, y1), (x0, x1) = t.interior
         interior_only[..., y0:y1, x0:x1] = gt[..., y0:y1, x0:x1]
     assert np.abs(interior_only - g).max() > 1e-3 * np.abs(g).max()
+
+
+# -- whole dreams -------------------------------------------------------------
+
+
+class _Octaves:
+    """Keeps each octave's final image (the net's dtype, before deprocess)
+    and counts tiles."""
+
+    def __init__(self):
+        self.images, self.tiles = [], []
+
+    @hookimpl
+    def inceptionism_octave_end(self, net, state, x):
+        self.images.append(np.array(x, dtype=np.float64))
+
+    @hookimpl
+    def inceptionism_tile_end(self, net, state):
+        self.tiles.append((state.octave, state.step, state.tile, state.n_tiles))
+
+
+DREAM_CASES = [
+    ("deepdream:conv2/norm2", (97, 131), 40),
+    ("deepdream:inception_3b/5x5_reduce+channel:inception_3a/output:7", (121, 103), 48),
+    ("neuron:inception_3a/output:6", (99, 117), 40),
+]
+
+
+def _dream_octaves(googlenet, dtype, rgb, tiling=None, **kw):
+    seen = _Octaves()
+    dream(Net(googlenet, dtype=dtype), rgb, observers=[seen], tiling=tiling, **kw)
+    return seen
+
+
+@pytest.mark.parametrize("spec, hw, tile", DREAM_CASES, ids=[c[0] for c in DREAM_CASES])
+def test_tiled_dream_equals_untiled(googlenet, spec, hw, tile):
+    """A seeded multi-octave dream with jitter, a regularizer and a prior:
+    float64 equal to rounding; float32 no further from the float64 dream
+    than the untiled float32 dream is (float32 alone moves the 3a/3b case by
+    7e-5: near-ties in inception_3a/pool, see GRADIENT_CASES)."""
+    rgb = np.random.default_rng(4).uniform(0, 255, (*hw, 3)).astype(np.float32)
+    kw = dict(objective=spec, octaves=2, octave_scale=1.3, steps=2, seed=7,
+              regularizers=["tv:0.01"], priors=["smooth:0.5"])  # fmt: skip
+    plain = _dream_octaves(googlenet, np.float64, rgb, **kw)
+    tiled = _dream_octaves(googlenet, np.float64, rgb, Tiling(tile=tile), **kw)
+    assert plain.tiles == [] and len({t[3] for t in tiled.tiles}) == 2  # 2 octaves
+    for a, b in zip(plain.images, tiled.images, strict=True):
+        scale = np.abs(a).max()
+        np.testing.assert_allclose(b / scale, a / scale, **tol(np.float64))
+    ref = plain.images[-1]
+    plain32 = _dream_octaves(googlenet, np.float32, rgb, **kw).images[-1]
+    tiled32 = _dream_octaves(googlenet, np.float32, rgb, tile, **kw).images[-1]
+    noise = np.linalg.norm(plain32 - ref)
+    assert 0 < noise < 1e-3 * np.linalg.norm(ref)
+    assert np.linalg.norm(tiled32 - ref) <= 2 * noise
+
+
+def test_progress_counts_tiles(googlenet):
+    net = Net(googlenet)
+    rgb = np.random.default_rng(4).uniform(0, 255, (97, 131, 3)).astype(np.float32)
+    seen = []
+
+    class Count(Progress):
+        def update(self, state, value):
+            super().update(state, value)
+            seen.append((self.done, self.total))
+
+    dream(net, rgb, objective="deepdream:conv2/norm2", octaves=2, steps=2, seed=1,
+          tiling=40, progress=Count(io.StringIO(), enabled=False))  # fmt: skip
+    total = seen[-1][1]
+    assert seen == [(k, total) for k in range(1, total + 1)]
+    plans = tile_plans(net, [np.zeros((1, 3, 75, 101)), np.zeros((1, 3, 97, 131))],
+                       ["conv2/norm2"], 40, True)  # fmt: skip
+    assert total == 2 * sum(len(p) for p in plans) and total > 2 * 2 * 4
