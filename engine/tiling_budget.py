@@ -87,8 +87,11 @@ def parse_tile(text: str) -> int | Literal["auto", "off"]:
     raise ValueError(f"--tile must be auto, off or a size in pixels, not {text!r}")
 
 
-def _gb(n: float) -> str:
-    return f"{n / 2**30:.2f} GB"
+def _size(n: float) -> str:
+    """Bytes as --memory takes them, rounded up: ``1.25GB``, ``300MB``."""
+    if n >= 2**30:
+        return f"{math.ceil(n / 2**30 * 100) / 100:g}GB"
+    return f"{max(1, math.ceil(n / 2**20))}MB"
 
 
 def step_bytes(
@@ -153,10 +156,10 @@ def choose_tile(
     least = step_bytes(net, hw, layers, smallest, pointwise)
     if least > limit:
         raise ValueError(
-            f"a memory budget of {_gb(limit)} is too small to dream this "
+            f"a memory budget of {_size(limit)} is too small to dream this "
             f"{hw[1]}x{hw[0]} picture at {', '.join(layers)}: the smallest useful "
-            f"tile ({smallest} px) needs about {_gb(least)}; give --memory "
-            f"{math.ceil(least / 2**30 * 100) / 100:.2f}GB or more, or --max-size"
+            f"tile ({smallest} px) needs about {_size(least)}; give --memory "
+            f"{_size(least)} or more, or a smaller --max-size"
         )
     lo, hi = smallest // align, -(-max(hw) // align)  # in units of align
     while lo < hi:  # the largest tile that fits

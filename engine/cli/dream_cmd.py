@@ -194,6 +194,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--overwrite", action="store_true", help="replace an existing -o output"
     )
+    _add_tiling(p)
     shown = p.add_mutually_exclusive_group()
     shown.add_argument(
         "--progress",
@@ -202,6 +203,55 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         "line every 5 s or 10%% once a job runs longer than 5 s)",
     )
     shown.add_argument("-q", "--quiet", action="store_true", help="no progress")
+
+
+# -- tiling (issue 11) --------------------------------------------------------
+
+
+def _add_tiling(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("memory (tiled dreaming, equal to the untiled dream)")
+    g.add_argument(
+        "--tile",
+        default="auto",
+        metavar="auto|off|PX",
+        help="cut each octave into tiles of PX pixels; auto: only when the "
+        "picture would exceed --memory (default: auto)",
+    )
+    g.add_argument(
+        "--tile-halo",
+        choices=("exact",),
+        default="exact",
+        help="margin each tile computes beyond its interior: exact = the "
+        "receptive field's reach (default: exact)",
+    )
+    g.add_argument(
+        "--memory",
+        metavar="SIZE",
+        help="memory budget such as 2GB (default: half the available memory)",
+    )
+
+
+def _with_tiling(job: remake.Job, args: argparse.Namespace, pm: Any) -> remake.Job:
+    """``job`` with the tile size ``--tile``/``--memory`` give for its
+    picture recorded in its recipe (none when it runs untiled)."""
+    from inceptionism.engine.tiling_budget import (
+        Tiling,
+        choose_tile,
+        parse_memory,
+        parse_tile,
+    )
+    from inceptionism.plugins.spec import parse_objective
+
+    try:
+        memory = None if args.memory is None else parse_memory(args.memory)
+    except ValueError as exc:
+        raise ValueError(f"--memory: {exc}") from None
+    config = Tiling(tile=parse_tile(args.tile), halo=args.tile_halo, memory=memory)
+    objective = parse_objective(job.recipe.config.objective, pm)
+    layers = [job.net.resolve(name) for name in objective.layers]
+    hw = (int(job.rgb.shape[0]), int(job.rgb.shape[1]))
+    tile = choose_tile(job.net, hw, layers, config, objective.pointwise)
+    return _with(job, tiling=None if tile is None else {"tile": tile, "halo": "exact"})
 
 
 DREAM_DESCRIPTION = """\
@@ -354,7 +404,8 @@ def _dream_quietly(fn: Callable[[], T], hw: tuple[int, ...] | None = None) -> T:
             height, width = hw
             raise RuntimeError(
                 f"the GPU ran out of memory dreaming a {width}x{height} image: retry "
-                f"with a smaller --max-size (e.g. --max-size {max(hw) // 2}), or "
+                "with a smaller --memory (e.g. --memory 1GB: smaller tiles), a "
+                f"smaller --max-size (e.g. --max-size {max(hw) // 2}), or "
                 "--device cpu"
             ) from exc  # --debug shows CuPy's error too
     for w in caught:
@@ -381,7 +432,7 @@ def _new_job(args: argparse.Namespace, pm: Any) -> remake.Job:
     )
     inp = _input_path(args)
     model, wpath = load_named_model(args.weights, args.model, pm)
-    return remake.create(
+    job = remake.create(
         config,
         inp,
         model,
@@ -392,6 +443,7 @@ def _new_job(args: argparse.Namespace, pm: Any) -> remake.Job:
         bits=args.bits,
         pm=pm,
     )
+    return _with_tiling(job, args, pm)
 
 
 def _replay_job(args: argparse.Namespace, pm: Any) -> remake.Job:
@@ -505,7 +557,7 @@ def run_zoom(args: argparse.Namespace) -> int:
     progress = _progress(args, args.frames, label="zoom")
     gen = zoom_frames(
         job.net, job.rgb, args.frames, args.scale, job.recipe.config, pm=pm,
-        observers=[progress],
+        observers=[progress], tiling=remake.tile_size(job.recipe),
     )  # fmt: skip
     try:
         for i in range(args.frames):
