@@ -1,15 +1,18 @@
 """How to tile a dream: the :class:`Tiling` settings, and the tile size a
-memory budget allows (issue 11; the geometry is :mod:`inceptionism.engine.tiling`).
+memory budget allows (issue 11; geometry: :mod:`inceptionism.engine.tiling`).
 
 A tiled step holds the activations of one tile's crop (its interior plus
 the halo on each side), estimated with
 :func:`inceptionism.engine.preflight.dream_bytes`, plus what stays
 full-size whatever the tiling: :data:`FULL_COPIES` copies of the image
-(input, octave bases, detail, gradient, the update, jitter's roll) and, for
-objectives that are not pointwise, the objective's whole blobs and their
-gradient. ``tile="auto"`` leaves a picture untiled when its untiled step fits
-the budget (small pictures keep today's behaviour and speed) and otherwise
-takes the largest tile that fits; the tile chosen for the largest octave
+(input, octave bases, detail, gradient, the update, jitter's roll), the
+weights, on a CPU the process itself (:data:`PROCESS_BYTES`; the budget is
+the whole process's), and, for objectives that are not pointwise, the
+objective's whole blobs and their gradient.
+
+``tile="auto"`` leaves a picture untiled when its untiled step fits the
+budget (small pictures keep today's behaviour and speed) and otherwise
+takes the largest tile that fits. The tile chosen for the largest octave
 serves every octave (octaves no larger than it run untiled), so a recorded
 tile size replays the same plan.
 """
@@ -27,6 +30,10 @@ from inceptionism.engine import preflight, tiling
 #: Image-sized arrays a dream holds besides the tile's activations (see the
 #: module docstring; octave bases count about 2 with scale 1.4).
 FULL_COPIES = 10
+#: What a CPU process holds before dreaming (interpreter, NumPy, BLAS,
+#: h5py): measured ru_maxrss of a loaded synthetic GoogLeNet, 111 MB, less
+#: its weights (27 MB).
+PROCESS_BYTES = 84 * 2**20
 #: The default budget: this share of the memory available when the dream
 #: starts (CPU: ``MemAvailable``; GPU: free device memory).
 DEFAULT_SHARE = 0.5
@@ -100,6 +107,8 @@ def step_bytes(
     """Estimated peak bytes of one step on an ``hw`` picture with tile
     interiors of ``tile`` pixels (None: untiled, the preflight estimate)."""
     full = FULL_COPIES * 3 * hw[0] * hw[1] * net.dtype.itemsize
+    full += sum(a.nbytes for p in net.params.values() for a in p.values())
+    full += PROCESS_BYTES if net.device == "cpu" else 0
     if tile is None:
         return preflight.dream_bytes(net, hw, layers) + full
     fields = tiling.receptive_fields(net.graph, layers)
