@@ -290,3 +290,23 @@ def test_tiled_dream_stays_under_its_budget():
     assert 0 < tile < 800
     assert untiled > 3 * budget
     assert peak <= budget
+
+
+@pytest.mark.parametrize(
+    "layer", ["conv1/7x7_s2", "pool2/3x3_s2", "inception_4c/output", "pool5/7x7_s1"]
+)
+def test_every_share_exists_in_its_crop(net64, layer):
+    """Over many picture and tile sizes, each tile's crop (run alone) has its
+    share of the blob: shapes only, no forward."""
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        hw = tuple(int(v) for v in rng.integers(224, 900, 2))
+        tile = int(rng.integers(32, 400))
+        for t in tiling.plan(net64.graph, hw, [layer], tile):
+            if t.empty:
+                continue
+            (c0, c1), (d0, d1) = t.crop
+            shape = net64.shapes((c1 - c0, d1 - d0))[layer]
+            (i0, i1), (j0, j1) = t.shares[layer]
+            oi, oj = t.origins[layer]
+            assert i1 - oi <= shape[2] and j1 - oj <= shape[3], (hw, tile, t.crop)
