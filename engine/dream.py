@@ -259,13 +259,14 @@ def tile_plans(net, octaves, layers, tiling, pointwise) -> list:
     config = tiling if isinstance(tiling, Tiling) else Tiling(tile=tiling)
     largest = max((tuple(b.shape[-2:]) for b in octaves), key=lambda hw: hw[0] * hw[1])
     tile = choose_tile(net, largest, layers, config, pointwise)
+    halo = config.halo_px(net, layers)
     out = []
     for base in octaves:
         hw = (int(base.shape[-2]), int(base.shape[-1]))
         tiles = (
             None
             if tile is None or max(hw) <= tile
-            else plan(net.graph, hw, layers, tile)
+            else plan(net.graph, hw, layers, tile, halo)
         )
         out.append([t for t in tiles if not t.empty] if tiles else None)
     return out

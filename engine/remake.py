@@ -144,7 +144,7 @@ def prepare(
         )
     if recipe.tiling is not None:
         try:
-            tile_size(recipe)
+            recorded_tiling(recipe)
         except (TypeError, ValueError, KeyError):
             raise ReplayError(
                 f"{source} records tiling {recipe.tiling!r}, which inceptionism "
@@ -235,19 +235,21 @@ class _StopAt:
             raise _Stopped
 
 
-def tile_size(recipe: Recipe) -> int | None:
-    """The recorded tile size (``{"tile": PX, "halo": "exact"}``), None when
-    the output was dreamed untiled; ValueError for a tiling this version
-    does not know."""
+def recorded_tiling(recipe: Recipe) -> Any:
+    """The recorded tiling (``{"tile": PX, "halo": "exact"|"auto"|PX}``) as a
+    :class:`~inceptionism.engine.tiling_budget.Tiling`, None when the output
+    was dreamed untiled; ValueError for a tiling this version does not know."""
+    from inceptionism.engine.tiling_budget import Tiling
+
     t = recipe.tiling
     if t is None:
         return None
-    if set(t) != {"tile", "halo"} or t["halo"] != "exact":
+    if set(t) != {"tile", "halo"}:
         raise ValueError(f"unknown tiling {t!r}")
     tile = t["tile"]
-    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 1:
+    if isinstance(tile, bool) or not isinstance(tile, int):
         raise ValueError(f"bad tile size {tile!r}")
-    return tile
+    return Tiling(tile=tile, halo=t["halo"])
 
 
 def render(job: Job, *, pm: Any = None, observers: Iterable[Any] = ()) -> Any:
@@ -261,18 +263,18 @@ def render(job: Job, *, pm: Any = None, observers: Iterable[Any] = ()) -> Any:
         count = r.zoom.frames if r.zoom.frame is None else r.zoom.frame + 1
         frames = list(
             zoom_frames(job.net, job.rgb, count, r.zoom.scale, r.config, pm=pm,
-                        observers=observers, tiling=tile_size(r))
+                        observers=observers, tiling=recorded_tiling(r))
         )  # fmt: skip
         return frames if r.zoom.frame is None else frames[-1]
     if r.stop is None:
         return run(
             job.net, job.rgb, r.config, pm=pm, observers=observers,
-            tiling=tile_size(r),
+            tiling=recorded_tiling(r),
         )  # fmt: skip
     stopper = _StopAt(r.stop)
     try:
         run(job.net, job.rgb, r.config, pm=pm, observers=[*observers, stopper],
-            tiling=tile_size(r))  # fmt: skip
+            tiling=recorded_tiling(r))  # fmt: skip
     except _Stopped:
         return stopper.image
     raise ReplayError(

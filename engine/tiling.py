@@ -197,10 +197,16 @@ def _share(t0: int, t1: int, size: int, stride: int, n: int) -> tuple[int, int]:
     return i0, i1
 
 
-def plan(graph, hw: tuple[int, int], layers: Iterable[str], tile) -> list[Tile]:
+def plan(
+    graph, hw: tuple[int, int], layers: Iterable[str], tile, halo: int | None = None
+) -> list[Tile]:
     """Tiles for an ``hw`` picture and the objective's ``layers`` (resolved
     names): interiors at most ``tile`` pixels (an int or an (H, W) pair,
-    rounded down to the alignment) on a side, crops with the exact halo."""
+    rounded down to the alignment) on a side, crops with the exact halo, or
+    with at most ``halo`` pixels beyond the interior (approximate: share
+    positions near the crop's edge then see zero padding instead of their
+    neighbours; crops still reach far enough for every share position to
+    exist)."""
     layers = list(dict.fromkeys(layers))
     fields = receptive_fields(graph, layers)
     align = alignment(fields, layers)
@@ -231,12 +237,39 @@ def plan(graph, hw: tuple[int, int], layers: Iterable[str], tile) -> list[Tile]:
                 lo = max(0, min(s[0] for s in live)) // align[a] * align[a]
                 hi = min(int(hw[a]), max(s[1] for s in live))
                 crop.append((lo, hi))
+            if halo is not None:
+                crop = _narrow(graph, fields, crop, interior, shares, halo, align)
             origins = {
                 name: tuple(crop[a][0] // fields[name][a].stride for a in (0, 1))
                 for name in layers
             }
             tiles.append(Tile(interior, (crop[0], crop[1]), shares, origins))
     return tiles
+
+
+def _narrow(graph, fields, crop, interior, shares, halo, align):
+    """``crop`` cut to ``halo`` pixels around ``interior``, then widened on
+    its far side (by the alignment, up to the exact crop) until the crop's
+    blobs hold every share position."""
+    exact = list(crop)
+    crop = [
+        (max(lo, max(0, t0 - halo) // align[a] * align[a]), min(hi, t1 + halo))
+        for a, ((lo, hi), (t0, t1)) in enumerate(zip(exact, interior))
+    ]
+    while True:
+        shapes = graph.shapes((1, 3, *(c1 - c0 for c0, c1 in crop)))
+        short = {
+            a
+            for name, share in shares.items()
+            for a in (0, 1)
+            if share[a][1] - crop[a][0] // fields[name][a].stride
+            > shapes.get(name, (0, 0, 0, 0))[2 + a]
+            and crop[a][1] < exact[a][1]
+        }
+        if not short:
+            return crop
+        for a in short:
+            crop[a] = (crop[a][0], min(exact[a][1], crop[a][1] + align[a]))
 
 
 # -- the tiled gradient ------------------------------------------------------

@@ -51,13 +51,15 @@ class Tiling:
         ``memory``, with the largest tile that fits), ``"off"``, or the tile
         interior's side in pixels (rounded down to the objective's stride).
     halo : ``"exact"``: the receptive field's reach, so the tiled dream equals
-        the untiled one to float rounding.
+        the untiled one to float rounding; ``"auto"`` (half the reach) or a
+        pixel count: cheaper, approximate near tile borders (measured in
+        ``tests/engine/test_tiling.py``; jitter moves the seams every step).
     memory : the budget in bytes; None for :data:`DEFAULT_SHARE` of what is
         available.
     """
 
     tile: int | Literal["auto", "off"] = "auto"
-    halo: Literal["exact"] = "exact"
+    halo: int | Literal["exact", "auto"] = "exact"
     memory: int | None = None
 
     def __post_init__(self):
@@ -68,8 +70,22 @@ class Tiling:
             raise ValueError(
                 f"tile must be 'auto', 'off' or pixels > 0, not {self.tile!r}"
             )
-        if self.halo != "exact":
-            raise ValueError(f"tile halo must be 'exact', not {self.halo!r}")
+        if isinstance(self.halo, bool) or not (
+            self.halo in ("exact", "auto")
+            or (isinstance(self.halo, int) and self.halo >= 0)
+        ):
+            raise ValueError(
+                f"tile halo must be exact, auto or pixels >= 0, not {self.halo!r}"
+            )
+
+    def halo_px(self, net, layers) -> int | None:
+        """The halo in pixels for ``layers``; None for the exact one."""
+        if self.halo == "exact":
+            return None
+        if self.halo == "auto":
+            fields = tiling.receptive_fields(net.graph, layers)
+            return max(tiling.halo(fields, layers)) // 2
+        return int(self.halo)
         if self.memory is not None and self.memory <= 0:
             raise ValueError(f"memory must be > 0 bytes, not {self.memory!r}")
 
@@ -83,6 +99,15 @@ def parse_memory(text: str) -> int:
             f"memory must be a size such as 2GB, 512MB or 1.5G, not {text!r}"
         )
     return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+
+
+def parse_halo(text: str) -> int | Literal["exact", "auto"]:
+    """``--tile-halo exact|auto|PX``."""
+    if text in ("exact", "auto"):
+        return text  # type: ignore[return-value]
+    if text.isdigit():
+        return int(text)
+    raise ValueError(f"--tile-halo must be exact, auto or pixels, not {text!r}")
 
 
 def parse_tile(text: str) -> int | Literal["auto", "off"]:

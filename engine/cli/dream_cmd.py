@@ -219,10 +219,11 @@ def _add_tiling(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--tile-halo",
-        choices=("exact",),
         default="exact",
+        metavar="exact|auto|PX",
         help="margin each tile computes beyond its interior: exact = the "
-        "receptive field's reach (default: exact)",
+        "receptive field's reach, equal to untiled; auto = half of it, or PX: "
+        "cheaper, approximate at tile borders (default: exact)",
     )
     g.add_argument(
         "--memory",
@@ -237,6 +238,7 @@ def _with_tiling(job: remake.Job, args: argparse.Namespace, pm: Any) -> remake.J
     from inceptionism.engine.tiling_budget import (
         Tiling,
         choose_tile,
+        parse_halo,
         parse_memory,
         parse_tile,
     )
@@ -246,12 +248,13 @@ def _with_tiling(job: remake.Job, args: argparse.Namespace, pm: Any) -> remake.J
         memory = None if args.memory is None else parse_memory(args.memory)
     except ValueError as exc:
         raise ValueError(f"--memory: {exc}") from None
-    config = Tiling(tile=parse_tile(args.tile), halo=args.tile_halo, memory=memory)
+    halo = parse_halo(args.tile_halo)
+    config = Tiling(tile=parse_tile(args.tile), halo=halo, memory=memory)
     objective = parse_objective(job.recipe.config.objective, pm)
     layers = [job.net.resolve(name) for name in objective.layers]
     hw = (int(job.rgb.shape[0]), int(job.rgb.shape[1]))
     tile = choose_tile(job.net, hw, layers, config, objective.pointwise)
-    return _with(job, tiling=None if tile is None else {"tile": tile, "halo": "exact"})
+    return _with(job, tiling=None if tile is None else {"tile": tile, "halo": halo})
 
 
 DREAM_DESCRIPTION = """\
@@ -557,7 +560,7 @@ def run_zoom(args: argparse.Namespace) -> int:
     progress = _progress(args, args.frames, label="zoom")
     gen = zoom_frames(
         job.net, job.rgb, args.frames, args.scale, job.recipe.config, pm=pm,
-        observers=[progress], tiling=remake.tile_size(job.recipe),
+        observers=[progress], tiling=remake.recorded_tiling(job.recipe),
     )  # fmt: skip
     try:
         for i in range(args.frames):

@@ -75,8 +75,17 @@ def test_auto_tiles_only_above_the_budget(run, wide, tmp_path):
         ("--tile", "0", "--tile must be auto, off or a size in pixels, not"),
         ("--tile", "4", "a tile of 4 px is smaller than the halo of conv2/3x3 (8 px"),
         ("--memory", "64KB", "the smallest useful tile (8 px) needs about"),
+        ("--tile-halo", "wide", "--tile-halo must be exact, auto or pixels, not"),
     ],
-    ids=["memory-word", "memory-zero", "tile-word", "tile-zero", "halo", "budget"],
+    ids=[
+        "memory-word",
+        "memory-zero",
+        "tile-word",
+        "tile-zero",
+        "halo",
+        "budget",
+        "halo-word",
+    ],  # fmt: skip
 )
 def test_bad_tiling_is_refused_in_one_line(run_fails, picture, tmp_path, flag, value,
                                            match):  # fmt: skip
@@ -94,6 +103,14 @@ def test_the_minimum_budget_named_is_enough(run, run_fails, wide, tmp_path):
     ok = tmp_path / "ok.png"  # the tile is chosen and checked; no steps to run
     run("dream", wide, "-o", ok, *TILED, "--memory", minimum, "--steps", "0")
     assert Recipe.read(ok).tiling["tile"] >= 8
+
+
+def test_a_cheaper_halo_is_recorded_and_replayed(run, picture, tmp_path):
+    out, again = tmp_path / "auto.png", tmp_path / "again.png"
+    run("dream", picture, "-o", out, *TILED, "--tile", "16", "--tile-halo", "auto")
+    assert Recipe.read(out).tiling == {"tile": 16, "halo": "auto"}
+    run("dream", "--replay", out, "-o", again)
+    assert np.array_equal(load_image(again), load_image(out))
 
 
 def test_zoom_frames_record_the_tiling(run, picture, tmp_path):
