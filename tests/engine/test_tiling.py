@@ -17,6 +17,7 @@ from inceptionism.engine.progress import Progress
 from inceptionism.engine.tiling import Field
 from inceptionism.engine.tiling_budget import Tiling
 from inceptionism.plugins import get_plugin_manager, hookimpl
+from inceptionism.plugins.objectives import Guide
 from inceptionism.plugins.spec import parse_objective
 from tests.tolerances import tol
 
@@ -347,3 +348,23 @@ def test_a_narrower_halo_errs_only_near_tile_borders(net64):
     assert errors[0] < 1e-12
     assert 0.01 < errors[1] <= HALF_HALO_ERROR
     assert errors[2] > errors[1]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_guided_gradient_is_tiled_per_position(googlenet, dtype):
+    """The guide objective matches each position to the guide on its own
+    (``pointwise``): one pass per tile, equal to untiled."""
+    net = Net(googlenet, dtype=dtype)
+    rng = np.random.default_rng(6)
+    guide_rgb = rng.uniform(0, 255, (64, 80, 3)).astype(np.float32)
+    feats = net.forward(net.preprocess(guide_rgb), end="inception_3a/output")
+    obj = Guide.from_features("inception_3a/output", feats["inception_3a/output"])
+    obj.bind(net)
+    assert obj.pointwise
+    x = rng.normal(0.0, 40.0, (1, 3, 117, 123)).astype(dtype)
+    value, g = _untiled(net, x, obj)
+    tiles = tiling.plan(net.graph, (117, 123), ["inception_3a/output"], 24)
+    value2, g2 = tiling.tiled_gradient(net, x, obj, tiles)
+    scale = np.abs(g).max()
+    np.testing.assert_allclose(g2 / scale, g / scale, **tol(dtype))
+    np.testing.assert_allclose(float(value2), float(value), rtol=tol(dtype)["rtol"])
