@@ -245,33 +245,6 @@ def make_step(
     return x, value
 
 
-def tile_plans(net, octaves, layers, tiling, pointwise) -> list:
-    """Each octave's tiles (:func:`inceptionism.engine.tiling.plan`, empty
-    tiles left out), or None where it runs untiled: the tile size is chosen
-    once, for the largest octave
-    (:func:`~inceptionism.engine.tiling_budget.choose_tile`), and every
-    octave larger than it is cut into tiles of that size."""
-    if tiling is None:
-        return [None] * len(octaves)
-    from inceptionism.engine.tiling import plan
-    from inceptionism.engine.tiling_budget import Tiling, choose_tile
-
-    config = tiling if isinstance(tiling, Tiling) else Tiling(tile=tiling)
-    largest = max((tuple(b.shape[-2:]) for b in octaves), key=lambda hw: hw[0] * hw[1])
-    tile = choose_tile(net, largest, layers, config, pointwise)
-    halo = config.halo_px(net, layers)
-    out = []
-    for base in octaves:
-        hw = (int(base.shape[-2]), int(base.shape[-1]))
-        tiles = (
-            None
-            if tile is None or max(hw) <= tile
-            else plan(net.graph, hw, layers, tile, halo)
-        )
-        out.append([t for t in tiles if not t.empty] if tiles else None)
-    return out
-
-
 def _tile_end(pm, net, state, tile: int, n_tiles: int) -> None:
     state.tile, state.n_tiles = tile, n_tiles
     pm.hook.inceptionism_tile_end(net=net, state=state)
@@ -297,9 +270,9 @@ def run(
     (progress bars, frame savers); ``rng`` overrides ``config.seed`` (a zoom
     sequence shares one). ``tiling``: None (untiled), a
     :class:`~inceptionism.engine.tiling_budget.Tiling` or a tile size in
-    pixels (see :func:`tile_plans`). Returns float32 (H, W, 3) RGB (in
-    0..255 when ``clip``; unclipped otherwise, as the notebook's
-    ``deprocess``).
+    pixels (:func:`~inceptionism.engine.tiling_budget.tile_plans`).
+    Returns float32 (H, W, 3) RGB (in 0..255 when ``clip``; unclipped
+    otherwise, as the notebook's ``deprocess``).
     """
     pm = _manager(pm)
     objective, regs, prs = resolve(config, pm, objective, regularizers, priors)
@@ -338,7 +311,11 @@ def run(
         )
     todo.reverse()  # smallest first
 
-    plans = tile_plans(net, todo, layers, tiling, objective.pointwise)
+    plans: list = [None] * len(todo)
+    if tiling is not None:
+        from inceptionism.engine.tiling_budget import tile_plans
+
+        plans = tile_plans(net, todo, layers, tiling, objective.pointwise)
     octave_tiles = tuple(len(p) if p else 1 for p in plans) if any(plans) else ()
     observers = list(observers)
     for obs in observers:

@@ -203,3 +203,26 @@ def choose_tile(
         else:
             hi = mid - 1
     return lo * align
+
+
+def tile_plans(net, octaves, layers, config, pointwise) -> list:
+    """Each octave's tiles (:func:`inceptionism.engine.tiling.plan`, empty
+    tiles left out), or None where it runs untiled (``config``: a
+    :class:`Tiling` or a tile size): the tile size is chosen
+    once, for the largest octave
+    (:func:`~inceptionism.engine.tiling_budget.choose_tile`), and every
+    octave larger than it is cut into tiles of that size."""
+    config = config if isinstance(config, Tiling) else Tiling(tile=config)
+    largest = max((tuple(b.shape[-2:]) for b in octaves), key=lambda hw: hw[0] * hw[1])
+    tile = choose_tile(net, largest, layers, config, pointwise)
+    halo = config.halo_px(net, layers)
+    out = []
+    for base in octaves:
+        hw = (int(base.shape[-2]), int(base.shape[-1]))
+        tiles = (
+            None
+            if tile is None or max(hw) <= tile
+            else tiling.plan(net.graph, hw, layers, tile, halo)
+        )
+        out.append([t for t in tiles if not t.empty] if tiles else None)
+    return out

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from inceptionism.engine import tiling
-from inceptionism.engine.dream import dream, tile_plans
+from inceptionism.engine.dream import dream
 from inceptionism.engine.net import Net
 from inceptionism.engine.progress import Progress
 from inceptionism.engine.tiling import Field
-from inceptionism.engine.tiling_budget import Tiling
+from inceptionism.engine.tiling_budget import Tiling, tile_plans
 from inceptionism.plugins import get_plugin_manager, hookimpl
 from inceptionism.plugins.objectives import Guide
 from inceptionism.plugins.spec import parse_objective
