@@ -28,6 +28,7 @@ a number (``inceptionism_step_end``), so a step never waits for the GPU.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 from collections.abc import Iterable, Iterator
@@ -193,21 +194,41 @@ def _fits(net, hw, layers) -> str | None:
 
 
 @np.errstate(over="ignore", invalid="ignore", divide="ignore")  # Watch reports it
-def make_step(net, x, objective, regularizers, priors, step_size, state, watch=None):
+def make_step(
+    net,
+    x,
+    objective,
+    regularizers,
+    priors,
+    step_size,
+    state,
+    watch=None,
+    tiles=None,
+    on_tile=None,
+):
     """One gradient-ascent step (``dream.ipynb``'s ``make_step``); returns
     ``(x, value)``, both on the net's device: ``value`` is the objective's
     value minus each regularizer's weighted penalty (the quantity the step
     ascends), a 0-d array, never synchronised to the host here. A
     :class:`~inceptionism.engine.finite.Watch` is shown the step's
-    ``mean(|g|)``."""
+    ``mean(|g|)``. With ``tiles`` (:func:`inceptionism.engine.tiling.plan`)
+    the objective's gradient is computed tile by tile
+    (:func:`~inceptionism.engine.tiling.tiled_gradient`, ``on_tile(k, n)``
+    after each); everything else is this same step on the whole image."""
     xp = net.xp
     for p in priors:
         x = p.before_step(x, state)
-    blobs = net.forward(x, end=list(objective.layers))
-    value, seeds = objective(blobs)
-    value = as_value(value, x)
-    del blobs
-    g = net.backward(seeds)
+    if tiles:
+        from inceptionism.engine.tiling import tiled_gradient
+
+        value, g = tiled_gradient(net, x, objective, tiles, on_tile)
+        value = as_value(value, x)
+    else:
+        blobs = net.forward(x, end=list(objective.layers))
+        value, seeds = objective(blobs)
+        value = as_value(value, x)
+        del blobs
+        g = net.backward(seeds)
     for reg in regularizers:
         penalty, rg = reg(x)
         value = value - reg.weight * as_value(penalty, x)
@@ -224,6 +245,11 @@ def make_step(net, x, objective, regularizers, priors, step_size, state, watch=N
     return x, value
 
 
+def _tile_end(pm, net, state, tile: int, n_tiles: int) -> None:
+    state.tile, state.n_tiles = tile, n_tiles
+    pm.hook.inceptionism_tile_end(net=net, state=state)
+
+
 def run(
     net,
     rgb,
@@ -235,14 +261,18 @@ def run(
     pm=None,
     observers: Iterable = (),
     rng: np.random.Generator | None = None,
+    tiling=None,
 ) -> np.ndarray:
     """Dream ``rgb`` (float (H, W, 3) RGB 0..255, host) with ``config``.
 
     ``objective``/``regularizers``/``priors`` objects override the config's
     specs; ``observers`` are plugin objects registered on ``pm`` for this call
     (progress bars, frame savers); ``rng`` overrides ``config.seed`` (a zoom
-    sequence shares one). Returns float32 (H, W, 3) RGB (in 0..255 when
-    ``clip``; unclipped otherwise, as the notebook's ``deprocess``).
+    sequence shares one). ``tiling``: None (untiled), a
+    :class:`~inceptionism.engine.tiling_budget.Tiling` or a tile size in
+    pixels (:func:`~inceptionism.engine.tiling_budget.tile_plans`).
+    Returns float32 (H, W, 3) RGB (in 0..255 when ``clip``; unclipped
+    otherwise, as the notebook's ``deprocess``).
     """
     pm = _manager(pm)
     objective, regs, prs = resolve(config, pm, objective, regularizers, priors)
@@ -281,6 +311,12 @@ def run(
         )
     todo.reverse()  # smallest first
 
+    plans: list = [None] * len(todo)
+    if tiling is not None:
+        from inceptionism.engine.tiling_budget import tile_plans
+
+        plans = tile_plans(net, todo, layers, tiling, objective.pointwise)
+    octave_tiles = tuple(len(p) if p else 1 for p in plans) if any(plans) else ()
     observers = list(observers)
     for obs in observers:
         pm.register(obs)
@@ -304,10 +340,12 @@ def run(
                     rng=rng,
                     mean=net.mean,
                     scale=net.scale,
+                    octave_tiles=octave_tiles,
                 )
                 x, value = make_step(
-                    net, x, objective, regs, prs, config.step_size, state, watch
-                )
+                    net, x, objective, regs, prs, config.step_size, state, watch,
+                    plans[octave], functools.partial(_tile_end, pm, net, state),
+                )  # fmt: skip
                 pm.hook.inceptionism_step_end(net=net, state=state, x=x, value=value)
             watch.check(x, octave, len(todo), config.steps)
             if state is not None:
@@ -338,6 +376,7 @@ def dream(
     progress=None,
     observers: Iterable = (),
     rng: np.random.Generator | None = None,
+    tiling=None,
 ) -> np.ndarray:
     """DeepDream ``rgb`` (float (H, W, 3) RGB 0..255) and return the result.
 
@@ -348,6 +387,11 @@ def dream(
     likewise take specs or objects. ``progress=True`` shows a bar on a
     terminal and log lines on stderr for a long dream elsewhere (or pass a
     :class:`~inceptionism.engine.progress.Progress`).
+    ``tiling`` bounds the memory: ``Tiling(memory=2 * 2**30)`` tiles only
+    when the untiled dream would need more, ``Tiling(tile=512)`` always cuts
+    512-pixel tiles (:class:`~inceptionism.engine.tiling_budget.Tiling`; an
+    int is a tile size); tiles take the exact halo, so the result equals the
+    untiled dream to float rounding. None (default): untiled.
     Returns float32 (H, W, 3) RGB, in 0..255 when ``clip``.
     """
     regularizers, priors = list(regularizers), list(priors)
@@ -378,6 +422,7 @@ def dream(
         pm=pm,
         observers=observers,
         rng=rng,
+        tiling=tiling,
     )
 
 

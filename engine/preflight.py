@@ -207,15 +207,35 @@ def _gib(n: float) -> str:
     return f"{n / 2**30:.1f} GiB"
 
 
-def check_memory(net: Any, hw: tuple[int, int], layers: Iterable[str], device: str):
+def check_memory(
+    net: Any,
+    hw: tuple[int, int],
+    layers: Iterable[str],
+    device: str,
+    tile: int | None = None,
+    pointwise: bool = True,
+):
     """Refuse (``MemoryError``) a dream of an ``hw`` image whose largest octave
     needs more than the available memory; warn (:class:`MemoryWarning`) above
-    80% of it. Returns ``(needed, available)`` in bytes."""
+    80% of it. With ``tile``, the estimate is that of a tiled step
+    (:func:`inceptionism.engine.tiling_budget.step_bytes`). Returns
+    ``(needed, available)`` in bytes."""
     layers = [net.resolve(name) for name in layers]
-    need = dream_bytes(net, hw, layers)
+    if tile is None:
+        need = dream_bytes(net, hw, layers)
+    else:
+        from inceptionism.engine.tiling_budget import step_bytes
+
+        need = step_bytes(net, hw, layers, tile, pointwise)
     have = available_memory(device)
     if have is None or need <= WARN_SHARE * have:
         return need, have
+    if tile is not None:
+        raise MemoryError(
+            f"dreaming this {hw[1]}x{hw[0]} image in {tile}-pixel tiles needs "
+            f"about {_gib(need)} and {_gib(have)} is available; retry with a "
+            "smaller --memory or --tile auto"
+        )
     side = max(hw)
     fit = max(32, int(side * math.sqrt(WARN_SHARE * have / need)) // 16 * 16)
     what = (
@@ -239,6 +259,9 @@ def check_job(job: Any, pm: Any = None) -> None:
 
     config = job.recipe.config
     check_guides(guide_paths(config.objective, pm))
-    layers = parse_objective(config.objective, pm).layers
+    objective = parse_objective(config.objective, pm)
     hw = (int(job.rgb.shape[0]), int(job.rgb.shape[1]))
-    check_memory(job.net, hw, layers, job.recipe.device)
+    tile = (job.recipe.tiling or {}).get("tile")
+    check_memory(
+        job.net, hw, objective.layers, job.recipe.device, tile, objective.pointwise
+    )

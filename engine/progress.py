@@ -41,6 +41,10 @@ def _clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
 
 
+def _value(value: Any) -> str:
+    return "value ..." if value is None else f"value {float(value):.3g}"
+
+
 class Progress:
     """One progress display over a dream or a sequence of ``runs`` dreams.
 
@@ -79,6 +83,7 @@ class Progress:
         self._t0 = self._last_line = 0.0
         self._last_tenth = 0
         self._open = False  # a bar is drawn and its line not yet ended
+        self._value: Any = None  # the last step's value (tiles show it)
         self.lines = 0  # log lines written
 
     # -- counting ----------------------------------------------------------
@@ -93,6 +98,11 @@ class Progress:
         """
         n_tiles = getattr(state, "n_tiles", 1)
         tile = getattr(state, "tile", n_tiles - 1)
+        octave_tiles = tuple(getattr(state, "octave_tiles", ()) or ())
+        if octave_tiles:  # octaves of different sizes have different counts
+            before = sum(octave_tiles[: state.octave]) * state.n_steps
+            done = before + state.step * n_tiles + tile + 1
+            return done, sum(octave_tiles) * state.n_steps
         per_octave = state.n_steps * n_tiles
         done = state.octave * per_octave + state.step * n_tiles + tile + 1
         return done, state.n_octaves * per_octave
@@ -132,13 +142,15 @@ class Progress:
 
     def _where(self, state: Any) -> str:
         frame = f"frame {self.run + 1}/{self.runs}  " if self.runs > 1 else ""
-        return f"{frame}octave {state.octave + 1}/{state.n_octaves}"
+        n_tiles = getattr(state, "n_tiles", 1)
+        tiles = f"  tile {state.tile + 1}/{n_tiles}" if n_tiles > 1 else ""
+        return f"{frame}octave {state.octave + 1}/{state.n_octaves}{tiles}"
 
     def _line(self, state: Any, value: Any, now: float) -> str:
         pct = 100 * self.done // max(self.total, 1)
         return (
             f"{self.label}: {pct:3d}%  {self.done}/{self.total}  {self._where(state)}"
-            f"  value {float(value):.3g}  {self._stats(now)}"
+            f"  {_value(value)}  {self._stats(now)}"
         )
 
     def _draw_bar(self, state: Any, value: Any, now: float) -> None:
@@ -147,7 +159,7 @@ class Progress:
         pct = 100 * self.done // max(self.total, 1)
         self._write(
             f"\r{self.label} [{bar}] {pct:3d}%  {self.done}/{self.total}  "
-            f"{self._where(state)}  value {float(value):.3g}  {self._stats(now)}\x1b[K"
+            f"{self._where(state)}  {_value(value)}  {self._stats(now)}\x1b[K"
         )
         self._open = True
         if self.done >= self.total:
@@ -173,7 +185,13 @@ class Progress:
 
     @hookimpl
     def inceptionism_step_end(self, net, state, x, value):
+        self._value = value
         self.update(state, value)
+
+    @hookimpl
+    def inceptionism_tile_end(self, net, state):
+        if state.tile + 1 < state.n_tiles:  # the last one ends the step
+            self.update(state, self._value)
 
 
 #: The name of :class:`Progress` before it followed whole jobs.

@@ -17,8 +17,10 @@ pixel for pixel on the same device (the work is done by
 reproduce exactly it refuses with one sentence (:class:`ReplayError`): an
 input or guide whose SHA-1 changed, other weights, an image size that no
 longer matches, a recipe without a seed, or settings this version does not
-know. ``tiling`` and ``batch`` are reserved for the capabilities that will
-record them.
+know. ``tiling`` records the tile size of a tiled dream (``{"tile": PX,
+"halo": "exact"}``, see :mod:`inceptionism.engine.tiling_budget`) so the
+replay cuts the same tiles; ``batch`` is reserved for the capability that
+will record it.
 """
 
 from __future__ import annotations
@@ -128,7 +130,7 @@ class Recipe:
     guides: tuple[FileRef, ...] = ()
     zoom: Zoom | None = None
     stop: Stop | None = None
-    tiling: dict[str, Any] | None = None  # reserved (bounded-memory tiling)
+    tiling: dict[str, Any] | None = None  # {"tile": PX, "halo": "exact"}
     batch: dict[str, Any] | None = None  # reserved (batch runs)
     version: str = field(default_factory=version)
 

@@ -152,12 +152,19 @@ def prepare(
         raise ReplayError(f"{source} records no seed, so it cannot be re-made")
     if recipe.zoom is not None and recipe.stop is not None:
         raise ReplayError(f"{source} records both a zoom frame and a stop step")
-    for reserved in ("tiling", "batch"):
-        if getattr(recipe, reserved) is not None:
+    if recipe.batch is not None:
+        raise ReplayError(
+            f"{source} was made with batch, which inceptionism "
+            f"{version()} cannot replay; use inceptionism {recipe.version}"
+        )
+    if recipe.tiling is not None:
+        try:
+            recorded_tiling(recipe)
+        except (TypeError, ValueError, KeyError):
             raise ReplayError(
-                f"{source} was made with {reserved}, which inceptionism "
+                f"{source} records tiling {recipe.tiling!r}, which inceptionism "
                 f"{version()} cannot replay; use inceptionism {recipe.version}"
-            )
+            ) from None
     path = Path(inp) if inp is not None else recipe.input.locate()
     input_ref = _check_file(recipe.input, path, "image", source)
     recorded = {Path(g.path): g for g in recipe.guides}
@@ -243,6 +250,23 @@ class _StopAt:
             raise _Stopped
 
 
+def recorded_tiling(recipe: Recipe) -> Any:
+    """The recorded tiling (``{"tile": PX, "halo": "exact"|"auto"|PX}``) as a
+    :class:`~inceptionism.engine.tiling_budget.Tiling`, None when the output
+    was dreamed untiled; ValueError for a tiling this version does not know."""
+    from inceptionism.engine.tiling_budget import Tiling
+
+    t = recipe.tiling
+    if t is None:
+        return None
+    if set(t) != {"tile", "halo"}:
+        raise ValueError(f"unknown tiling {t!r}")
+    tile = t["tile"]
+    if isinstance(tile, bool) or not isinstance(tile, int):
+        raise ValueError(f"bad tile size {tile!r}")
+    return Tiling(tile=tile, halo=t["halo"])
+
+
 def render(job: Job, *, pm: Any = None, observers: Iterable[Any] = ()) -> Any:
     """Run ``job.recipe``: the image (float32 (H, W, 3) RGB), or for a zoom
     animation (``zoom.frame is None``) the list of frames."""
@@ -254,14 +278,18 @@ def render(job: Job, *, pm: Any = None, observers: Iterable[Any] = ()) -> Any:
         count = r.zoom.frames if r.zoom.frame is None else r.zoom.frame + 1
         frames = list(
             zoom_frames(job.net, job.rgb, count, r.zoom.scale, r.config, pm=pm,
-                        observers=observers)
+                        observers=observers, tiling=recorded_tiling(r))
         )  # fmt: skip
         return frames if r.zoom.frame is None else frames[-1]
     if r.stop is None:
-        return run(job.net, job.rgb, r.config, pm=pm, observers=observers)
+        return run(
+            job.net, job.rgb, r.config, pm=pm, observers=observers,
+            tiling=recorded_tiling(r),
+        )  # fmt: skip
     stopper = _StopAt(r.stop)
     try:
-        run(job.net, job.rgb, r.config, pm=pm, observers=[*observers, stopper])
+        run(job.net, job.rgb, r.config, pm=pm, observers=[*observers, stopper],
+            tiling=recorded_tiling(r))  # fmt: skip
     except _Stopped:
         return stopper.image
     raise ReplayError(

@@ -44,9 +44,16 @@ class Objective:
 
     Objectives compose like numbers (as in lucid's ``objectives.py``):
     ``a + b``, ``a - b``, ``2.0 * a``, ``sum([a, b])``.
+
+    ``pointwise`` (default False) promises that the value is a sum over blob
+    positions and each position's gradient depends on that position's
+    values alone, so that tiled dreaming (:mod:`inceptionism.engine.tiling`)
+    may evaluate it on each tile's share of the blobs and add the values;
+    otherwise tiling first assembles the whole blobs (one more forward pass).
     """
 
     layers: tuple[str, ...] = ()
+    pointwise: bool = False
 
     def __init__(self, layers=()):
         self.layers = tuple(layers)
@@ -106,6 +113,7 @@ class Sum(Objective):
             raise ValueError(f"objective weight must be a finite number, got {bad[0]}")
         self.terms = tuple(flat_terms)
         self.weights = tuple(flat_weights)
+        self.pointwise = all(t.pointwise for t in self.terms)
 
     def bind(self, net) -> None:
         for term in self.terms:
@@ -156,7 +164,9 @@ class StepState:
     network's channel order, on the image's device) and ``scale`` the pixel
     range, so the valid range of channel c is ``[-mean[c], scale - mean[c]]``.
     ``rng`` is the dream's one seeded generator. ``extras`` lets priors keep
-    per-step values (e.g. jitter's shift) without module state.
+    per-step values (e.g. jitter's shift) without module state. A tiled step
+    sets ``tile`` / ``n_tiles`` as its tiles finish (``tile = n_tiles - 1``
+    at the step's end).
     """
 
     octave: int
@@ -167,6 +177,11 @@ class StepState:
     mean: Any
     scale: float
     extras: dict = field(default_factory=dict)
+    #: tiled dreaming: the tile just finished (0-based) of ``n_tiles`` in
+    #: this step, and every octave's tile count (empty when untiled)
+    tile: int = 0
+    n_tiles: int = 1
+    octave_tiles: tuple[int, ...] = ()
 
 
 class Prior:

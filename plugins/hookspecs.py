@@ -119,6 +119,16 @@ def inceptionism_step_end(net: Any, state: StepState, x: Any, value: Any) -> Non
 
 
 @hookspec
+def inceptionism_tile_end(net: Any, state: StepState) -> None:
+    """Called after each tile of a tiled step (bounded-memory dreaming).
+
+    ``state.tile`` is the tile just finished, 0-based, of ``state.n_tiles``
+    in this step; ``step_end`` follows the last one. Untiled dreams never
+    call it. The return value is ignored.
+    """
+
+
+@hookspec
 def inceptionism_octave_end(net: Any, state: StepState, x: Any) -> None:
     """Called after the last step of each octave.
 

@@ -56,6 +56,7 @@ class DeepDream(Objective):
     """
 
     usage = "deepdream[:LAYER]"
+    pointwise = True
 
     def __init__(self, layer: str = DEFAULT_LAYER):
         super().__init__((layer,))
@@ -161,6 +162,7 @@ class Guide(Objective):
     """
 
     usage = "guide:LAYER:IMAGE_PATH"
+    pointwise = True  # each position matches the guide on its own
 
     def __init__(self, layer: str, *image_path: str):
         super().__init__((layer,))

@@ -158,6 +158,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--overwrite", action="store_true", help="replace an existing -o output"
     )
+    _add_tiling(p)
     shown = p.add_mutually_exclusive_group()
     shown.add_argument(
         "--progress",
@@ -166,6 +167,33 @@ def add_common(p: argparse.ArgumentParser) -> None:
         "line every 5 s or 10%% once a job runs longer than 5 s)",
     )
     shown.add_argument("-q", "--quiet", action="store_true", help="no progress")
+
+
+# -- tiling (issue 11) --------------------------------------------------------
+
+
+def _add_tiling(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("memory (tiled dreaming, equal to the untiled dream)")
+    g.add_argument(
+        "--tile",
+        default="auto",
+        metavar="auto|off|PX",
+        help="cut each octave into tiles of PX pixels; auto: only when the "
+        "picture would exceed --memory (default: auto)",
+    )
+    g.add_argument(
+        "--tile-halo",
+        default="exact",
+        metavar="exact|auto|PX",
+        help="margin each tile computes beyond its interior: exact = the "
+        "receptive field's reach, equal to untiled; auto = half of it, or PX: "
+        "cheaper, approximate at tile borders (default: exact)",
+    )
+    g.add_argument(
+        "--memory",
+        metavar="SIZE",
+        help="memory budget such as 2GB (default: half the available memory)",
+    )
 
 
 DREAM_DESCRIPTION = """\

@@ -63,6 +63,31 @@ def register(subparsers) -> None:
 # -- building blocks -----------------------------------------------------------
 
 
+def _with_tiling(job: remake.Job, args: argparse.Namespace, pm: Any) -> remake.Job:
+    """``job`` with the tile size ``--tile``/``--memory`` give for its
+    picture recorded in its recipe (none when it runs untiled)."""
+    from inceptionism.engine.tiling_budget import (
+        Tiling,
+        choose_tile,
+        parse_halo,
+        parse_memory,
+        parse_tile,
+    )
+    from inceptionism.plugins.spec import parse_objective
+
+    try:
+        memory = None if args.memory is None else parse_memory(args.memory)
+    except ValueError as exc:
+        raise ValueError(f"--memory: {exc}") from None
+    halo = parse_halo(args.tile_halo)
+    config = Tiling(tile=parse_tile(args.tile), halo=halo, memory=memory)
+    objective = parse_objective(job.recipe.config.objective, pm)
+    layers = [job.net.resolve(name) for name in objective.layers]
+    hw = (int(job.rgb.shape[0]), int(job.rgb.shape[1]))
+    tile = choose_tile(job.net, hw, layers, config, objective.pointwise)
+    return _with(job, tiling=None if tile is None else {"tile": tile, "halo": halo})
+
+
 def _input_path(args) -> Path:
     if args.sample and args.input:
         raise ValueError("give either IN or --sample, not both")
@@ -130,7 +155,8 @@ def _dream_quietly(fn: Callable[[], T], hw: tuple[int, ...] | None = None) -> T:
             height, width = hw
             raise RuntimeError(
                 f"the GPU ran out of memory dreaming a {width}x{height} image: retry "
-                f"with a smaller --max-size (e.g. --max-size {max(hw) // 2}), or "
+                "with a smaller --memory (e.g. --memory 1GB: smaller tiles), a "
+                f"smaller --max-size (e.g. --max-size {max(hw) // 2}), or "
                 "--device cpu"
             ) from exc  # --debug shows CuPy's error too
     for w in caught:
@@ -162,7 +188,7 @@ def _new_job(args: argparse.Namespace, pm: Any) -> remake.Job:
     config = dream_config(args)
     inp = _input_path(args)
     model, wpath = load_named_model(args.weights, args.model, pm)
-    return remake.create(
+    job = remake.create(
         config,
         inp,
         model,
@@ -173,6 +199,7 @@ def _new_job(args: argparse.Namespace, pm: Any) -> remake.Job:
         bits=args.bits,
         pm=pm,
     )
+    return _with_tiling(job, args, pm)
 
 
 def _replay_job(args: argparse.Namespace, pm: Any) -> remake.Job:
@@ -289,7 +316,7 @@ def run_zoom(args: argparse.Namespace) -> int:
     progress = _progress(args, args.frames, label="zoom")
     gen = zoom_frames(
         job.net, job.rgb, args.frames, args.scale, job.recipe.config, pm=pm,
-        observers=[progress],
+        observers=[progress], tiling=remake.recorded_tiling(job.recipe),
     )  # fmt: skip
     try:
         for i in range(args.frames):

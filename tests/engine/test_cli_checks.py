@@ -161,7 +161,7 @@ def test_too_little_memory_is_refused_first(
 ):
     monkeypatch.setattr(preflight, "available_memory", lambda device: 2**20)
     line = run_fails(
-        "dream", picture, "-o", tmp_path / "o.png", *FAST,
+        "dream", picture, "-o", tmp_path / "o.png", *FAST, "--tile", "off",
         match="image at conv2/3x3 needs about",
     )  # fmt: skip
     assert "0.0 GiB is available; retry with --max-size" in line
@@ -179,7 +179,7 @@ def test_tight_memory_is_a_warning(run, picture, tmp_path, monkeypatch):
         preflight, "dream_bytes", lambda *a: need.append(real(*a)) or need[-1]
     )
     monkeypatch.setattr(preflight, "available_memory", tight)
-    rc, _, err = run("dream", picture, "-o", tmp_path / "o.png", *FAST)
+    rc, _, err = run("dream", picture, "-o", tmp_path / "o.png", *FAST, "--tile", "off")
     assert rc == 0, err
     assert err.startswith("inceptionism: warning: dreaming this 56x40 image")
     assert "if it fails, retry with --max-size" in err

@@ -241,7 +241,7 @@ def test_unreproducible_recipes_are_refused(cli, make, picture, tmp_path):
     r = Recipe.read(out)
     cases = {
         "seed": {"config": dataclasses.replace(r.config, seed=None)},
-        "tiling": {"tiling": {"tile": 256}},
+        "tiling": {"tiling": {"tile": 256, "halo": "seamless"}},
         "size": {"size": (20, 28)},
         "guide": {
             "config": dataclasses.replace(r.config, objective=f"guide:conv2/3x3:{out}")
@@ -249,7 +249,7 @@ def test_unreproducible_recipes_are_refused(cli, make, picture, tmp_path):
     }
     messages = {
         "seed": "records no seed",
-        "tiling": "was made with tiling, which inceptionism",
+        "tiling": "records tiling {'halo': 'seamless', 'tile': 256}, which",
         "size": "was dreamed at 28x20 but its input now loads at 56x40",
         "guide": "does not record the SHA-1 of its guide image",
     }

@@ -17,6 +17,7 @@ HOOKS = sorted(
 EVENTS = {
     "inceptionism_dream_start": ["net", "config", "rgb"],
     "inceptionism_step_end": ["net", "state", "x", "value"],
+    "inceptionism_tile_end": ["net", "state"],
     "inceptionism_octave_end": ["net", "state", "x"],
     "inceptionism_dream_end": ["net", "config", "rgb"],
 }

@@ -1,0 +1,228 @@
+"""How to tile a dream: the :class:`Tiling` settings, and the tile size a
+memory budget allows (issue 11; geometry: :mod:`inceptionism.engine.tiling`).
+
+A tiled step holds the activations of one tile's crop (its interior plus
+the halo on each side), estimated with
+:func:`inceptionism.engine.preflight.dream_bytes`, plus what stays
+full-size whatever the tiling: :data:`FULL_COPIES` copies of the image
+(input, octave bases, detail, gradient, the update, jitter's roll), the
+weights, on a CPU the process itself (:data:`PROCESS_BYTES`; the budget is
+the whole process's), and, for objectives that are not pointwise, the
+objective's whole blobs and their gradient.
+
+``tile="auto"`` leaves a picture untiled when its untiled step fits the
+budget (small pictures keep today's behaviour and speed) and otherwise
+takes the largest tile that fits. The tile chosen for the largest octave
+serves every octave (octaves no larger than it run untiled), so a recorded
+tile size replays the same plan.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from inceptionism.engine import preflight, tiling
+
+#: Image-sized arrays a dream holds besides the tile's activations (see the
+#: module docstring; octave bases count about 2 with scale 1.4).
+FULL_COPIES = 10
+#: What a CPU process holds before dreaming (interpreter, NumPy, BLAS,
+#: h5py): measured ru_maxrss of a loaded synthetic GoogLeNet, 111 MB, less
+#: its weights (27 MB).
+PROCESS_BYTES = 84 * 2**20
+#: The default budget: this share of the memory available when the dream
+#: starts (CPU: ``MemAvailable``; GPU: free device memory).
+DEFAULT_SHARE = 0.5
+#: Budget when the available memory is unknown.
+FALLBACK_BUDGET = 4 * 2**30
+
+_UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """Tiling settings of a dream.
+
+    tile : ``"auto"`` (tile only when the untiled step would exceed
+        ``memory``, with the largest tile that fits), ``"off"``, or the tile
+        interior's side in pixels (rounded down to the objective's stride).
+    halo : ``"exact"``: the receptive field's reach, so the tiled dream equals
+        the untiled one to float rounding; ``"auto"`` (half the reach) or a
+        pixel count: cheaper, approximate near tile borders (measured in
+        ``tests/engine/test_tiling.py``; jitter moves the seams every step).
+    memory : the budget in bytes; None for :data:`DEFAULT_SHARE` of what is
+        available.
+    """
+
+    tile: int | Literal["auto", "off"] = "auto"
+    halo: int | Literal["exact", "auto"] = "exact"
+    memory: int | None = None
+
+    def __post_init__(self):
+        if isinstance(self.tile, bool) or not (
+            self.tile in ("auto", "off")
+            or (isinstance(self.tile, int) and self.tile > 0)
+        ):
+            raise ValueError(
+                f"tile must be 'auto', 'off' or pixels > 0, not {self.tile!r}"
+            )
+        if isinstance(self.halo, bool) or not (
+            self.halo in ("exact", "auto")
+            or (isinstance(self.halo, int) and self.halo >= 0)
+        ):
+            raise ValueError(
+                f"tile halo must be exact, auto or pixels >= 0, not {self.halo!r}"
+            )
+
+    def halo_px(self, net, layers) -> int | None:
+        """The halo in pixels for ``layers``; None for the exact one."""
+        if self.halo == "exact":
+            return None
+        if self.halo == "auto":
+            fields = tiling.receptive_fields(net.graph, layers)
+            return max(tiling.halo(fields, layers)) // 2
+        return int(self.halo)
+        if self.memory is not None and self.memory <= 0:
+            raise ValueError(f"memory must be > 0 bytes, not {self.memory!r}")
+
+
+def parse_memory(text: str) -> int:
+    """``"2GB"``, ``"1.5G"``, ``"512MiB"``, ``"800000000"`` -> bytes (binary
+    units: 1 GB = 2**30 bytes)."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?)(?:I?B)?\s*", text, re.I)
+    if not m or float(m.group(1)) <= 0:
+        raise ValueError(
+            f"memory must be a size such as 2GB, 512MB or 1.5G, not {text!r}"
+        )
+    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+
+
+def parse_halo(text: str) -> int | Literal["exact", "auto"]:
+    """``--tile-halo exact|auto|PX``."""
+    if text in ("exact", "auto"):
+        return text  # type: ignore[return-value]
+    if text.isdigit():
+        return int(text)
+    raise ValueError(f"--tile-halo must be exact, auto or pixels, not {text!r}")
+
+
+def parse_tile(text: str) -> int | Literal["auto", "off"]:
+    """``--tile auto|off|PX``."""
+    if text in ("auto", "off"):
+        return text  # type: ignore[return-value]
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    raise ValueError(f"--tile must be auto, off or a size in pixels, not {text!r}")
+
+
+def _size(n: float) -> str:
+    """Bytes as --memory takes them, rounded up: ``1.25GB``, ``300MB``."""
+    if n >= 2**30:
+        return f"{math.ceil(n / 2**30 * 100) / 100:g}GB"
+    return f"{max(1, math.ceil(n / 2**20))}MB"
+
+
+def step_bytes(
+    net, hw: tuple[int, int], layers: list[str], tile: int | None, pointwise: bool
+) -> int:
+    """Estimated peak bytes of one step on an ``hw`` picture with tile
+    interiors of ``tile`` pixels (None: untiled, the preflight estimate)."""
+    full = FULL_COPIES * 3 * hw[0] * hw[1] * net.dtype.itemsize
+    full += sum(a.nbytes for p in net.params.values() for a in p.values())
+    full += PROCESS_BYTES if net.device == "cpu" else 0
+    if tile is None:
+        return preflight.dream_bytes(net, hw, layers) + full
+    fields = tiling.receptive_fields(net.graph, layers)
+    align = tiling.alignment(fields, layers)
+    reach = tiling.halo(fields, layers)
+    crop = (
+        min(hw[0], tile + 2 * reach[0] + align[0]),
+        min(hw[1], tile + 2 * reach[1] + align[1]),
+    )
+    need = preflight.dream_bytes(net, crop, layers) + full
+    if not pointwise:  # the whole blobs, and their gradient
+        shapes = net.shapes(hw)
+        need += 2 * net.dtype.itemsize * sum(math.prod(shapes[n]) for n in layers)
+    return need
+
+
+def budget(net, config: Tiling) -> int:
+    """The memory budget in bytes for ``config`` on ``net``'s device."""
+    if config.memory is not None:
+        return config.memory
+    have = preflight.available_memory(net.device)
+    return FALLBACK_BUDGET if have is None else int(DEFAULT_SHARE * have)
+
+
+def choose_tile(
+    net, hw: tuple[int, int], layers: Iterable[str], config: Tiling, pointwise: bool
+) -> int | None:
+    """The tile interior (pixels) for dreaming an ``hw`` picture at ``layers``
+    (resolved names), or None for untiled.
+
+    Raises ValueError for a tile smaller than the halo (each tile would
+    compute mostly its neighbours' pixels) and for a budget too small for
+    the smallest useful tile, naming the minimum.
+    """
+    layers = list(dict.fromkeys(layers))
+    if config.tile == "off":
+        return None
+    fields = tiling.receptive_fields(net.graph, layers)
+    align = max(tiling.alignment(fields, layers))
+    reach = max(tiling.halo(fields, layers))
+    smallest = max(align, -(-reach // align) * align)
+    if isinstance(config.tile, int):
+        if config.tile < reach:
+            raise ValueError(
+                f"a tile of {config.tile} px is smaller than the halo of "
+                f"{', '.join(layers)} ({reach} px each side): each tile would "
+                f"compute mostly its neighbours' pixels; use --tile {smallest} "
+                "or more, or --tile auto"
+            )
+        return config.tile if config.tile < max(hw) else None
+    limit = budget(net, config)
+    if step_bytes(net, hw, layers, None, pointwise) <= limit:
+        return None
+    least = step_bytes(net, hw, layers, smallest, pointwise)
+    if least > limit:
+        raise ValueError(
+            f"a memory budget of {_size(limit)} is too small to dream this "
+            f"{hw[1]}x{hw[0]} picture at {', '.join(layers)}: the smallest useful "
+            f"tile ({smallest} px) needs about {_size(least)}; give --memory "
+            f"{_size(least)} or more, or a smaller --max-size"
+        )
+    lo, hi = smallest // align, -(-max(hw) // align)  # in units of align
+    while lo < hi:  # the largest tile that fits
+        mid = (lo + hi + 1) // 2
+        if step_bytes(net, hw, layers, mid * align, pointwise) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo * align
+
+
+def tile_plans(net, octaves, layers, config, pointwise) -> list:
+    """Each octave's tiles (:func:`inceptionism.engine.tiling.plan`, empty
+    tiles left out), or None where it runs untiled (``config``: a
+    :class:`Tiling` or a tile size): the tile size is chosen
+    once, for the largest octave
+    (:func:`~inceptionism.engine.tiling_budget.choose_tile`), and every
+    octave larger than it is cut into tiles of that size."""
+    config = config if isinstance(config, Tiling) else Tiling(tile=config)
+    largest = max((tuple(b.shape[-2:]) for b in octaves), key=lambda hw: hw[0] * hw[1])
+    tile = choose_tile(net, largest, layers, config, pointwise)
+    halo = config.halo_px(net, layers)
+    out = []
+    for base in octaves:
+        hw = (int(base.shape[-2]), int(base.shape[-1]))
+        tiles = (
+            None
+            if tile is None or max(hw) <= tile
+            else tiling.plan(net.graph, hw, layers, tile, halo)
+        )
+        out.append([t for t in tiles if not t.empty] if tiles else None)
+    return out

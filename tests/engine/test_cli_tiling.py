@@ -1,0 +1,126 @@
+"""``--tile``, ``--tile-halo``, ``--memory``: tiled dreams from the CLI, their
+recipes and replays, and the one-line refusals (issue 11)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inceptionism.engine import tiling_budget
+from inceptionism.engine.image import load_image
+from inceptionism.engine.recipe import Recipe
+from tests.engine.test_cli_dream import FAST, cli, fails
+
+#: conv2/3x3: stride 4, halo 8 px each side; the 56x40 picture of two
+#: octaves (56x40, 43x31) is cut into 16-pixel tiles.
+TILED = [*FAST, "--octaves", "2", "--octave-scale", "1.3"]
+
+
+@pytest.fixture
+def run(capsys, googlenet_h5):
+    def call(*argv):
+        rc, out, err = cli(capsys, *argv, "--weights", googlenet_h5)
+        assert rc == 0, err
+        return out, err
+
+    return call
+
+
+@pytest.fixture
+def wide(tmp_path):
+    """320x240: conv2/3x3 estimated at 185 MB untiled, 120-125 MB in tiles
+    of 8-64 px (the process and weights count 111 MB of it)."""
+    a = np.random.default_rng(5).integers(0, 256, size=(240, 320, 3), dtype=np.uint8)
+    path = tmp_path / "wide.png"
+    Image.fromarray(a).save(path)
+    return path
+
+
+@pytest.fixture
+def run_fails(capsys, googlenet_h5):
+    return lambda *argv, match: fails(
+        capsys, *argv, "--weights", googlenet_h5, match=match
+    )
+
+
+def test_tiled_dream_equals_untiled_and_replays(run, picture, tmp_path):
+    plain, tiled, again = (tmp_path / f"{n}.png" for n in ("plain", "tiled", "again"))
+    run("dream", picture, "-o", plain, *TILED, "--tile", "off")
+    run("dream", picture, "-o", tiled, *TILED, "--tile", "16")
+    assert Recipe.read(plain).tiling is None
+    assert Recipe.read(tiled).tiling == {"tile": 16, "halo": "exact"}
+    a, b = load_image(plain), load_image(tiled)
+    assert np.abs(a - b).max() <= 1  # float32 rounding may move a level
+    run("dream", "--replay", tiled, "-o", again)
+    assert np.array_equal(load_image(again), b)
+    assert Recipe.read(again).tiling == {"tile": 16, "halo": "exact"}
+
+
+def test_auto_tiles_only_above_the_budget(run, wide, tmp_path):
+    small, big = tmp_path / "small.png", tmp_path / "big.png"
+    run("dream", wide, "-o", small, *TILED)  # default budget: untiled
+    assert Recipe.read(small).tiling is None
+    run("dream", wide, "-o", big, *TILED, "--memory", "150MB")
+    tile = Recipe.read(big).tiling["tile"]
+    assert 64 <= tile < 320 and tile % 4 == 0
+
+
+@pytest.mark.parametrize(
+    "flag, value, match",
+    [
+        ("--memory", "lots", "--memory: memory must be a size such as 2GB"),
+        ("--memory", "0GB", "--memory: memory must be a size"),
+        ("--tile", "big", "--tile must be auto, off or a size in pixels, not"),
+        ("--tile", "0", "--tile must be auto, off or a size in pixels, not"),
+        ("--tile", "4", "a tile of 4 px is smaller than the halo of conv2/3x3 (8 px"),
+        ("--memory", "64KB", "the smallest useful tile (8 px) needs about"),
+        ("--tile-halo", "wide", "--tile-halo must be exact, auto or pixels, not"),
+    ],
+    ids=[
+        "memory-word",
+        "memory-zero",
+        "tile-word",
+        "tile-zero",
+        "halo",
+        "budget",
+        "halo-word",
+    ],  # fmt: skip
+)
+def test_bad_tiling_is_refused_in_one_line(run_fails, picture, tmp_path, flag, value,
+                                           match):  # fmt: skip
+    out = tmp_path / "o.png"
+    line = run_fails("dream", picture, "-o", out, *TILED, flag, value, match=match)
+    if value == "64KB":
+        assert "give --memory " in line and "MB or more" in line
+    assert not out.exists()
+
+
+def test_the_minimum_budget_named_is_enough(run, run_fails, wide, tmp_path):
+    line = run_fails("dream", wide, "-o", tmp_path / "o.png", *TILED,
+                     "--memory", "64KB", match="give --memory")  # fmt: skip
+    minimum = line.split("give --memory ")[1].split()[0]
+    ok = tmp_path / "ok.png"  # the tile is chosen and checked; no steps to run
+    run("dream", wide, "-o", ok, *TILED, "--memory", minimum, "--steps", "0")
+    assert Recipe.read(ok).tiling["tile"] >= 8
+
+
+def test_a_cheaper_halo_is_recorded_and_replayed(run, picture, tmp_path):
+    out, again = tmp_path / "auto.png", tmp_path / "again.png"
+    run("dream", picture, "-o", out, *TILED, "--tile", "16", "--tile-halo", "auto")
+    assert Recipe.read(out).tiling == {"tile": 16, "halo": "auto"}
+    run("dream", "--replay", out, "-o", again)
+    assert np.array_equal(load_image(again), load_image(out))
+
+
+def test_zoom_frames_record_the_tiling(run, picture, tmp_path):
+    run("zoom", picture, "-o", tmp_path / "z", *FAST, "--frames", "2", "--tile", "16")
+    assert Recipe.read(tmp_path / "z" / "frame-0001.png").tiling["tile"] == 16
+
+
+@pytest.mark.parametrize(
+    "text, n",
+    [("2GB", 2 * 2**30), ("1.5G", 3 * 2**29), ("512MiB", 2**29), ("800", 800)],
+)
+def test_parse_memory(text, n):
+    assert tiling_budget.parse_memory(text) == n
