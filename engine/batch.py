@@ -54,6 +54,8 @@ class Spec:
     device: str = "cpu"
     bits: int = 8
     overwrite: bool = False
+    #: a :class:`~inceptionism.engine.tiling_budget.Tiling`; None: untiled
+    tiling: Any = None
 
 
 @dataclass
@@ -144,6 +146,8 @@ def _dream_file(inp: Path, out: Path | None, spec: Spec, pm: Any) -> Outcome:
         spec.config, inp, net.model, wpath, mean=spec.mean, max_size=spec.max_size,
         device=spec.device, bits=spec.bits, pm=pm, net=net, weights_sha1=sha1,
     )  # fmt: skip
+    if spec.tiling is not None:  # the tile size depends on each picture's size
+        job = remake.with_tiling(job, spec.tiling, pm)
     preflight.check_job(job, pm)
     result = remake.render(job, pm=pm)
     if out is None:

@@ -250,6 +250,23 @@ class _StopAt:
             raise _Stopped
 
 
+def with_tiling(job: Job, config: Any, pm: Any = None) -> Job:
+    """``job`` with the tile size that ``config`` (a
+    :class:`~inceptionism.engine.tiling_budget.Tiling`) gives its picture
+    recorded in its recipe (none when it runs untiled)."""
+    from inceptionism.engine.tiling_budget import choose_tile
+    from inceptionism.plugins.spec import parse_objective
+
+    objective = parse_objective(job.recipe.config.objective, pm)
+    layers = [job.net.resolve(name) for name in objective.layers]
+    hw = (int(job.rgb.shape[0]), int(job.rgb.shape[1]))
+    tile = choose_tile(job.net, hw, layers, config, objective.pointwise)
+    tiling = None if tile is None else {"tile": tile, "halo": config.halo}
+    return dataclasses.replace(
+        job, recipe=dataclasses.replace(job.recipe, tiling=tiling)
+    )
+
+
 def recorded_tiling(recipe: Recipe) -> Any:
     """The recorded tiling (``{"tile": PX, "halo": "exact"|"auto"|PX}``) as a
     :class:`~inceptionism.engine.tiling_budget.Tiling`, None when the output

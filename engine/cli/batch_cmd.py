@@ -172,7 +172,7 @@ class _Report:
 
 
 def run_batch(args: argparse.Namespace) -> int:
-    from inceptionism.engine.cli.dream_cmd import dream_config
+    from inceptionism.engine.cli.dream_cmd import dream_config, tiling_settings
 
     for name, flag in _FORBIDDEN:
         if getattr(args, name, None):
@@ -190,6 +190,7 @@ def run_batch(args: argparse.Namespace) -> int:
         weights=None if args.weights is None else str(Path(args.weights).resolve()),
         model=args.model, mean=args.mean, max_size=args.max_size,
         device=args.device or "cpu", bits=args.bits, overwrite=args.overwrite,
+        tiling=tiling_settings(args),
     )  # fmt: skip
     names = {str(p): str(p) for p in inputs}
     if args.scheduler:  # workers may run elsewhere: absolute paths
@@ -223,7 +224,7 @@ def run_batch(args: argparse.Namespace) -> int:
 def _run_sweep(args: argparse.Namespace, inputs: list[Path], folder: Path) -> int:
     """``--sweep``: one input over a grid, then its contact sheet."""
     from inceptionism.engine import sweep
-    from inceptionism.engine.cli.dream_cmd import dream_config
+    from inceptionism.engine.cli.dream_cmd import dream_config, tiling_settings
     from inceptionism.engine.image import load_image, save_image
 
     if len(inputs) != 1 or args.scheduler:
@@ -238,6 +239,7 @@ def _run_sweep(args: argparse.Namespace, inputs: list[Path], folder: Path) -> in
         weights=None if args.weights is None else str(Path(args.weights).resolve()),
         model=args.model, mean=args.mean, max_size=args.max_size,
         device=args.device or "cpu", bits=args.bits, overwrite=args.overwrite,
+        tiling=tiling_settings(args),
     )  # fmt: skip
     report = _Report(args.quiet, {}, by_output=True)
     batch.loaded_net(spec)

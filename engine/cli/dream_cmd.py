@@ -63,29 +63,28 @@ def register(subparsers) -> None:
 # -- building blocks -----------------------------------------------------------
 
 
-def _with_tiling(job: remake.Job, args: argparse.Namespace, pm: Any) -> remake.Job:
-    """``job`` with the tile size ``--tile``/``--memory`` give for its
-    picture recorded in its recipe (none when it runs untiled)."""
+def tiling_settings(args: argparse.Namespace) -> Any:
+    """The :class:`~inceptionism.engine.tiling_budget.Tiling` that ``--tile``,
+    ``--tile-halo`` and ``--memory`` ask for."""
     from inceptionism.engine.tiling_budget import (
         Tiling,
-        choose_tile,
         parse_halo,
         parse_memory,
         parse_tile,
     )
-    from inceptionism.plugins.spec import parse_objective
 
     try:
         memory = None if args.memory is None else parse_memory(args.memory)
     except ValueError as exc:
         raise ValueError(f"--memory: {exc}") from None
     halo = parse_halo(args.tile_halo)
-    config = Tiling(tile=parse_tile(args.tile), halo=halo, memory=memory)
-    objective = parse_objective(job.recipe.config.objective, pm)
-    layers = [job.net.resolve(name) for name in objective.layers]
-    hw = (int(job.rgb.shape[0]), int(job.rgb.shape[1]))
-    tile = choose_tile(job.net, hw, layers, config, objective.pointwise)
-    return _with(job, tiling=None if tile is None else {"tile": tile, "halo": halo})
+    return Tiling(tile=parse_tile(args.tile), halo=halo, memory=memory)
+
+
+def _with_tiling(job: remake.Job, args: argparse.Namespace, pm: Any) -> remake.Job:
+    """``job`` with the tile size ``--tile``/``--memory`` give for its
+    picture recorded in its recipe (none when it runs untiled)."""
+    return remake.with_tiling(job, tiling_settings(args), pm)
 
 
 def _input_path(args) -> Path:

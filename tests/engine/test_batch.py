@@ -110,6 +110,21 @@ def test_folder_same_pictures_as_one_at_a_time(run, photos, tmp_path):
     np.testing.assert_array_equal(load_image(alone), load_image(out / names[1]))
 
 
+def test_tiling_options_reach_every_picture(run, photos, tmp_path):
+    from inceptionism.engine.recipe import Recipe
+
+    out = tmp_path / "out"
+    assert run("dream", photos, "-o", out, "--tile", "16", *FAST)[0] == 0
+    for i in range(3):
+        assert Recipe.read(out / f"p{i}-dream.png").tiling == {
+            "tile": 16,
+            "halo": "exact",
+        }
+    alone = tmp_path / "alone.png"
+    assert run("dream", photos / "p0.png", "-o", alone, "--tile", "16", *FAST)[0] == 0
+    np.testing.assert_array_equal(load_image(alone), load_image(out / "p0-dream.png"))
+
+
 def test_recipe_per_output_replays(run, capsys, photos, tmp_path):
     from tests.engine.test_cli_dream import cli
 
