@@ -92,7 +92,6 @@ def _check_params(p: Params) -> None:
 
 
 def output_shapes(in_shapes: tuple[Shape, ...], params: Params) -> tuple[Shape, ...]:
-    _check_params(params)
     shape = single(in_shapes, "LRN")
     if len(shape) != 4:
         raise ValueError(f"LRN: expected a 4-d shape (N, C, H, W), got {shape}")
@@ -171,7 +170,6 @@ def forward(
     """Normalise ``x`` (N, C, H, W); returns ``(y,)`` (same shape and dtype), ctx."""
     x = single(xs, "LRN")
     no_weights(weights, "LRN")
-    _check_params(params)
     xp = get_array_module(x)
     check_rank(x, 4, "LRN")
     if x.dtype.kind != "f":

@@ -95,7 +95,6 @@ def _check_params(p: Params) -> None:
 
 def _window(in_shape: Shape, p: Params) -> Window:
     """The resolved window for an input shape (N, C, H, W)."""
-    _check_params(p)
     hw = (int(in_shape[2]), int(in_shape[3]))
     if p.global_pooling:
         return Window(hw, (1, 1), (0, 0), (1, 1))
