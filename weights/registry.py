@@ -10,6 +10,7 @@ to convert a hand-downloaded file instead.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -20,7 +21,11 @@ from inceptionism.weights.topologies import BUILDERS
 #: Shipped label files (weights/data/) and their SHA-1, checked on load.
 LABEL_FILES: dict[str, str] = {
     "ilsvrc12_synset_words.txt": "96513e4e2e91177212128d8a6d28b02786bbb66c",
+    "categories_places365.txt": "d439a8ef556587cffa2052de0161dd3749b0adc7",
+    "categoryIndex_places205.csv": "be2293cffc3c0979d41924009fc9bd60dda04857",
 }
+#: An MIT Places label line: ``/a/apartment_building/outdoor 8``.
+_PLACES_LINE = re.compile(r"^/[a-z]/(\S+) (\d+)$")
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,11 @@ class ModelSpec:
 
 
 def read_label_file(name: str) -> tuple[str, ...]:
-    """Lines of a shipped label file, verified against ``LABEL_FILES``."""
+    """Class names of a shipped label file, verified against ``LABEL_FILES``
+    (its sources: ``weights/data/SOURCES.md``). A line is a class name as it
+    is, except the MIT Places form ``/a/apartment_building/outdoor 8``,
+    which gives ``apartment_building/outdoor`` (its index must be its line
+    number)."""
     files = resources.files("inceptionism.weights").joinpath("data")
     data = files.joinpath(name).read_bytes()  # (one name per call: Python 3.10)
     want = LABEL_FILES.get(name)
@@ -77,7 +86,18 @@ def read_label_file(name: str) -> tuple[str, ...]:
         raise ValueError(
             f"label file {name} is damaged (SHA-1 mismatch); reinstall inceptionism"
         )
-    return tuple(line for line in data.decode("utf-8").splitlines() if line.strip())
+    lines = [line for line in data.decode("utf-8").splitlines() if line.strip()]
+    return tuple(_class_name(line, i, name) for i, line in enumerate(lines))
+
+
+def _class_name(line: str, index: int, where: str) -> str:
+    m = _PLACES_LINE.match(line.strip())
+    if m is None:
+        return line
+    if int(m.group(2)) != index:
+        raise ValueError(f"label file {where}: line {index + 1} has index "
+                         f"{m.group(2)}, not {index}")  # fmt: skip
+    return m.group(1)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -91,29 +111,35 @@ MODELS: dict[str, ModelSpec] = {
         graph=BUILDERS["bvlc_googlenet"],
         description="BVLC GoogLeNet, ILSVRC-2012 (1000 classes); the DeepDream net",
     ),
-    # MIT Places205 GoogLeNet (Zhou et al. 2014). The model zoo ships it as a
-    # tarball whose caffemodel is googlelet_places205_train_iter_2400000;
-    # no published checksum is known to us.
+    # MIT Places205 GoogLeNet (Zhou et al. 2014, "Learning deep features for
+    # scene recognition using Places database"). The model zoo ships it as a
+    # tarball whose caffemodel is googlelet_places205_train_iter_2400000
+    # (deploy_places205.protxt: BVLC GoogLeNet's layer names, a 205-way
+    # loss3/classifier); no published checksum is known to us, so `fetch`
+    # refuses it and `convert --model googlenet_places205` takes it by hand.
     "googlenet_places205": ModelSpec(
         name="googlenet_places205",
         url="http://places.csail.mit.edu/model/googlenet_places205.tar.gz",
         sha1=None,
         size=None,
         mean=(105.417, 113.753, 116.047),
-        labels=None,
+        labels="categoryIndex_places205.csv",
         graph=BUILDERS["googlenet_places205"],
         description="GoogLeNet trained on MIT Places205 scenes (205 classes)",
         filename="googlenet_places205.tar.gz",
         archive=True,
     ),
-    # CSAILVision/places365 README link; no published checksum is known to us.
+    # CSAILVision/places365 (Zhou et al. 2017, "Places: a 10 million image
+    # database for scene recognition"): deploy_googlenet_places365.prototxt
+    # has BVLC GoogLeNet's layer names and a 365-way loss3/classifier; the
+    # README's link, no published checksum known to us (fetch refuses).
     "googlenet_places365": ModelSpec(
         name="googlenet_places365",
         url="http://places2.csail.mit.edu/models_places365/googlenet_places365.caffemodel",
         sha1=None,
         size=None,
         mean=(104.051, 112.514, 116.676),
-        labels=None,
+        labels="categories_places365.txt",
         graph=BUILDERS["googlenet_places365"],
         description="GoogLeNet trained on MIT Places365 scenes (365 classes)",
     ),
