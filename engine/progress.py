@@ -54,6 +54,7 @@ class Progress:
         output (log lines from the start when not a terminal); False: nothing.
     runs : dreams in the job (``zoom``: frames).
     label : first word of each line.
+    unit : what one of the ``runs`` is called (``frame``; ``channel``).
     interval : seconds between log lines (and of silence before the first
         one when ``enabled`` is None).
     clock : monotonic seconds (tests pass a fake one).
@@ -69,6 +70,7 @@ class Progress:
         runs: int = 1,
         interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        unit: str = "frame",
     ):
         self.stream = sys.stderr if stream is None else stream
         if force:
@@ -78,6 +80,7 @@ class Progress:
         self.enabled = enabled is not False
         self.quiet_start = enabled is None and not self.tty
         self.label, self.runs, self.interval, self.clock = label, runs, interval, clock
+        self.unit = unit
         self.run = -1  # index of the dream in progress
         self.done = self.total = 0
         self._t0 = self._last_line = 0.0
@@ -141,7 +144,7 @@ class Progress:
         return f"{speed}  ETA {_clock(eta)}"
 
     def _where(self, state: Any) -> str:
-        frame = f"frame {self.run + 1}/{self.runs}  " if self.runs > 1 else ""
+        frame = f"{self.unit} {self.run + 1}/{self.runs}  " if self.runs > 1 else ""
         n_tiles = getattr(state, "n_tiles", 1)
         tiles = f"  tile {state.tile + 1}/{n_tiles}" if n_tiles > 1 else ""
         return f"{frame}octave {state.octave + 1}/{state.n_octaves}{tiles}"

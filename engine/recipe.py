@@ -164,6 +164,12 @@ class Recipe:
     def from_dict(cls, d: dict[str, Any], where: str = "recipe") -> Recipe:
         """Inverse of :meth:`to_dict`; :class:`ReplayError` names what is wrong."""
         d = dict(d)
+        if "atlas" in d or "channel" in d:  # engine/atlas*.py write these
+            raise ReplayError(
+                f"{where} is an atlas sheet or a cached channel render, not one "
+                "dream; replay a single image from the atlas folder, or run "
+                "`inceptionism atlas` again (it reuses what is there)"
+            )
         made_by = d.pop("inceptionism", "unknown")
         names = {f.name for f in dataclasses.fields(cls)} - {"version"}
         unknown = sorted(set(d) - names)

@@ -7,7 +7,8 @@ combination (the product, first key slowest) with a label naming its
 values; :func:`run_sweep` dreams each as a batch task
 (:func:`inceptionism.engine.batch.dream_task`: the net loaded once, outputs
 atomic, existing ones skipped); :func:`contact_sheet` lays the results out
-in a grid, one row per value of the first key, labelled.
+in a grid, one row per value of the first key, labelled (it lives in
+:mod:`inceptionism.engine.sheet`, shared with the atlas).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from inceptionism.engine.batch import Outcome, Spec, dream_task
 from inceptionism.engine.dream import DreamConfig
+from inceptionism.engine.sheet import contact_sheet
+
+__all__ = ["KEYS", "contact_sheet", "file_name", "grid", "parse", "run_sweep"]
 
 #: Sweepable keys: the DreamConfig field each sets and how a value is read.
 KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
@@ -87,26 +89,3 @@ def run_sweep(
         if on_done is not None:
             on_done(outcomes[-1], len(outcomes), len(cells))
     return outcomes
-
-
-def contact_sheet(
-    images: Sequence[np.ndarray | None], labels: Sequence[str], columns: int
-) -> np.ndarray:
-    """The images (uint8 or float (H, W, 3), same size; None: a grey tile) in
-    rows of ``columns``, each with its label beneath, on white."""
-    from PIL import Image, ImageDraw
-
-    h, w = next(i.shape[:2] for i in images if i is not None)
-    pad, text = 4, 14
-    rows = -(-len(images) // columns)
-    sheet = Image.new("RGB", (columns * (w + pad) + pad,
-                              rows * (h + text + pad) + pad), "white")  # fmt: skip
-    draw = ImageDraw.Draw(sheet)
-    for i, (image, label) in enumerate(zip(images, labels)):
-        x = pad + (i % columns) * (w + pad)
-        y = pad + (i // columns) * (h + text + pad)
-        tile = np.full((h, w, 3), 128, np.uint8) if image is None else image
-        tile = np.clip(np.rint(np.asarray(tile, np.float64)), 0, 255)
-        sheet.paste(Image.fromarray(tile.astype(np.uint8)), (x, y))
-        draw.text((x, y + h + 1), label, fill="black")
-    return np.asarray(sheet)

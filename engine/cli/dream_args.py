@@ -60,23 +60,41 @@ def check_numbers(args: argparse.Namespace) -> None:
             raise ValueError(f"{flag} is empty; give one (e.g. {flag} {e}) or omit it")
 
 
-def add_common(p: argparse.ArgumentParser) -> None:
+class AddSource(argparse.Action):
+    """``--model``/``--weights``/``--compare`` of a command that takes several
+    models: each appends ``(flag, value)`` to ``sources``, in command-line
+    order."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sources = list(getattr(namespace, "sources", None) or [])
+        sources.append((option_string, values))
+        namespace.sources = sources
+
+
+def add_common(p: argparse.ArgumentParser, many_models: bool = False) -> None:
+    """The options of ``dream`` and of commands built on it (``zoom``,
+    ``atlas``). ``many_models``: ``--model`` and ``--weights`` may repeat
+    (and mix), collected in ``sources`` by :class:`AddSource`."""
     p.add_argument(
         "input", nargs="?", metavar="IN", help="input image; - reads it from stdin"
     )
     p.add_argument(
         "--sample", action="store_true", help="dream on the shipped sample picture"
     )
-    src = p.add_mutually_exclusive_group()
-    src.add_argument(
-        "--model",
-        metavar="NAME",
-        help="registry model from the cache; `inceptionism weights fetch NAME` "
-        f"gets one (default: {DEFAULT_MODEL})",
-    )
-    src.add_argument(
-        "--weights", metavar="FILE", help="an inceptionism .h5 file (default: none)"
-    )
+    model_help = ("registry model from the cache; `inceptionism weights fetch "
+                  f"NAME` gets one (default: {DEFAULT_MODEL})")  # fmt: skip
+    weights_help = "an inceptionism .h5 file (default: none)"
+    if many_models:
+        p.set_defaults(sources=[], model=None, weights=None)
+        more = "; repeat (or mix with --weights) for one row per model"
+        p.add_argument("--model", metavar="NAME", action=AddSource,
+                       dest="sources", help=model_help + more)  # fmt: skip
+        p.add_argument("--weights", metavar="FILE", action=AddSource,
+                       dest="sources", help=weights_help + more)  # fmt: skip
+    else:
+        src = p.add_mutually_exclusive_group()
+        src.add_argument("--model", metavar="NAME", help=model_help)
+        src.add_argument("--weights", metavar="FILE", help=weights_help)
     p.add_argument(
         "--layer",
         metavar="BLOB",

@@ -1,0 +1,266 @@
+"""Layer atlases (issue 15): one picture dreamed at many layers, to choose a
+layer by looking, optionally for several models side by side.
+
+:func:`plan` makes one :class:`Cell` per (model, layer): the base
+:class:`~inceptionism.engine.dream.DreamConfig` with a DeepDream objective
+at that layer (every other option — octaves, steps, seed, priors, and what
+later versions add — is the base's, so new dream options reach the atlas by
+themselves). :func:`run` dreams the cells as batch tasks
+(:func:`inceptionism.engine.batch.dream_task`, each cell with its own spec;
+in this process or on Dask), each single image written with its recipe
+into a folder; a rerun skips singles already there after checking that
+their recipes are the cells' (:func:`check_existing`). :func:`sheet` lays
+them out with :func:`inceptionism.engine.sheet.contact_sheet`: a row per
+model, each picture labelled with its layer, channel count and whether it
+is the convolution's pre-ReLU value, the dream's parameters as the title;
+:func:`sheet_recipe` is what the sheet embeds.
+
+:data:`DEFAULT_LAYERS`: a representative layer per GoogLeNet stage, conv2
+to inception_5b; where the ReLU changes what is dreamed (the 1x1 reductions
+and conv2, which the notebook's ``inception_3b/5x5_reduce`` made famous)
+both the pre-ReLU convolution and its ``relu_`` blob are shown; an
+inception module's ``output`` is a concat of ReLU outputs, so it has one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inceptionism.engine import batch, sweep
+from inceptionism.engine.dream import DreamConfig
+
+DEFAULT_LAYERS = (
+    "conv2/3x3_reduce",
+    "conv2/3x3",
+    "conv2/relu_3x3",
+    "inception_3a/output",
+    "inception_3b/5x5_reduce",
+    "inception_3b/relu_5x5_reduce",
+    "inception_3b/output",
+    "inception_4a/output",
+    "inception_4b/output",
+    "inception_4c/output",
+    "inception_4d/output",
+    "inception_4e/output",
+    "inception_5a/output",
+    "inception_5b/output",
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One model of the atlas: a weight file, or a registry model's cached
+    file. ``name`` labels its row and its singles' file names."""
+
+    weights: str | None = None
+    model: str | None = None
+    name: str = ""
+
+    def spec(self, base: batch.Spec) -> batch.Spec:
+        return dataclasses.replace(base, weights=self.weights, model=self.model)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One dream of the atlas: ``source`` (index) at ``layer``, into ``out``."""
+
+    source: int
+    layer: str
+    config: DreamConfig
+    out: Path
+
+
+def name_sources(sources: Sequence[Source]) -> list[Source]:
+    """Sources with distinct names: the model's, or the weight file's stem;
+    ``-2``, ``-3`` appended to repeats."""
+    named: list[Source] = []
+    for s in sources:
+        base = s.name or s.model or Path(str(s.weights)).stem
+        name, n = base, 1
+        while name in {x.name for x in named}:
+            n += 1
+            name = f"{base}-{n}"
+        named.append(dataclasses.replace(s, name=name))
+    return named
+
+
+def all_layers(net: Any, hw: tuple[int, int]) -> list[str]:
+    """Every blob with channels and a spatial size at this input size (the
+    ``--all`` atlas), input excluded, in network order."""
+    shapes = net.shapes(hw)
+    return [n for n in net.blob_names[1:] if len(shapes.get(n, ())) == 4]
+
+
+def describe(net: Any, layer: str, hw: tuple[int, int]) -> str:
+    """``"192 ch, pre-ReLU"``: channels at this size, and whether the blob is
+    a convolution's value before its in-place ReLU."""
+    shape = net.shapes(hw).get(layer)
+    text = f"{shape[1]} ch" if shape and len(shape) > 1 else "empty at this size"
+    node = net.graph.nodes.get(layer)
+    if node is not None and node.type == "Convolution":
+        relu = [
+            n
+            for n in net.graph.nodes.values()
+            if n.type == "ReLU" and n.inputs == (layer,)
+        ]
+        if relu:
+            text += ", pre-ReLU"
+    return text
+
+
+def plan(
+    inp: Path,
+    folder: Path,
+    sources: Sequence[Source],
+    layers: Sequence[str],
+    base: DreamConfig,
+) -> list[Cell]:
+    """The cells, model by model (rows), layer by layer (columns)."""
+    cells = []
+    for i, source in enumerate(sources):
+        for label, config in sweep.grid(base, {"layer": list(layers)}):
+            if len(sources) > 1:
+                label = f"model={source.name} {label}"
+            out = folder / sweep.file_name(inp.stem, label)
+            layer = config.objective.split(":", 1)[1]
+            cells.append(Cell(i, layer, config, out))
+    return cells
+
+
+def check_existing(
+    cells: Sequence[Cell], inp_sha1: str, weights_sha1: Sequence[str], spec: Any
+) -> list[Cell]:
+    """The cells whose single image is already there, made by the same
+    recipe (so a rerun resumes); ``ValueError`` for one made otherwise."""
+    from inceptionism.engine.recipe import Recipe, ReplayError
+
+    done = []
+    for cell in cells:
+        if not cell.out.exists():
+            continue
+        try:
+            r = Recipe.read(cell.out)
+            same = (
+                r.config == cell.config
+                and r.input.sha1 == inp_sha1
+                and r.model.weights_sha1 == weights_sha1[cell.source]
+                and (r.max_size, r.mean, r.bits)
+                == (spec.max_size, spec.mean, spec.bits)
+            )
+        except (ReplayError, OSError, ValueError):
+            same = False
+        if not same:
+            raise ValueError(
+                f"{cell.out} is there but was not made with these settings; "
+                "--overwrite replaces it, or choose another -o"
+            )
+        done.append(cell)
+    return done
+
+
+def run(
+    inp: Path,
+    cells: Sequence[Cell],
+    sources: Sequence[Source],
+    spec: batch.Spec,
+    *,
+    scheduler: str | None = None,
+    on_done: Callable[[batch.Outcome, int, int], None] | None = None,
+    on_connect: Callable[[Any], None] | None = None,
+) -> list[batch.Outcome]:
+    """Dream every cell (its own spec: its model and config) as batch tasks."""
+    tasks = [
+        (inp, c.out, dataclasses.replace(sources[c.source].spec(spec), config=c.config))
+        for c in cells
+    ]
+    if scheduler is None:
+        return batch.run_here(tasks, spec, on_done)
+    from inceptionism.engine.batch_dask import run_on_dask
+
+    return run_on_dask(
+        tasks, spec, scheduler=scheduler, on_done=on_done, on_connect=on_connect
+    )
+
+
+def caption(config: DreamConfig, extra: str = "") -> str:
+    """The dream's parameters, one ``key=value`` per field but the
+    objective (each cell's layer): every field, so new ones show too."""
+    d = config.to_dict()
+    d.pop("objective", None)
+    parts = [
+        f"{k}={','.join(v) if isinstance(v, list) else v}"
+        for k, v in d.items()
+        if v not in ([], None)
+    ]
+    return " ".join(parts) + (f"  {extra}" if extra else "")
+
+
+def sheet(
+    cells: Sequence[Cell],
+    images: Sequence[np.ndarray | None],
+    sources: Sequence[Source],
+    nets: Sequence[Any],
+    hw: tuple[int, int],
+    title: str,
+    *,
+    cell: int | None = 256,
+    columns: int | None = None,
+) -> np.ndarray:
+    """The contact sheet: one row per model (several models), or rows of
+    ``columns`` (one model; default up to 5)."""
+    from inceptionism.engine.sheet import contact_sheet
+
+    labels = [f"{c.layer}\n{describe(nets[c.source], c.layer, hw)}" for c in cells]
+    per_model = len(cells) // len(sources)
+    if len(sources) > 1:
+        return contact_sheet(
+            images,
+            labels,
+            per_model,
+            title=title,
+            row_labels=[s.name for s in sources],
+            cell=cell,
+            fit_labels=True,
+        )
+    cols = columns or min(per_model, 5)
+    return contact_sheet(images, labels, cols, title=title, cell=cell, fit_labels=True)
+
+
+def sheet_recipe(
+    inp: Any,
+    models: Sequence[Any],
+    cells: Sequence[Cell],
+    base: DreamConfig,
+    spec: batch.Spec,
+    folder: Path,
+) -> dict:
+    """What the sheet embeds: the input, the models, the base config, the
+    layers and where each cell's single image (with its full recipe) is."""
+    from inceptionism.engine.recipe import version
+
+    return {
+        "inceptionism": version(),
+        "atlas": {
+            "kind": "layers",
+            "input": dataclasses.asdict(inp),
+            "models": [dataclasses.asdict(m) for m in models],
+            "config": base.to_dict(),
+            "max_size": spec.max_size,
+            "mean": spec.mean,
+            "device": spec.device,
+            "cells": [
+                {
+                    "model": c.source,
+                    "layer": c.layer,
+                    "file": str(c.out.relative_to(folder.parent)),
+                }
+                for c in cells
+            ],
+        },
+    }

@@ -1,0 +1,188 @@
+"""Channel sheets (issue 15): every channel of one layer (or a range, or the
+ones a photo excites most) rendered from noise, for browsing a layer.
+
+Each channel is the dream loop run on seeded noise with the objective
+``channel:LAYER:K`` (every other option is the base config's); the start
+is dream.ipynb's ``np.random.uniform(size=(S, S, 3)) + 100`` drawn from
+``numpy.random.default_rng(seed)``, so a channel looks the same every time
+and on its own as within a sheet. Renders are cached as PNG files in
+``<cache dir>/channels/`` (:func:`inceptionism.weights.files.cache_dir`)
+under the SHA-1 of everything that changes their pixels (:func:`cache_key`:
+model name, weights SHA-1, layer, channel, config, size, mean), so a second
+sheet of the same layer dreams nothing. The device and the tiling are not
+in the key: they change the last bits only (tiles take the exact halo).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inceptionism.engine.dream import DreamConfig
+
+#: Bump when the rendering changes so old cache entries are not reused.
+CACHE_VERSION = 1
+
+
+def parse_range(text: str, channels: int) -> range:
+    """``"a:b"`` (Python slice bounds, either may be empty) -> the channels;
+    ``ValueError`` naming the layer's channel count when it selects none."""
+    lo, sep, hi = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        r = range(channels)[slice(int(lo) if lo else None, int(hi) if hi else None)]
+    except ValueError:
+        raise ValueError(
+            f"--range {text}: write A:B (channels A to B-1), e.g. --range 0:16"
+        ) from None
+    if not r:
+        raise ValueError(f"--range {text} selects no channel of the {channels}")
+    return r
+
+
+def channel_means(net: Any, rgb: np.ndarray, layer: str) -> np.ndarray:
+    """Mean activation of each channel of ``layer`` over the picture
+    (float64 (C,)), host side."""
+    from inceptionism.kernels.backend import to_numpy
+
+    blobs = net.forward(net.preprocess(rgb), end=layer, keep=False)
+    a = to_numpy(blobs[layer]).astype(np.float64)
+    return a.reshape(a.shape[0], a.shape[1], -1).mean(axis=(0, 2))
+
+
+def top_channels(means: np.ndarray, k: int) -> list[int]:
+    """The ``k`` channels with the largest ``means`` (of
+    :func:`channel_means`), largest first (ties: lower channel first)."""
+    return [int(c) for c in np.argsort(-means, kind="stable")[:k]]
+
+
+def noise(size: int, seed: int | None) -> np.ndarray:
+    """The start picture: dream.ipynb's ``uniform(size=(S, S, 3)) + 100``."""
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(size=(size, size, 3)) + 100.0).astype(np.float32)
+
+
+def channel_config(base: DreamConfig, layer: str, channel: int) -> DreamConfig:
+    return dataclasses.replace(base, objective=f"channel:{layer}:{channel}")
+
+
+def cache_key(
+    model: str,
+    weights_sha1: str,
+    layer: str,
+    channel: int,
+    config: DreamConfig,
+    size: int,
+    mean: Sequence[float],
+) -> str:
+    """SHA-1 naming one render in the cache (see the module docstring)."""
+    from inceptionism.weights.files import sha1_bytes
+
+    what = {
+        "v": CACHE_VERSION,
+        "model": model,
+        "weights": weights_sha1,
+        "layer": layer,
+        "channel": int(channel),
+        "config": config.to_dict(),
+        "size": int(size),
+        "mean": [float(m) for m in mean],
+    }
+    return sha1_bytes(json.dumps(what, sort_keys=True).encode())
+
+
+def cache_path(key: str, root: Path | None = None) -> Path:
+    from inceptionism.weights.files import cache_dir
+
+    return (root or cache_dir()) / "channels" / f"{key}.png"
+
+
+@dataclasses.dataclass
+class Rendered:
+    """The channels' pictures (in the order asked) and how many were
+    dreamed now (``rendered``) or read from the cache (``cached``)."""
+
+    images: list[np.ndarray]
+    rendered: int = 0
+    cached: int = 0
+
+
+def render(
+    net: Any,
+    weights_sha1: str,
+    layer: str,
+    channels: Sequence[int],
+    base: DreamConfig,
+    size: int,
+    *,
+    tiling: Any = None,
+    pm: Any = None,
+    observers: Iterable[Any] = (),
+    root: Path | None = None,
+) -> Rendered:
+    """Each channel from noise, through the cache (``root``: default the
+    cache dir). ``tiling``: a :class:`~inceptionism.engine.tiling_budget.Tiling`
+    or None. ``observers`` see every dream (one progress display for all)."""
+    from inceptionism.engine.dream import run  # looked up per call (tests)
+    from inceptionism.engine.image import load_image, save_image
+    from inceptionism.engine.recipe import version
+
+    layer = net.resolve(layer)
+    mean = [float(m) for m in net.model.preprocess.get("mean", (0, 0, 0))]
+    start = noise(size, base.seed)
+    out = Rendered([])
+    for k in channels:
+        config = channel_config(base, layer, k)
+        key = cache_key(net.model.name, weights_sha1, layer, k, config, size, mean)
+        path = cache_path(key, root)
+        if path.is_file():
+            try:
+                out.images.append(np.asarray(load_image(path)))
+                out.cached += 1
+                continue
+            except ValueError:
+                pass  # damaged: render it again
+        rgb = run(
+            net,
+            start,
+            config,
+            pm=pm,
+            observers=observers,
+            tiling=_tile(net, layer, config, size, tiling, pm),
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        recipe = {
+            "inceptionism": version(),
+            "channel": {
+                "model": net.model.name,
+                "weights_sha1": weights_sha1,
+                "layer": layer,
+                "channel": int(k),
+                "config": config.to_dict(),
+                "size": size,
+                "mean": mean,
+            },
+        }
+        save_image(path, rgb, recipe=recipe)
+        out.images.append(np.asarray(rgb))
+        out.rendered += 1
+    return out
+
+
+def _tile(
+    net: Any, layer: str, config: DreamConfig, size: int, tiling: Any, pm: Any
+) -> int | None:
+    """The tile size ``tiling`` gives a ``size`` x ``size`` channel dream."""
+    if tiling is None:
+        return None
+    from inceptionism.engine.tiling_budget import choose_tile
+    from inceptionism.plugins.spec import parse_objective
+
+    pointwise = parse_objective(config.objective, pm).pointwise
+    return choose_tile(net, (size, size), [layer], tiling, pointwise)

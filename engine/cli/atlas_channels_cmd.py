@@ -1,0 +1,131 @@
+"""``inceptionism atlas --channels LAYER``: a layer's channels rendered from
+noise into a labelled sheet, through the render cache (see
+:mod:`inceptionism.engine.atlas_channels`); the options are ``atlas``'s
+(:mod:`inceptionism.engine.cli.atlas_cmd`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def run_channels(
+    args: argparse.Namespace, spec: Any, sources: list[Any], inp: Path | None
+) -> int:
+    from inceptionism.engine import atlas_channels as ac
+    from inceptionism.engine import batch
+    from inceptionism.engine.atlas import caption, describe
+    from inceptionism.engine.image import load_image, save_image
+    from inceptionism.engine.progress import Progress
+    from inceptionism.engine.recipe import version
+    from inceptionism.engine.sheet import contact_sheet
+
+    if len(sources) > 1:
+        raise ValueError(
+            "--channels renders one model's layer; give one --model or --weights"
+        )
+    if args.top and inp is None:
+        raise ValueError(
+            "--top K ranks channels by their activation on a "
+            "picture; give IN (or --sample)"
+        )
+    net, wpath, sha1 = batch.loaded_net(sources[0].spec(spec))
+    layer = net.resolve(args.channels)
+    shape = net.shapes((args.size, args.size)).get(layer)
+    if shape is None or len(shape) != 4:
+        raise ValueError(
+            f"{layer} has no channels at {args.size}x{args.size} "
+            "px; give a larger --size or another layer"
+        )
+    count = shape[1]
+    if args.top:
+        rgb = np.asarray(load_image(inp))
+        if args.max_size:
+            from inceptionism.engine.image import downsize
+
+            rgb = downsize(rgb, args.max_size)[0]
+        means = ac.channel_means(net, rgb, layer)
+        channels = ac.top_channels(means, args.top)
+    elif args.channel_range:
+        channels = list(ac.parse_range(args.channel_range, count))
+    else:
+        channels = list(range(count))
+    key = [
+        ac.cache_key(
+            net.model.name,
+            sha1,
+            layer,
+            k,
+            ac.channel_config(spec.config, layer, k),
+            args.size,
+            net.model.preprocess.get("mean", (0, 0, 0)),
+        )
+        for k in channels
+    ]
+    todo = sum(not ac.cache_path(k).is_file() for k in key)
+    what = describe(net, layer, (args.size, args.size))
+    print(
+        f"atlas: {len(channels)} channels of {layer} ({what}), {todo} to render, "
+        f"{len(channels) - todo} cached",
+        file=sys.stderr,
+    )
+    enabled = True if args.progress else False if args.quiet else None
+    progress = Progress(
+        sys.stderr, label="channels", enabled=enabled, runs=max(todo, 1), unit="channel"
+    )
+    try:
+        result = ac.render(
+            net,
+            sha1,
+            layer,
+            channels,
+            spec.config,
+            args.size,
+            tiling=spec.tiling,
+            observers=[progress],
+        )
+    finally:
+        progress.close()
+    labels = [f"ch {k}" for k in channels]
+    if args.top:
+        labels = [f"ch {k}\nmean {means[k]:.3g}" for k in channels]
+    title = (
+        f"{net.model.name} {layer} ({count} ch) from noise "
+        f"{args.size}x{args.size} px\n{caption(spec.config)}"
+    )
+    sheet = contact_sheet(
+        result.images,
+        labels,
+        args.columns or 8,
+        title=title,
+        cell=args.cell,
+        fit_labels=True,
+    )
+    recipe = {
+        "inceptionism": version(),
+        "atlas": {
+            "kind": "channels",
+            "model": net.model.name,
+            "weights": str(wpath.resolve()),
+            "weights_sha1": sha1,
+            "layer": layer,
+            "channels": channels,
+            "size": args.size,
+            "config": spec.config.to_dict(),
+            "mean": spec.mean,
+        },
+    }
+    out = Path(args.output)
+    save_image(
+        out, sheet.astype(np.float32), recipe=recipe, protect=[inp] if inp else []
+    )
+    print(
+        f"atlas: {result.rendered} rendered, {result.cached} from the cache",
+        file=sys.stderr,
+    )
+    print(out)
+    return 0

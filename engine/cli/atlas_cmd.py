@@ -1,0 +1,301 @@
+"""``inceptionism atlas``: pictures to choose a layer by (issue 15).
+
+``atlas IN -o atlas.png`` dreams IN at a set of layers (default
+:data:`inceptionism.engine.atlas.DEFAULT_LAYERS`; ``--layers a,b``;
+``--all``) with every ``dream`` option, writes each single image with its
+recipe into the folder ``atlas/`` beside the sheet and the labelled contact
+sheet ``atlas.png`` (its recipe names the singles). ``--compare MODEL`` (a
+registry name or an .h5 file), or ``--model``/``--weights`` given twice,
+adds a row per model. ``--scheduler`` dreams the cells on Dask.
+
+``atlas --channels LAYER -o sheet.png`` renders every channel of LAYER
+(``--range A:B``, or ``--top K`` channels by mean activation on IN) from
+noise, ``--size`` pixels square, cached (see
+:mod:`inceptionism.engine.atlas_channels`).
+
+Decisions: the seed defaults to 0, not a random one, so an atlas is the
+same every time; the sheet needs ``--overwrite`` to be replaced; singles
+already in the folder are kept when their recipes match the cells (a
+stopped atlas resumes) and refused otherwise; channel sheets render in this
+process (``--scheduler`` is for photo atlases).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inceptionism.engine.cli.dream_args import AddSource, add_common
+
+DESCRIPTION = """\
+Choose a layer by looking: dream one picture at many layers (a labelled
+contact sheet, one row per model with --compare), or render a layer's
+channels from noise (--channels). Every dream option applies to each cell."""
+
+EXAMPLES = """\
+examples:
+  inceptionism atlas photo.jpg -o atlas.png
+  inceptionism atlas photo.jpg -o atlas.png --compare googlenet_places205
+  inceptionism atlas photo.jpg -o atlas.png --layers conv2/3x3,inception_4c/output
+  inceptionism atlas --channels inception_4c/output -o channels.png --range 0:32
+  inceptionism atlas photo.jpg --channels inception_4c/output --top 16 -o top.png"""
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number >= 1")
+    return n
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "atlas",
+        help="one picture dreamed at many layers, or a layer's channels",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+    )
+    add_common(p, many_models=True)
+    p.set_defaults(seed=0, func=run_atlas)
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        required=True,
+        help="the contact sheet (.png); singles go in the folder "
+        "beside it named like it without the suffix",
+    )
+    p.add_argument(
+        "--compare",
+        metavar="MODEL",
+        action=AddSource,
+        dest="sources",
+        help="add a row for this registry model or .h5 file, after "
+        "the default model or the --model/--weights given",
+    )
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--layers",
+        metavar="A,B",
+        help="layers to dream at "
+        "(default: one or two per stage, conv2 to inception_5b)",
+    )
+    which.add_argument(
+        "--all",
+        action="store_true",
+        help="every layer with channels (over a hundred dreams)",
+    )
+    which.add_argument(
+        "--channels", metavar="LAYER", help="render LAYER's channels from noise instead"
+    )
+    pick = p.add_mutually_exclusive_group()
+    pick.add_argument(
+        "--range",
+        metavar="A:B",
+        dest="channel_range",
+        help="--channels: only channels A..B-1 (default: all)",
+    )
+    pick.add_argument(
+        "--top",
+        type=_positive,
+        metavar="K",
+        help="--channels: the K channels most active on IN",
+    )
+    p.add_argument(
+        "--size",
+        type=_positive,
+        default=128,
+        metavar="PX",
+        help="--channels: side of each noise picture",
+    )
+    p.add_argument(
+        "--cell",
+        type=_positive,
+        default=256,
+        metavar="PX",
+        help="largest side of each picture on the sheet",
+    )
+    p.add_argument(
+        "--columns",
+        type=_positive,
+        metavar="N",
+        help="pictures per row with one model (default: 5; channel sheets: 8)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="WHERE",
+        help="dream the cells on Dask: "
+        "local, local:N or tcp://HOST:PORT (default: in this process)",
+    )
+
+
+def _sources(args: argparse.Namespace) -> list[Any]:
+    from inceptionism.engine.atlas import Source
+
+    flagged = list(args.sources)
+    if not flagged or flagged[0][0] == "--compare":
+        flagged.insert(0, ("--model", None))  # the default model's row first
+    out = []
+    for flag, value in flagged:
+        if flag == "--weights" or (
+            flag == "--compare" and (value.endswith(".h5") or Path(value).is_file())
+        ):
+            if not Path(value).is_file():
+                raise ValueError(f"{flag} {value}: no such weight file")
+            out.append(Source(weights=str(Path(value).resolve())))
+        else:
+            from inceptionism.engine.models import DEFAULT_MODEL, resolve_spec
+
+            resolve_spec(value or DEFAULT_MODEL)  # unknown names: the known ones
+            out.append(Source(model=value or DEFAULT_MODEL))
+    return out
+
+
+def _check(args: argparse.Namespace) -> None:
+    for name, flag, instead in (
+        ("layer", "--layer", "--layers A,B"),
+        ("objective", "--objective", "--channels LAYER"),
+        ("guide", "--guide", "dream --guide"),
+    ):
+        if getattr(args, name):
+            raise ValueError(
+                f"atlas sets each cell's objective; give {instead} instead of {flag}"
+            )
+    out = Path(args.output)
+    if out.suffix.lower() != ".png":
+        raise ValueError(
+            f"-o {out}: the atlas is a PNG contact sheet; give -o NAME.png"
+        )
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"-o {out} exists; --overwrite replaces it")
+    if not out.parent.is_dir():
+        raise ValueError(f"-o {out}: folder {out.parent} does not exist")
+    if args.channels is None and (args.channel_range or args.top):
+        raise ValueError("--range and --top choose channels; give --channels LAYER")
+    if args.channels is not None and args.scheduler:
+        raise ValueError(
+            "--channels renders in this process (and caches); drop --scheduler"
+        )
+
+
+def _spec(args: argparse.Namespace) -> Any:
+    from inceptionism.engine.batch import Spec
+    from inceptionism.engine.cli.dream_cmd import dream_config, tiling_settings
+
+    return Spec(
+        config=dream_config(args),
+        mean=args.mean,
+        max_size=args.max_size,
+        device=args.device or "cpu",
+        bits=args.bits,
+        overwrite=args.overwrite,
+        tiling=tiling_settings(args),
+    )
+
+
+def run_atlas(args: argparse.Namespace) -> int:
+    from inceptionism.engine.cli.dream_cmd import _input_path
+
+    _check(args)
+    spec = _spec(args)  # checks the numbers before any file is read
+    sources = _sources(args)
+    if args.channels is not None:
+        from inceptionism.engine.cli.atlas_channels_cmd import run_channels
+
+        inp = _input_path(args) if args.input or args.sample else None
+        return run_channels(args, spec, sources, inp)
+    return _run_layers(args, spec, sources, _input_path(args))
+
+
+def _run_layers(
+    args: argparse.Namespace, spec: Any, sources: list[Any], inp: Path
+) -> int:
+    from inceptionism.engine import atlas, batch
+    from inceptionism.engine.cli.batch_cmd import _Report
+    from inceptionism.engine.image import load_image, save_image
+    from inceptionism.engine.recipe import FileRef, ModelRef
+
+    if not inp.is_file():
+        raise ValueError(f"{inp}: no such file")
+    out = Path(args.output)
+    folder = out.with_suffix("")
+    loaded = [batch.loaded_net(s.spec(spec)) for s in sources]
+    nets = [n for n, _, _ in loaded]
+    sources = atlas.name_sources(  # rows and file names: the models' names
+        [dataclasses.replace(s, name=n.model.name) for s, n in zip(sources, nets)]
+    )
+    rgb = np.asarray(load_image(inp))
+    if args.max_size:
+        from inceptionism.engine.image import downsize
+
+        rgb = downsize(rgb, args.max_size)[0]
+    hw = (int(rgb.shape[0]), int(rgb.shape[1]))
+    if args.all:
+        layers = atlas.all_layers(nets[0], hw)
+    elif args.layers:
+        layers = [x for x in args.layers.split(",") if x]
+    else:
+        layers = list(atlas.DEFAULT_LAYERS)
+    for net in nets:  # every model must have every layer: fail before dreaming
+        layers = [net.resolve(x) for x in layers]
+    cells = atlas.plan(inp, folder, sources, layers, spec.config)
+    folder.mkdir(exist_ok=True)
+    if not args.overwrite:
+        atlas.check_existing(
+            cells, FileRef.of(inp).sha1, [sha for _, _, sha in loaded], spec
+        )
+    report = _Report(args.quiet, {}, by_output=True)
+    print(
+        f"atlas: {len(cells)} dreams ({len(sources)} model(s) x {len(layers)} "
+        f"layers) of {inp} at {hw[1]}x{hw[0]}",
+        file=sys.stderr,
+    )
+    try:
+        outcomes = atlas.run(
+            inp.resolve() if args.scheduler else inp,
+            cells,
+            sources,
+            spec,
+            scheduler=args.scheduler,
+            on_done=report.done,
+            on_connect=report.connected,
+        )
+    except KeyboardInterrupt:
+        print("atlas: stopped; the same command resumes", file=sys.stderr)
+        raise
+    images = [
+        np.asarray(load_image(o.output))
+        if o.output and o.output.is_file() and o.status != "failed"
+        else None
+        for o in outcomes
+    ]
+    if any(i is not None for i in images):
+        models = [
+            ModelRef(n.model.name, n.model.source, str(p.resolve()), sha)
+            for n, p, sha in loaded
+        ]
+        title = atlas.caption(spec.config, f"{inp.name} at {hw[1]}x{hw[0]} px")
+        sheet = atlas.sheet(
+            cells,
+            images,
+            sources,
+            nets,
+            hw,
+            title,
+            cell=args.cell,
+            columns=args.columns,
+        )
+        recipe = atlas.sheet_recipe(
+            FileRef.of(inp), models, cells, spec.config, spec, folder
+        )
+        save_image(out, sheet.astype(np.float32), recipe=recipe, protect=[inp])
+        print(out)
+    return report.summary(len(cells), "atlas cells")
