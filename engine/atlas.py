@@ -25,6 +25,7 @@ inception module's ``output`` is a concat of ReLU outputs, so it has one.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,25 +212,26 @@ def sheet(
     *,
     cell: int | None = 256,
     columns: int | None = None,
+    boxes: list[tuple[int, int, int, int]] | None = None,
 ) -> np.ndarray:
     """The contact sheet: one row per model (several models), or rows of
-    ``columns`` (one model; default up to 5)."""
+    ``columns`` (one model; default up to 5). ``boxes`` gets each cell's
+    place on the sheet (see :func:`~inceptionism.engine.sheet.contact_sheet`)."""
     from inceptionism.engine.sheet import contact_sheet
 
     labels = [f"{c.layer}\n{describe(nets[c.source], c.layer, hw)}" for c in cells]
     per_model = len(cells) // len(sources)
-    if len(sources) > 1:
-        return contact_sheet(
-            images,
-            labels,
-            per_model,
-            title=title,
-            row_labels=[s.name for s in sources],
-            cell=cell,
-            fit_labels=True,
-        )
-    cols = columns or min(per_model, 5)
-    return contact_sheet(images, labels, cols, title=title, cell=cell, fit_labels=True)
+    many = len(sources) > 1
+    return contact_sheet(
+        images,
+        labels,
+        per_model if many else columns or min(per_model, 5),
+        title=title,
+        row_labels=[s.name for s in sources] if many else None,
+        cell=cell,
+        fit_labels=True,
+        boxes=boxes,
+    )
 
 
 def sheet_recipe(
@@ -239,9 +241,11 @@ def sheet_recipe(
     base: DreamConfig,
     spec: batch.Spec,
     folder: Path,
+    boxes: Sequence[tuple[int, int, int, int]] = (),
 ) -> dict:
     """What the sheet embeds: the input, the models, the base config, the
-    layers and where each cell's single image (with its full recipe) is."""
+    layers, where each cell's single image (with its full recipe) is and
+    its ``box`` (x, y, width, height) on the sheet."""
     from inceptionism.engine.recipe import version
 
     return {
@@ -259,8 +263,9 @@ def sheet_recipe(
                     "model": c.source,
                     "layer": c.layer,
                     "file": str(c.out.relative_to(folder.parent)),
+                    **({"box": list(box)} if box else {}),
                 }
-                for c in cells
+                for c, box in itertools.zip_longest(cells, boxes)
             ],
         },
     }

@@ -42,6 +42,7 @@ def contact_sheet(
     row_labels: Sequence[str] | None = None,
     cell: int | None = None,
     fit_labels: bool = False,
+    boxes: list[tuple[int, int, int, int]] | None = None,
 ) -> np.ndarray:
     """The images (uint8 or float (H, W, 3), same size; None: a grey tile) in
     rows of ``columns``, each with its label beneath, on white.
@@ -51,6 +52,7 @@ def contact_sheet(
     cell : largest side of each picture on the sheet (None: as they are).
     fit_labels : widen the columns to the longest label line (else labels
         wider than a picture run into the next one).
+    boxes : if given, gets each picture's ``(x, y, width, height)``.
     Returns uint8 (H, W, 3); the title is wrapped at spaces to its width.
     """
     from PIL import Image, ImageDraw
@@ -87,6 +89,8 @@ def contact_sheet(
                 (*next(t.shape[:2] for t in tiles if t is not None), 3), 128, np.uint8
             )
         sheet.paste(Image.fromarray(tile), (x, y))
+        if boxes is not None:
+            boxes.append((x, y, tile.shape[1], tile.shape[0]))
         draw.multiline_text((x, y + h + 1), label, fill="black", spacing=1)
     return np.asarray(sheet)
 

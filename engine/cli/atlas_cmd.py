@@ -246,6 +246,13 @@ def _run_layers(
         layers = list(atlas.DEFAULT_LAYERS)
     for net in nets:  # every model must have every layer: fail before dreaming
         layers = [net.resolve(x) for x in layers]
+        shapes = net.shapes(hw)
+        empty = [x for x in layers if x not in shapes]
+        if empty:
+            raise ValueError(
+                f"{', '.join(empty)} would be empty for a {hw[1]}x{hw[0]} picture; "
+                "give a larger picture (or --max-size) or leave them out (--layers)"
+            )
     cells = atlas.plan(inp, folder, sources, layers, spec.config)
     folder.mkdir(exist_ok=True)
     if not args.overwrite:
@@ -282,6 +289,7 @@ def _run_layers(
             ModelRef(n.model.name, n.model.source, str(p.resolve()), sha)
             for n, p, sha in loaded
         ]
+        boxes: list[tuple[int, int, int, int]] = []
         title = atlas.caption(spec.config, f"{inp.name} at {hw[1]}x{hw[0]} px")
         sheet = atlas.sheet(
             cells,
@@ -292,9 +300,10 @@ def _run_layers(
             title,
             cell=args.cell,
             columns=args.columns,
+            boxes=boxes,
         )
         recipe = atlas.sheet_recipe(
-            FileRef.of(inp), models, cells, spec.config, spec, folder
+            FileRef.of(inp), models, cells, spec.config, spec, folder, boxes
         )
         save_image(out, sheet.astype(np.float32), recipe=recipe, protect=[inp])
         print(out)
