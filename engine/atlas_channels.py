@@ -170,7 +170,7 @@ def render(
             },
         }
         save_image(path, rgb, recipe=recipe)
-        out.images.append(np.asarray(rgb))
+        out.images.append(np.clip(np.rint(rgb), 0, 255))  # as the PNG has it
         out.rendered += 1
     return out
 

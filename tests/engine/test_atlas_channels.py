@@ -1,0 +1,169 @@
+"""``inceptionism atlas --channels LAYER``: a layer's channels from noise, a
+labelled grid, cached per (model, weights, layer, channel, settings)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from inceptionism.engine import atlas_channels as ac
+from inceptionism.engine.dream import DreamConfig, run
+from inceptionism.engine.image import load_image, read_recipe
+from inceptionism.engine.net import Net
+from inceptionism.plugins import hookimpl
+from inceptionism.weights.files import sha1_file
+from tests.engine.test_cli_dream import cli, fails
+
+LAYER = "conv2/3x3_reduce"
+FAST = ["--octaves", "2", "--steps", "2", "--size", "40"]
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    path = tmp_path / "cache"
+    monkeypatch.setenv("INCEPTIONISM_HOME", str(path))
+    return path
+
+
+def test_second_sheet_dreams_nothing(capsys, monkeypatch, home, googlenet_h5, tmp_path):
+    args = ["atlas", "--channels", LAYER, "--range", "2:5", "--weights", googlenet_h5]
+    first = tmp_path / "one.png"
+    rc, stdout, err = cli(capsys, *args, "-o", first, *FAST)
+    assert rc == 0, err
+    assert "3 rendered, 0 from the cache" in err
+    assert len(list((home / "channels").glob("*.png"))) == 3
+    recipe = read_recipe(first)["atlas"]
+    assert recipe["kind"] == "channels" and recipe["channels"] == [2, 3, 4]
+    assert recipe["weights_sha1"] == sha1_file(googlenet_h5)
+
+    def no_dreaming(*a, **k):
+        raise AssertionError("the second run dreamed")
+
+    monkeypatch.setattr(sys.modules["inceptionism.engine.dream"], "run", no_dreaming)
+    second = tmp_path / "two.png"
+    rc, _, err = cli(capsys, *args, "-o", second, *FAST)
+    assert rc == 0, err
+    assert "0 rendered, 3 from the cache" in err
+    np.testing.assert_array_equal(load_image(first), load_image(second))
+    # other settings are other renders
+    rc, _, err = cli(capsys, *args, "-o", tmp_path / "3.png", *FAST, "--seed", "1")
+    assert rc == 1 and "3 to render, 0 cached" in err
+    assert "error: the second run dreamed" in err
+
+
+def test_a_cached_channel_is_the_seeded_dream_of_noise(googlenet, home):
+    """The render of channel K is ``run`` on dream.ipynb's noise with the
+    objective ``channel:LAYER:K``: the same alone and within a sheet."""
+    net = Net(googlenet)
+    base = DreamConfig(octaves=2, steps=2, seed=5)
+    got = ac.render(net, "w", LAYER, [7, 1], base, 40)
+    assert (got.rendered, got.cached) == (2, 0)
+    start = np.random.default_rng(5).uniform(size=(40, 40, 3)) + 100.0
+    want = run(net, start.astype(np.float32), ac.channel_config(base, LAYER, 1))
+    np.testing.assert_array_equal(got.images[1], np.clip(np.rint(want), 0, 255))
+    assert not np.array_equal(got.images[0], got.images[1])  # channels differ
+    again = ac.render(net, "w", LAYER, [1], base, 40)
+    assert (again.rendered, again.cached) == (0, 1)
+    np.testing.assert_array_equal(again.images[0], got.images[1])
+    other = ac.render(net, "other weights", LAYER, [1], base, 40)
+    assert other.rendered == 1  # the weights' SHA-1 is in the key
+
+
+def test_top_channels_by_mean_activation(
+    capsys, home, googlenet, googlenet_h5, picture, tmp_path
+):
+    out = tmp_path / "top.png"
+    rc, _, err = cli(
+        capsys,
+        "atlas",
+        picture,
+        "--channels",
+        LAYER,
+        "--top",
+        "4",
+        "-o",
+        out,
+        "--weights",
+        googlenet_h5,
+        *FAST,
+    )
+    assert rc == 0, err
+    net = Net(googlenet)
+    rgb = load_image(picture)
+    a = net.forward(net.preprocess(rgb), end=LAYER)[LAYER][0]
+    means = a.reshape(a.shape[0], -1).mean(axis=1)
+    want = sorted(range(len(means)), key=lambda c: -means[c])[:4]
+    assert read_recipe(out)["atlas"]["channels"] == want
+
+
+class _Tiles:
+    n = 0
+
+    @hookimpl
+    def inceptionism_tile_end(self, net, state):
+        self.n += 1
+
+
+def test_tiled_channel_render_matches_untiled(googlenet, tmp_path):
+    from inceptionism.engine.tiling_budget import Tiling
+
+    net = Net(googlenet)
+    base = DreamConfig(octaves=1, steps=2, seed=0)
+    plain = ac.render(net, "w", LAYER, [3], base, 64, root=tmp_path / "a")
+    tiles = _Tiles()
+    tiled = ac.render(
+        net,
+        "w",
+        LAYER,
+        [3],
+        base,
+        64,
+        root=tmp_path / "b",
+        tiling=Tiling(tile=32),
+        observers=[tiles],
+    )
+    assert tiles.n > 2  # it did cut tiles
+    diff = np.abs(tiled.images[0].astype(int) - plain.images[0].astype(int))
+    assert diff.max() <= 1  # equal to float rounding (8-bit PNGs)
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--top", "3"], "--top K ranks channels by their activation"),
+        (["--range", "9:3"], "--range 9:3 selects no channel of the 64"),
+        (["--range", "x"], "--range x: write A:B"),
+        (["--channels", "prob"], "prob has no channels"),
+        (["--scheduler", "local"], "drop --scheduler"),
+    ],
+    ids=["top-without-picture", "empty-range", "bad-range", "no-channels", "dask"],
+)
+def test_bad_channel_sheets_refused(capsys, home, googlenet_h5, tmp_path, extra, match):
+    out = tmp_path / "s.png"
+    fails(
+        capsys,
+        "atlas",
+        "--channels",
+        LAYER,
+        "-o",
+        out,
+        "--weights",
+        googlenet_h5,
+        *FAST,
+        *extra,
+        match=match,
+    )
+    assert not out.exists() and not home.exists()
+
+
+@pytest.mark.gpu
+def test_channel_render_on_the_gpu_matches_the_cpu(googlenet, tmp_path):
+    base = DreamConfig(octaves=2, steps=3, seed=0)
+    cpu = ac.render(Net(googlenet), "w", LAYER, [0, 5], base, 48, root=tmp_path / "c")
+    gpu = ac.render(
+        Net(googlenet, device="cuda"), "w", LAYER, [0, 5], base, 48, root=tmp_path / "g"
+    )
+    for a, b in zip(cpu.images, gpu.images):
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 2
