@@ -269,3 +269,126 @@ def sheet_recipe(
             ],
         },
     }
+
+
+# -- the whole atlas (what the CLI and the Python API run) -----------------------
+
+
+@dataclass
+class Prepared:
+    """An atlas checked and planned: its nets loaded (``loaded``: ``(net,
+    weights path, SHA-1)`` per source), the picture's dreamed size ``hw``."""
+
+    inp: Path
+    out: Path
+    sources: list[Source]
+    loaded: list[tuple[Any, Path, str]]
+    hw: tuple[int, int]
+    layers: list[str]
+    cells: list[Cell]
+
+
+def prepare(
+    inp: Path,
+    out: Path,
+    sources: Sequence[Source],
+    spec: batch.Spec,
+    layers: Sequence[str] | None = None,
+    every: bool = False,
+) -> Prepared:
+    """Load the models, choose and check the layers (every model must have
+    them, non-empty at the picture's size), plan the cells into the folder
+    beside ``out`` (created) and check the singles already there. Errors
+    are ``ValueError`` sentences, raised before any dream."""
+    from inceptionism.engine.image import downsize, load_image
+    from inceptionism.engine.recipe import FileRef
+
+    if not inp.is_file():
+        raise ValueError(f"{inp}: no such file")
+    loaded = [batch.loaded_net(s.spec(spec)) for s in sources]
+    nets = [n for n, _, _ in loaded]
+    sources = name_sources(  # rows and file names: the models' names
+        [dataclasses.replace(s, name=n.model.name) for s, n in zip(sources, nets)]
+    )
+    rgb = np.asarray(load_image(inp))
+    if spec.max_size:
+        rgb = downsize(rgb, spec.max_size)[0]
+    hw = (int(rgb.shape[0]), int(rgb.shape[1]))
+    names = all_layers(nets[0], hw) if every else list(layers or DEFAULT_LAYERS)
+    for net in nets:
+        names = [net.resolve(x) for x in names]
+        shapes = net.shapes(hw)
+        empty = [x for x in names if x not in shapes]
+        if empty:
+            raise ValueError(
+                f"{', '.join(empty)} would be empty for a {hw[1]}x{hw[0]} picture; "
+                "give a larger picture (or --max-size) or leave them out (--layers)"
+            )
+    folder = out.with_suffix("")
+    cells = plan(inp, folder, sources, names, spec.config)
+    folder.mkdir(exist_ok=True)
+    if not spec.overwrite:
+        check_existing(cells, FileRef.of(inp).sha1, [h for _, _, h in loaded], spec)
+    return Prepared(inp, out, sources, loaded, hw, names, cells)
+
+
+def finish(
+    p: Prepared,
+    outcomes: Sequence[batch.Outcome],
+    spec: batch.Spec,
+    *,
+    cell: int | None = 256,
+    columns: int | None = None,
+) -> Path | None:
+    """Write the sheet of the cells dreamed (grey where one failed) with
+    its recipe; None if none was."""
+    from inceptionism.engine.image import load_image, save_image
+    from inceptionism.engine.recipe import FileRef, ModelRef
+
+    images = [
+        np.asarray(load_image(o.output))
+        if o.output and o.output.is_file() and o.status != "failed"
+        else None
+        for o in outcomes
+    ]
+    if all(i is None for i in images):
+        return None
+    models = [
+        ModelRef(n.model.name, n.model.source, str(w.resolve()), sha)
+        for n, w, sha in p.loaded
+    ]
+    boxes: list[tuple[int, int, int, int]] = []
+    h, w = p.hw
+    nets = [n for n, _, _ in p.loaded]
+    title = caption(spec.config, f"{p.inp.name} at {w}x{h} px")
+    image = sheet(p.cells, images, p.sources, nets, p.hw, title, cell=cell,
+                  columns=columns, boxes=boxes)  # fmt: skip
+    recipe = sheet_recipe(FileRef.of(p.inp), models, p.cells, spec.config, spec,
+                          p.out.with_suffix(""), boxes)  # fmt: skip
+    return save_image(p.out, image.astype(np.float32), recipe=recipe, protect=[p.inp])
+
+
+def layer_atlas(
+    photo: str | Path,
+    out: str | Path,
+    *,
+    models: Sequence[str | Path] = ("bvlc_googlenet",),
+    layers: Sequence[str] | None = None,
+    config: DreamConfig = DreamConfig(seed=0),  # noqa: B008 - frozen
+    scheduler: str | None = None,
+    cell: int | None = 256,
+    **spec: Any,
+) -> Path | None:
+    """Dream ``photo`` at ``layers`` (default :data:`DEFAULT_LAYERS`) with
+    each of ``models`` (registry names, or .h5 paths) and write the contact
+    sheet ``out`` and its singles (folder beside it); returns the sheet's
+    path. ``spec``: :class:`~inceptionism.engine.batch.Spec` fields
+    (``max_size``, ``device``, ``mean``, ``tiling``, ``overwrite`` ...)."""
+    sources = [
+        Source(weights=str(m)) if str(m).endswith(".h5") else Source(model=str(m))
+        for m in models
+    ]
+    base = batch.Spec(config=config, **spec)
+    p = prepare(Path(photo), Path(out), sources, base, layers)
+    outcomes = run(p.inp, p.cells, p.sources, base, scheduler=scheduler)
+    return finish(p, outcomes, base, cell=cell)

@@ -23,12 +23,9 @@ process (``--scheduler`` is for photo atlases).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from inceptionism.engine.cli.dream_args import AddSource, add_common
 
@@ -218,58 +215,22 @@ def run_atlas(args: argparse.Namespace) -> int:
 def _run_layers(
     args: argparse.Namespace, spec: Any, sources: list[Any], inp: Path
 ) -> int:
-    from inceptionism.engine import atlas, batch
+    from inceptionism.engine import atlas
     from inceptionism.engine.cli.batch_cmd import _Report
-    from inceptionism.engine.image import load_image, save_image
-    from inceptionism.engine.recipe import FileRef, ModelRef
 
-    if not inp.is_file():
-        raise ValueError(f"{inp}: no such file")
-    out = Path(args.output)
-    folder = out.with_suffix("")
-    loaded = [batch.loaded_net(s.spec(spec)) for s in sources]
-    nets = [n for n, _, _ in loaded]
-    sources = atlas.name_sources(  # rows and file names: the models' names
-        [dataclasses.replace(s, name=n.model.name) for s, n in zip(sources, nets)]
-    )
-    rgb = np.asarray(load_image(inp))
-    if args.max_size:
-        from inceptionism.engine.image import downsize
-
-        rgb = downsize(rgb, args.max_size)[0]
-    hw = (int(rgb.shape[0]), int(rgb.shape[1]))
-    if args.all:
-        layers = atlas.all_layers(nets[0], hw)
-    elif args.layers:
-        layers = [x for x in args.layers.split(",") if x]
-    else:
-        layers = list(atlas.DEFAULT_LAYERS)
-    for net in nets:  # every model must have every layer: fail before dreaming
-        layers = [net.resolve(x) for x in layers]
-        shapes = net.shapes(hw)
-        empty = [x for x in layers if x not in shapes]
-        if empty:
-            raise ValueError(
-                f"{', '.join(empty)} would be empty for a {hw[1]}x{hw[0]} picture; "
-                "give a larger picture (or --max-size) or leave them out (--layers)"
-            )
-    cells = atlas.plan(inp, folder, sources, layers, spec.config)
-    folder.mkdir(exist_ok=True)
-    if not args.overwrite:
-        atlas.check_existing(
-            cells, FileRef.of(inp).sha1, [sha for _, _, sha in loaded], spec
-        )
+    layers = [x for x in args.layers.split(",") if x] if args.layers else None
+    p = atlas.prepare(inp, Path(args.output), sources, spec, layers, args.all)
     report = _Report(args.quiet, {}, by_output=True)
     print(
-        f"atlas: {len(cells)} dreams ({len(sources)} model(s) x {len(layers)} "
-        f"layers) of {inp} at {hw[1]}x{hw[0]}",
+        f"atlas: {len(p.cells)} dreams ({len(p.sources)} model(s) x "
+        f"{len(p.layers)} layers) of {inp} at {p.hw[1]}x{p.hw[0]}",
         file=sys.stderr,
     )
     try:
         outcomes = atlas.run(
             inp.resolve() if args.scheduler else inp,
-            cells,
-            sources,
+            p.cells,
+            p.sources,
             spec,
             scheduler=args.scheduler,
             on_done=report.done,
@@ -278,33 +239,7 @@ def _run_layers(
     except KeyboardInterrupt:
         print("atlas: stopped; the same command resumes", file=sys.stderr)
         raise
-    images = [
-        np.asarray(load_image(o.output))
-        if o.output and o.output.is_file() and o.status != "failed"
-        else None
-        for o in outcomes
-    ]
-    if any(i is not None for i in images):
-        models = [
-            ModelRef(n.model.name, n.model.source, str(p.resolve()), sha)
-            for n, p, sha in loaded
-        ]
-        boxes: list[tuple[int, int, int, int]] = []
-        title = atlas.caption(spec.config, f"{inp.name} at {hw[1]}x{hw[0]} px")
-        sheet = atlas.sheet(
-            cells,
-            images,
-            sources,
-            nets,
-            hw,
-            title,
-            cell=args.cell,
-            columns=args.columns,
-            boxes=boxes,
-        )
-        recipe = atlas.sheet_recipe(
-            FileRef.of(inp), models, cells, spec.config, spec, folder, boxes
-        )
-        save_image(out, sheet.astype(np.float32), recipe=recipe, protect=[inp])
-        print(out)
-    return report.summary(len(cells), "atlas cells")
+    sheet = atlas.finish(p, outcomes, spec, cell=args.cell, columns=args.columns)
+    if sheet is not None:
+        print(sheet)
+    return report.summary(len(p.cells), "atlas cells")

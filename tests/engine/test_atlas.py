@@ -250,3 +250,34 @@ def test_caption_lists_every_setting_but_the_objective():
     for part in ("octaves=4", "steps=10", "seed=3", "priors=smooth:0.5", "x.png"):
         assert part in text
     assert json.dumps(DreamConfig().to_dict())  # every field is JSON-able
+
+
+def test_python_api_makes_the_cli_atlas(capsys, googlenet_h5, picture, tmp_path):
+    from inceptionism.engine.dream import DreamConfig
+
+    cli_out = tmp_path / "cli.png"
+    rc, _, err = cli(
+        capsys,
+        "atlas",
+        picture,
+        "-o",
+        cli_out,
+        "--weights",
+        googlenet_h5,
+        "--layers",
+        "conv2/3x3,conv2/relu_3x3",
+        *ONE,
+    )
+    assert rc == 0, err
+    py_out = atlas.layer_atlas(
+        picture,
+        tmp_path / "py.png",
+        models=[googlenet_h5],
+        layers=["conv2/3x3", "conv2/relu_3x3"],
+        config=DreamConfig(octaves=1, steps=1, seed=0),
+    )
+    assert py_out == tmp_path / "py.png"
+    np.testing.assert_array_equal(load_image(py_out), load_image(cli_out))
+    assert read_recipe(py_out)["atlas"]["cells"][1]["file"] == (
+        "py/in-layer-conv2_relu_3x3.png"
+    )
