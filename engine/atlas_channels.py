@@ -103,6 +103,41 @@ def cache_path(key: str, root: Path | None = None) -> Path:
     return (root or cache_dir()) / "channels" / f"{key}.png"
 
 
+def _mean(net: Any) -> list[float]:
+    return [float(m) for m in net.model.preprocess.get("mean", (0, 0, 0))]
+
+
+def _path(
+    net: Any,
+    sha1: str,
+    layer: str,
+    k: int,
+    base: DreamConfig,
+    size: int,
+    root: Path | None,
+) -> Path:
+    config = channel_config(base, layer, k)
+    return cache_path(
+        cache_key(net.model.name, sha1, layer, k, config, size, _mean(net)), root
+    )
+
+
+def cached_count(
+    net: Any,
+    weights_sha1: str,
+    layer: str,
+    channels: Sequence[int],
+    base: DreamConfig,
+    size: int,
+    root: Path | None = None,
+) -> int:
+    """How many of the channels :func:`render` would read from the cache."""
+    layer = net.resolve(layer)
+    return sum(
+        _path(net, weights_sha1, layer, k, base, size, root).is_file() for k in channels
+    )
+
+
 @dataclasses.dataclass
 class Rendered:
     """The channels' pictures (in the order asked) and how many were
@@ -134,13 +169,12 @@ def render(
     from inceptionism.engine.recipe import version
 
     layer = net.resolve(layer)
-    mean = [float(m) for m in net.model.preprocess.get("mean", (0, 0, 0))]
+    mean = _mean(net)
     start = noise(size, base.seed)
     out = Rendered([])
     for k in channels:
         config = channel_config(base, layer, k)
-        key = cache_key(net.model.name, weights_sha1, layer, k, config, size, mean)
-        path = cache_path(key, root)
+        path = _path(net, weights_sha1, layer, k, base, size, root)
         if path.is_file():
             try:
                 out.images.append(np.asarray(load_image(path)))
@@ -186,3 +220,86 @@ def _tile(
 
     pointwise = parse_objective(config.objective, pm).pointwise
     return choose_tile(net, (size, size), [layer], tiling, pointwise)
+
+
+def write_sheet(
+    out: Path,
+    net: Any,
+    weights: Path,
+    weights_sha1: str,
+    layer: str,
+    channels: Sequence[int],
+    base: DreamConfig,
+    size: int,
+    images: Sequence[np.ndarray],
+    *,
+    labels: Sequence[str] | None = None,
+    columns: int = 8,
+    cell: int | None = 256,
+    protect: Iterable[Any] = (),
+) -> Path:
+    """The labelled grid of ``images`` (``ch K`` unless ``labels``) with the
+    layer and the dream's parameters as title and the settings as recipe."""
+    from inceptionism.engine.atlas import caption
+    from inceptionism.engine.image import save_image
+    from inceptionism.engine.recipe import version
+    from inceptionism.engine.sheet import contact_sheet
+
+    layer = net.resolve(layer)
+    count = net.shapes((size, size))[layer][1]
+    title = (
+        f"{net.model.name} {layer} ({count} ch) from noise {size}x{size} px"
+        f"\n{caption(base)}"
+    )
+    labels = labels or [f"ch {k}" for k in channels]
+    sheet = contact_sheet(
+        images, labels, columns, title=title, cell=cell, fit_labels=True
+    )
+    recipe = {
+        "inceptionism": version(),
+        "atlas": {
+            "kind": "channels",
+            "model": net.model.name,
+            "weights": str(Path(weights).resolve()),
+            "weights_sha1": weights_sha1,
+            "layer": layer,
+            "channels": [int(k) for k in channels],
+            "size": size,
+            "config": base.to_dict(),
+            "mean": _mean(net),
+        },
+    }
+    return save_image(out, sheet.astype(np.float32), recipe=recipe, protect=protect)
+
+
+def channel_sheet(
+    out: str | Path,
+    layer: str,
+    *,
+    weights: str | Path | None = None,
+    model: str | None = None,
+    channels: Sequence[int] | None = None,
+    config: DreamConfig = DreamConfig(seed=0),  # noqa: B008 - frozen
+    size: int = 128,
+    **spec: Any,
+) -> Path:
+    """Render ``channels`` (default: all) of ``layer`` from noise through
+    the cache and write their sheet to ``out``; returns its path.
+    ``spec``: :class:`~inceptionism.engine.batch.Spec` fields (``device``,
+    ``mean``, ``tiling`` ...)."""
+    from inceptionism.engine import batch
+
+    s = batch.Spec(
+        config=config,
+        weights=None if weights is None else str(weights),
+        model=model,
+        **spec,
+    )
+    net, path, sha1 = batch.loaded_net(s)
+    layer = net.resolve(layer)
+    if channels is None:
+        channels = range(net.shapes((size, size))[layer][1])
+    got = render(net, sha1, layer, list(channels), config, size, tiling=s.tiling)
+    return write_sheet(
+        Path(out), net, path, sha1, layer, list(channels), config, size, got.images
+    )

@@ -18,11 +18,9 @@ def run_channels(
 ) -> int:
     from inceptionism.engine import atlas_channels as ac
     from inceptionism.engine import batch
-    from inceptionism.engine.atlas import caption, describe
-    from inceptionism.engine.image import load_image, save_image
+    from inceptionism.engine.atlas import describe
+    from inceptionism.engine.image import load_image
     from inceptionism.engine.progress import Progress
-    from inceptionism.engine.recipe import version
-    from inceptionism.engine.sheet import contact_sheet
 
     if len(sources) > 1:
         raise ValueError(
@@ -54,19 +52,9 @@ def run_channels(
         channels = list(ac.parse_range(args.channel_range, count))
     else:
         channels = list(range(count))
-    key = [
-        ac.cache_key(
-            net.model.name,
-            sha1,
-            layer,
-            k,
-            ac.channel_config(spec.config, layer, k),
-            args.size,
-            net.model.preprocess.get("mean", (0, 0, 0)),
-        )
-        for k in channels
-    ]
-    todo = sum(not ac.cache_path(k).is_file() for k in key)
+    todo = len(channels) - ac.cached_count(
+        net, sha1, layer, channels, spec.config, args.size
+    )
     what = describe(net, layer, (args.size, args.size))
     print(
         f"atlas: {len(channels)} channels of {layer} ({what}), {todo} to render, "
@@ -90,38 +78,23 @@ def run_channels(
         )
     finally:
         progress.close()
-    labels = [f"ch {k}" for k in channels]
+    labels = None
     if args.top:
         labels = [f"ch {k}\nmean {means[k]:.3g}" for k in channels]
-    title = (
-        f"{net.model.name} {layer} ({count} ch) from noise "
-        f"{args.size}x{args.size} px\n{caption(spec.config)}"
-    )
-    sheet = contact_sheet(
+    out = ac.write_sheet(
+        Path(args.output),
+        net,
+        wpath,
+        sha1,
+        layer,
+        channels,
+        spec.config,
+        args.size,
         result.images,
-        labels,
-        args.columns or 8,
-        title=title,
+        labels=labels,
+        columns=args.columns or 8,
         cell=args.cell,
-        fit_labels=True,
-    )
-    recipe = {
-        "inceptionism": version(),
-        "atlas": {
-            "kind": "channels",
-            "model": net.model.name,
-            "weights": str(wpath.resolve()),
-            "weights_sha1": sha1,
-            "layer": layer,
-            "channels": channels,
-            "size": args.size,
-            "config": spec.config.to_dict(),
-            "mean": spec.mean,
-        },
-    }
-    out = Path(args.output)
-    save_image(
-        out, sheet.astype(np.float32), recipe=recipe, protect=[inp] if inp else []
+        protect=[inp] if inp else [],
     )
     print(
         f"atlas: {result.rendered} rendered, {result.cached} from the cache",

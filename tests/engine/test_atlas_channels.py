@@ -47,6 +47,15 @@ def test_second_sheet_dreams_nothing(capsys, monkeypatch, home, googlenet_h5, tm
     assert rc == 0, err
     assert "0 rendered, 3 from the cache" in err
     np.testing.assert_array_equal(load_image(first), load_image(second))
+    py = ac.channel_sheet(  # the Python API: the same sheet, from the cache too
+        tmp_path / "py.png",
+        LAYER,
+        weights=googlenet_h5,
+        channels=[2, 3, 4],
+        config=DreamConfig(octaves=2, steps=2, seed=0),
+        size=40,
+    )
+    np.testing.assert_array_equal(load_image(py), load_image(first))
     # other settings are other renders
     rc, _, err = cli(capsys, *args, "-o", tmp_path / "3.png", *FAST, "--seed", "1")
     assert rc == 1 and "3 to render, 0 cached" in err
