@@ -217,6 +217,23 @@ def test_compare_registry_models_from_the_cache(
     assert rc == 0, err
     models = read_recipe(out)["atlas"]["models"]
     assert [m["name"] for m in models] == ["bvlc_googlenet", "googlenet_places205"]
+    twice = tmp_path / "twice.png"  # --model given twice: the same atlas
+    rc, _, err = cli(
+        capsys,
+        "atlas",
+        picture,
+        "-o",
+        twice,
+        "--model",
+        "bvlc_googlenet",
+        "--model",
+        "googlenet_places205",
+        "--layers",
+        "conv2/3x3",
+        *ONE,
+    )
+    assert rc == 0, err
+    np.testing.assert_array_equal(load_image(twice), load_image(out))
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [
         "in-model-bvlc_googlenet-layer-conv2_3x3.png",
         "in-model-googlenet_places205-layer-conv2_3x3.png",
