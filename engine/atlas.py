@@ -325,6 +325,11 @@ def prepare(
                 "give a larger picture (or --max-size) or leave them out (--layers)"
             )
     folder = out.with_suffix("")
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(
+            f"{folder} is a file; the atlas puts its single images "
+            "in a folder of that name: choose another -o"
+        )
     cells = plan(inp, folder, sources, names, spec.config)
     folder.mkdir(exist_ok=True)
     if not spec.overwrite:
@@ -361,10 +366,26 @@ def finish(
     h, w = p.hw
     nets = [n for n, _, _ in p.loaded]
     title = caption(spec.config, f"{p.inp.name} at {w}x{h} px")
-    image = sheet(p.cells, images, p.sources, nets, p.hw, title, cell=cell,
-                  columns=columns, boxes=boxes)  # fmt: skip
-    recipe = sheet_recipe(FileRef.of(p.inp), models, p.cells, spec.config, spec,
-                          p.out.with_suffix(""), boxes)  # fmt: skip
+    image = sheet(
+        p.cells,
+        images,
+        p.sources,
+        nets,
+        p.hw,
+        title,
+        cell=cell,
+        columns=columns,
+        boxes=boxes,
+    )
+    recipe = sheet_recipe(
+        FileRef.of(p.inp),
+        models,
+        p.cells,
+        spec.config,
+        spec,
+        p.out.with_suffix(""),
+        boxes,
+    )
     return save_image(p.out, image.astype(np.float32), recipe=recipe, protect=[p.inp])
 
 

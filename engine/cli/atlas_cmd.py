@@ -60,8 +60,8 @@ def register(subparsers) -> None:
         description=DESCRIPTION,
         epilog=EXAMPLES,
     )
-    add_common(p, many_models=True)
-    p.set_defaults(seed=0, func=run_atlas)
+    add_common(p, many_models=True, seed=0)
+    p.set_defaults(func=run_atlas)
     p.add_argument(
         "-o",
         "--output",

@@ -71,26 +71,41 @@ class AddSource(argparse.Action):
         namespace.sources = sources
 
 
-def add_common(p: argparse.ArgumentParser, many_models: bool = False) -> None:
+def add_common(
+    p: argparse.ArgumentParser, many_models: bool = False, seed: int | None = None
+) -> None:
     """The options of ``dream`` and of commands built on it (``zoom``,
     ``atlas``). ``many_models``: ``--model`` and ``--weights`` may repeat
-    (and mix), collected in ``sources`` by :class:`AddSource`."""
+    (and mix), collected in ``sources`` by :class:`AddSource`. ``seed``: the
+    default seed (None: one is drawn per run)."""
     p.add_argument(
         "input", nargs="?", metavar="IN", help="input image; - reads it from stdin"
     )
     p.add_argument(
         "--sample", action="store_true", help="dream on the shipped sample picture"
     )
-    model_help = ("registry model from the cache; `inceptionism weights fetch "
-                  f"NAME` gets one (default: {DEFAULT_MODEL})")  # fmt: skip
+    model_help = (
+        "registry model from the cache; `inceptionism weights fetch "
+        f"NAME` gets one (default: {DEFAULT_MODEL})"
+    )
     weights_help = "an inceptionism .h5 file (default: none)"
     if many_models:
         p.set_defaults(sources=[], model=None, weights=None)
-        more = "; repeat (or mix with --weights) for one row per model"
-        p.add_argument("--model", metavar="NAME", action=AddSource,
-                       dest="sources", help=model_help + more)  # fmt: skip
-        p.add_argument("--weights", metavar="FILE", action=AddSource,
-                       dest="sources", help=weights_help + more)  # fmt: skip
+        more = "; repeat (or mix with --{}) for one row per model"
+        p.add_argument(
+            "--model",
+            metavar="NAME",
+            action=AddSource,
+            dest="sources",
+            help=model_help + more.format("weights"),
+        )
+        p.add_argument(
+            "--weights",
+            metavar="FILE",
+            action=AddSource,
+            dest="sources",
+            help=weights_help + more.format("model"),
+        )
     else:
         src = p.add_mutually_exclusive_group()
         src.add_argument("--model", metavar="NAME", help=model_help)
@@ -156,7 +171,14 @@ def add_common(p: argparse.ArgumentParser, many_models: bool = False) -> None:
         metavar="SPEC",
         help="image prior such as smooth:0.5; repeatable (default: none)",
     )
-    p.add_argument("--seed", type=int, help="random seed (default: drawn and recorded)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=seed,
+        help="random seed (default: drawn and recorded)"
+        if seed is None
+        else f"random seed (default: {seed}, the same pictures every time)",
+    )
     p.add_argument(
         "--device", choices=("cpu", "cuda"), help="compute device (default: cpu)"
     )
