@@ -103,14 +103,17 @@ class FFT(Parameterization):
     :meth:`from_image` inverts the chain (pixels within ``eps`` of 0 or
     ``scale`` are first pulled inside, since the sigmoid never reaches them).
 
-    ``step_scale``: the normalised step moves every spectral coefficient by
-    ``step_size`` on average; lucid's Adam at lr 0.05 moves them by about
-    0.05, so the loop's pixel-sized ``step_size`` (1.5) is multiplied by
-    ``1/30`` here.
+    ``step_scale``: the loop's normalised step would move every spectral
+    coefficient by ``step_size`` on average, but the 1/f scale multiplies the
+    lowest frequencies' moves by up to ``max(H, W)``; the pixel-sized
+    ``step_size`` (1.5) is therefore multiplied by ``1/150`` here (0.01 per
+    coefficient). Measured on a synthetic edge unit (tests/engine/
+    test_fvis_edge.py): at 1/30, a third of the pixels saturate within two
+    steps and the orientation is lost; at 1/150 none do.
     """
 
     usage = "fft[:DECAY]"
-    step_scale = 1.0 / 30.0
+    step_scale = 1.0 / 150.0
     eps = 1e-3
 
     def __init__(self, decay=1.0):
