@@ -96,7 +96,7 @@ def test_spec_grammar_products_and_masks(pm, tmp_path):
     assert prod.terms[1].path == "my-sky.png" and dd.path == "a@b.png"
     assert [t.path for t in masked_terms(obj)] == ["my-sky.png", "a@b.png"]
     assert repr(parse_objective(f"diversity:{L}", pm)) == f"diversity:{L}"
-    with pytest.raises(ValueError, match="factor is empty"):
+    with pytest.raises(ValueError, match="must be an integer, got .1\\*"):
         parse_objective(f"channel:{L}:1**channel:{L}:2", pm)
     with pytest.raises(ValueError, match="TERM@MASK"):
         parse_objective(f"channel:{L}:1@", pm)
