@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -38,7 +37,12 @@ import numpy as np
 
 from inceptionism.engine import fvis
 from inceptionism.engine.finite import Watch
-from inceptionism.engine.resample import resize, zoom, zoom_in
+from inceptionism.engine.octaves import (  # noqa: F401 - re-exported
+    OctaveSkippedWarning,
+    octave_bases,
+    plan_octaves,
+)
+from inceptionism.engine.resample import resize, zoom_in
 from inceptionism.plugins.base import (
     Objective,
     Prior,
@@ -49,10 +53,6 @@ from inceptionism.plugins.base import (
 
 #: The notebook's objective: ``objective_L2`` at ``inception_4c/output``.
 DEFAULT_OBJECTIVE = "deepdream:inception_4c/output"
-
-
-class OctaveSkippedWarning(UserWarning):
-    """An octave was smaller than the objective's blobs need and was skipped."""
 
 
 @dataclass(frozen=True)
@@ -173,32 +173,6 @@ def resolve(config: DreamConfig, pm, objective=None, regularizers=None, priors=N
     return objective, regs, builtin + user
 
 
-# -- octaves -----------------------------------------------------------------
-
-
-def octave_bases(x, octaves: int, octave_scale: float) -> list:
-    """``[x, zoom(x, 1/s), zoom(zoom(x, 1/s), 1/s), ...]``, largest first."""
-    bases = [x]
-    for _ in range(octaves - 1):
-        bases.append(zoom(bases[-1], 1.0 / octave_scale))
-    return bases
-
-
-def _fits(net, hw, layers) -> str | None:
-    """None if every blob of ``layers`` is non-empty at input size ``hw``;
-    otherwise the reason."""
-    problems: dict = {}
-    try:
-        shapes = net.shapes(hw, problems)
-    except ValueError as exc:
-        return str(exc)
-    missing = [name for name in layers if name not in shapes]
-    if not missing:
-        return None
-    why = "; ".join(f"{k}: {v}" for k, v in list(problems.items())[:1])
-    return f"{', '.join(missing)} would be empty" + (f" ({why})" if why else "")
-
-
 # -- the loop ----------------------------------------------------------------
 
 
@@ -292,34 +266,7 @@ def run(
     layers = [net.resolve(name) for name in objective.layers]
     x = fvis.to_input(net, rgb)
     rgb = np.asarray(rgb, dtype=np.float32)
-    bases = octave_bases(x, config.octaves, config.octave_scale)
-    todo: list = []
-    skipped: list[tuple[int, tuple, str]] = []
-    for i, base in enumerate(bases):
-        hw = tuple(base.shape[-2:])
-        why = _fits(net, hw, layers) if not skipped else "smaller still"
-        if why is None:
-            todo.append(base)
-        elif i == 0:
-            raise ValueError(
-                f"the image ({hw[0]}x{hw[1]}) is too small for the objective: "
-                f"{why}; use a larger image or a shallower layer"
-            )
-        else:
-            skipped.append((i, hw, why))
-    if skipped:  # one warning, however many octaves were asked for
-        i, hw, why = skipped[0]
-        first = f"octave {i + 1} of {config.octaves} ({hw[0]}x{hw[1]})"
-        many = len(skipped) > 1
-        warnings.warn(
-            f"{len(skipped)} of {config.octaves} octaves skipped: {first}"
-            f"{' and the smaller ones are' if many else ' is'} too small for "
-            f"{', '.join(layers)} ({why}); {len(todo)} octaves give the same "
-            "picture",
-            OctaveSkippedWarning,
-            stacklevel=2,
-        )
-    todo.reverse()  # smallest first
+    todo = plan_octaves(net, x, layers, config.octaves, config.octave_scale)
 
     plans: list = [None] * len(todo)
     if tiling is not None:

@@ -180,7 +180,8 @@ def check_config(config: Any) -> None:
     """ValueError for feature-visualisation settings that make no sense."""
     if config.mask_mode not in MASK_MODES:
         raise ValueError(
-            f"mask mode must be one of {', '.join(MASK_MODES)}, got {config.mask_mode!r}"
+            f"mask mode must be one of {', '.join(MASK_MODES)}, "
+            f"got {config.mask_mode!r}"
         )
     if not 0.0 <= config.mask_blur <= 1000.0:
         raise ValueError(f"mask blur must be in [0, 1000], got {config.mask_blur}")
@@ -199,4 +200,3 @@ FIELDS = {
 
 def strip_defaults(d: dict) -> dict:
     return {k: v for k, v in d.items() if not (k in FIELDS and v == FIELDS[k])}
-

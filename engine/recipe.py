@@ -6,10 +6,11 @@ Every image the tool writes carries its :class:`Recipe` (as JSON, see
 name, source and weight file SHA-1, the input's SHA-1, every guide image's
 SHA-1, the mean, ``max_size``, device and bit depth, and what part of a run
 the file holds, and the SHA-1 of every mask and direction-vector file
-(``files``; the parameterisation and transforms are in the config) — a ``--save-every`` intermediate records the octave and step
-it was saved after (:class:`Stop`), a ``zoom`` frame its index and the zoom
-parameters (:class:`Zoom`; ``frame=None`` is the whole run, as in the GIF or
-WebP animation).
+(``files``; the parameterisation and transforms are in the config) — a
+``--save-every`` intermediate records the octave and step it was saved
+after (:class:`Stop`), a ``zoom`` frame its index and the zoom parameters
+(:class:`Zoom`; ``frame=None`` is the whole run, as in the GIF or WebP
+animation).
 
 :func:`replay` (``dream --replay``) rebuilds the output from its recipe,
 pixel for pixel on the same device (the work is done by

@@ -1,7 +1,8 @@
 """Feature-visualisation objectives: direction, diversity, and spatial masks.
 
 After lucid's ``objectives.py`` (Olah, Mordvintsev & Schubert, "Feature
-Visualization", Distill 2017). CLI specs: ``direction:LAYER:VEC`` (VEC a
+Visualization", Distill 2017). Registered by :mod:`inceptionism.plugins.objectives`. CLI specs:
+``direction:LAYER:VEC`` (VEC a
 comma list of numbers or a ``.npy`` file), ``diversity:LAYER``; any term
 takes a mask, ``deepdream:inception_4c/output@sky.png`` (:class:`Masked`).
 """
@@ -15,7 +16,6 @@ import numpy as np
 
 from inceptionism.kernels.backend import get_array_module
 from inceptionism.plugins.base import Objective
-from inceptionism.plugins.hookspecs import hookimpl
 from inceptionism.plugins.objectives import _blob
 
 
@@ -137,7 +137,8 @@ def load_mask(path: str | Path, blur: float = 0.0) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such mask image")
-    m = load_image(path).astype(np.float64).mean(axis=-1) / 255.0
+    rgb = np.asarray(load_image(path), dtype=np.float64)
+    m = rgb.mean(axis=-1) / 255.0
     if blur:
         m = smooth(m, blur)
     return np.clip(m, 0.0, 1.0).astype(np.float32)
@@ -201,8 +202,3 @@ def masked_terms(objective: Objective) -> list[Masked]:
     for term in getattr(objective, "terms", ()):
         found += masked_terms(term)
     return found
-
-
-@hookimpl
-def inceptionism_objectives():
-    return {"direction": Direction, "diversity": Diversity}

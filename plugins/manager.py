@@ -27,7 +27,6 @@ BUILTIN_PLUGINS = (
     "inceptionism.plugins.regularizers",
     "inceptionism.plugins.priors",
     "inceptionism.plugins.models",
-    "inceptionism.plugins.fvis",
     "inceptionism.plugins.params",
     "inceptionism.plugins.transforms",
 )

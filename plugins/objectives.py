@@ -370,7 +370,13 @@ layers.usage = Balanced.usage  # type: ignore[attr-defined]
 
 @hookimpl
 def inceptionism_objectives():
+    # feature-visualisation objectives live in their own module, which
+    # imports this one
+    from inceptionism.plugins.fvis import Direction, Diversity
+
     return {
+        "direction": Direction,
+        "diversity": Diversity,
         "deepdream": DeepDream,
         "channel": Channel,
         "neuron": Neuron,

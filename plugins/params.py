@@ -177,8 +177,10 @@ class FFT(Parameterization):
         double[0] = 1.0
         if w % 2 == 0:
             double[-1] = 1.0
-        gs = gs * xp.asarray(double, dtype=g.dtype) * self._spectrum_scale(
-            h, w, xp, g.dtype
+        gs = (
+            gs
+            * xp.asarray(double, dtype=g.dtype)
+            * self._spectrum_scale(h, w, xp, g.dtype)
         )
         return xp.stack([gs.real, gs.imag]).astype(g.dtype)
 

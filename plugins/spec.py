@@ -26,8 +26,8 @@ joins factors only when what follows reads as a term, like ``+`` and ``-``.
 :class:`~inceptionism.plugins.fvis.Masked`); the text after a factor's last
 ``@`` is the mask's path (quote an argument that holds ``@`` itself).
 
-Regularizer, prior, parameterisation and transform specs are a single ``name[:arg...]`` (``tv:0.01``,
-``jitter:32``, ``clip``).
+Regularizer, prior, parameterisation and transform specs are a single
+``name[:arg...]`` (``tv:0.01``, ``jitter:32``, ``clip``, ``fft``).
 """
 
 from __future__ import annotations
@@ -66,9 +66,7 @@ def _base(kind: str) -> type:
         from inceptionism.plugins.transforms import Transform
 
         return Transform
-    return {"objectives": Objective, "regularizers": Regularizer, "priors": Prior}[
-        kind
-    ]
+    return {"objectives": Objective, "regularizers": Regularizer, "priors": Prior}[kind]
 
 
 def usage(name: str, factory: Callable[..., Any]) -> str:

@@ -135,7 +135,7 @@ class Standard(Transform):
         s = float(self.scales[int(rng.integers(len(self.scales)))])
         a = float(self.angles[int(rng.integers(len(self.angles)))])
         t2 = tuple(int(v) for v in rng.integers(-4, 5, 2))
-        return Warp(tuple(hw), t1, s, a, t2)  # type: ignore[arg-type]
+        return Warp(tuple(hw), t1, s, a, t2)
 
     def __repr__(self):
         return "standard"
@@ -156,7 +156,7 @@ class Affine(Transform):
         t = tuple(int(v) for v in rng.integers(-self.jitter, self.jitter + 1, 2))
         s = 1.0 + float(rng.uniform(-self.scale, self.scale))
         a = float(rng.uniform(-self.degrees, self.degrees))
-        return Warp(tuple(hw), t, s, a)  # type: ignore[arg-type]
+        return Warp(tuple(hw), t, s, a)
 
     def __repr__(self):
         return f"affine:{self.jitter}:{self.scale:g}:{self.degrees:g}"

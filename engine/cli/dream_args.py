@@ -201,9 +201,7 @@ def _add_tiling(p: argparse.ArgumentParser) -> None:
 
 
 def _add_fvis(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group(
-        "feature visualisation (Olah et al. 2017, Distill; lucid)"
-    )
+    g = p.add_argument_group("feature visualisation (Olah et al. 2017, Distill; lucid)")
     g.add_argument(
         "--param",
         default="pixel",

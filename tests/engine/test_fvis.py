@@ -52,8 +52,8 @@ def test_grey_update_mask_moves_pixels_part_way(net, rgb, tmp_path):
     start = dream(net, rgb, **{**FAST, "steps": 0})
     mask = _mask(tmp_path / "m.png", left=51, right=255)  # 0.2 and 1
     half = dream(net, rgb, **{**FAST, "steps": 1}, mask=mask, mask_mode="update")
-    np.testing.assert_allclose(half[:, :28] - start[:, :28],
-                               0.2 * (full[:, :28] - start[:, :28]), atol=1e-3)  # fmt: skip
+    want = 0.2 * (full[:, :28] - start[:, :28])
+    np.testing.assert_allclose(half[:, :28] - start[:, :28], want, atol=1e-3)
     np.testing.assert_allclose(half[:, 28:], full[:, 28:], atol=1e-3)
 
 
@@ -151,7 +151,8 @@ def test_bad_settings_fail_before_dreaming(run_fails, picture, tmp_path):
               match="unknown transform 'wobble'")  # fmt: skip
     run_fails("dream", picture, "-o", o, "--mask", tmp_path / "no.png",
               match="no such mask image")  # fmt: skip
-    run_fails("dream", picture, "-o", o, "--objective",
-              f"deepdream:{LAYER}@{tmp_path / 'no.png'}", match="no such file")  # fmt: skip
+    missing = f"deepdream:{LAYER}@{tmp_path / 'no.png'}"
+    run_fails("dream", picture, "-o", o, "--objective", missing,
+              match="no such file")  # fmt: skip
     run_fails("dream", picture, "-o", o, "--mask-blur", "-1",
               match="mask blur must be in")  # fmt: skip

@@ -32,7 +32,8 @@ def edge_unit(orientation: str) -> Model:
              "top": ["edge"], "params": {}},
         ],
     }  # fmt: skip
-    return Model("edge", graph, {"edge": {"weight": k / 100, "bias": np.zeros(1, np.float32)}})
+    params = {"edge": {"weight": k / 100, "bias": np.zeros(1, np.float32)}}
+    return Model("edge", graph, params)
 
 
 def orientation(rgb: np.ndarray) -> float:

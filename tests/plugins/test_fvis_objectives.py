@@ -71,7 +71,8 @@ def test_product_gradient(rng):
 
 
 @pytest.mark.parametrize(
-    "term", [DeepDream(L), Channel(L, 2), Direction(L, "1,-1,0.5,2")],
+    "term",
+    [DeepDream(L), Channel(L, 2), Direction(L, "1,-1,0.5,2")],
     ids=["deepdream", "channel", "direction"],
 )
 def test_mask_weights_the_value_and_scales_the_gradient(rng, term):
@@ -88,7 +89,7 @@ def test_mask_weights_the_value_and_scales_the_gradient(rng, term):
 
 def test_spec_grammar_products_and_masks(pm, tmp_path):
     obj = parse_objective(
-        f"2*channel:{L}:1*channel:{L}:2@my-sky.png - deepdream:{L}@\"a@b.png\"", pm
+        f'2*channel:{L}:1*channel:{L}:2@my-sky.png - deepdream:{L}@"a@b.png"', pm
     )
     assert isinstance(obj, Sum) and obj.weights == (2.0, -1.0)
     prod, dd = obj.terms

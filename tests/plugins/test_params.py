@@ -9,7 +9,6 @@ import pytest
 from inceptionism.plugins.params import FFT, Pixel, rfft2d_freqs, step
 from inceptionism.plugins.spec import build
 from tests.gradcheck import numerical_grad
-from tests.tolerances import tol
 
 MEAN = np.array([104.0, 117.0, 123.0])
 
@@ -25,7 +24,9 @@ def _image(rng, shape):
     return rng.uniform(20, 235, shape) - MEAN.reshape(-1, 1, 1)
 
 
-@pytest.mark.parametrize("hw", [(5, 6), (5, 7), (6, 5)], ids=["even-w", "odd-w", "odd-h"])
+@pytest.mark.parametrize(
+    "hw", [(5, 6), (5, 7), (6, 5)], ids=["even-w", "odd-w", "odd-h"]
+)
 def test_fft_round_trip(rng, hw):
     f = _fft()
     x = _image(rng, (2, 3, *hw))
