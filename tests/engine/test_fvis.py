@@ -10,6 +10,7 @@ from PIL import Image
 from inceptionism.engine import Net, dream
 from inceptionism.engine.recipe import Recipe
 from inceptionism.engine.tiling_budget import Tiling
+from inceptionism.plugins import hookimpl
 from tests.tolerances import tol
 
 LAYER = "conv2/3x3"
@@ -103,12 +104,23 @@ def test_diversity_pulls_a_batch_apart(net, rgb):
     assert np.abs(apart[0] - apart[1]).mean() > 2 * gap
 
 
+class _Tiles:
+    def __init__(self):
+        self.n_tiles: list[int] = []
+
+    @hookimpl
+    def inceptionism_tile_end(self, net, state):
+        self.n_tiles.append(state.n_tiles)
+
+
 def test_masked_tiled_dream_equals_untiled(googlenet, rgb, tmp_path):
     net64 = Net(googlenet, dtype=np.float64)
     kw = dict(FAST, octaves=2, octave_scale=1.3, mask=_mask(tmp_path / "m.png", 40),
               transforms="standard", mask_mode="both")  # fmt: skip
     plain = dream(net64, rgb, **kw)
-    tiled = dream(net64, rgb, **kw, tiling=Tiling(tile=24))
+    seen = _Tiles()
+    tiled = dream(net64, rgb, **kw, tiling=Tiling(tile=24), observers=[seen])
+    assert min(seen.n_tiles) > 1
     np.testing.assert_allclose(tiled, plain, rtol=1e-7, atol=1e-7)
 
 
