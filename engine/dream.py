@@ -264,7 +264,7 @@ def run(
     extras, objective = fvis.Extras.build(config, objective, net, pm)
     rng = np.random.default_rng(config.seed) if rng is None else rng
     layers = [net.resolve(name) for name in objective.layers]
-    x = fvis.to_input(net, rgb)
+    x = fvis.to_input(net, rgb, objective)
     rgb = np.asarray(rgb, dtype=np.float32)
     todo = plan_octaves(net, x, layers, config.octaves, config.octave_scale)
 

@@ -156,9 +156,24 @@ def _roll(m: Any, roll: tuple[int, int]) -> Any:
 # -- batches -----------------------------------------------------------------
 
 
-def to_input(net: Any, rgb: Any) -> Any:
-    """(H, W, 3) or (N, H, W, 3) RGB -> the net's (N, 3, H, W) input."""
+def _needs_batch(objective: Any) -> bool:
+    if getattr(objective, "needs_batch", False):
+        return True
+    inner = [getattr(objective, "term", None), *getattr(objective, "terms", ())]
+    return any(_needs_batch(t) for t in inner if t is not None)
+
+
+def to_input(net: Any, rgb: Any, objective: Any = None) -> Any:
+    """(H, W, 3) or (N, H, W, 3) RGB -> the net's (N, 3, H, W) input;
+    ValueError for one picture and an objective that compares a batch's."""
     rgb = np.asarray(rgb, dtype=np.float32)
+    single = rgb.ndim == 3 or (rgb.ndim == 4 and rgb.shape[0] == 1)
+    if single and _needs_batch(objective):
+        raise ValueError(
+            "diversity compares the pictures of a batch, and this dream has one; "
+            "dream several together in Python: dream(net, rgbs) with rgbs of "
+            "shape (N, H, W, 3)"
+        )
     if rgb.ndim == 3 and rgb.shape[2] == 3:
         return net.preprocess(rgb)
     if rgb.ndim == 4 and rgb.shape[3] == 3 and rgb.shape[0] >= 1:

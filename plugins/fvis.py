@@ -1,10 +1,11 @@
 """Feature-visualisation objectives: direction, diversity, and spatial masks.
 
 After lucid's ``objectives.py`` (Olah, Mordvintsev & Schubert, "Feature
-Visualization", Distill 2017). Registered by :mod:`inceptionism.plugins.objectives`. CLI specs:
-``direction:LAYER:VEC`` (VEC a
-comma list of numbers or a ``.npy`` file), ``diversity:LAYER``; any term
-takes a mask, ``deepdream:inception_4c/output@sky.png`` (:class:`Masked`).
+Visualization", Distill 2017); registered by
+:mod:`inceptionism.plugins.objectives`. CLI specs: ``direction:LAYER:VEC``
+(VEC a comma list of numbers or a ``.npy`` file), ``diversity:LAYER``; any
+term takes a mask, ``deepdream:inception_4c/output@sky.png``
+(:class:`Masked`).
 """
 
 from __future__ import annotations
@@ -97,11 +98,13 @@ class Diversity(Objective):
     so that, objectives being maximised here, ``channel:L:7+100*diversity:L``
     is lucid's ``channel(L, 7) - 1e2 * diversity(L)``. Needs a batch: dream N
     pictures together (``dream(net, rgbs)`` with rgbs of shape
-    (N, H, W, 3)); for N = 1 the value and gradient are 0.
+    (N, H, W, 3)); for N = 1 the value and gradient are 0, and the dream
+    loop refuses to start.
     """
 
     usage = "diversity:LAYER"
     eps = 1e-10
+    needs_batch = True  # the dream loop refuses a single picture
 
     def __init__(self, layer: str):
         super().__init__((layer,))

@@ -102,6 +102,8 @@ def test_diversity_pulls_a_batch_apart(net, rgb):
     apart = dream(net, twins, **{**kw, "objective": f"diversity:{LAYER}"})
     assert np.abs(apart[0] - apart[1]).mean() > 2 * np.abs(plain[0] - plain[1]).mean()
     assert np.abs(apart[0] - apart[1]).mean() > 2 * gap
+    with pytest.raises(ValueError, match="diversity compares the pictures of a b"):
+        dream(net, rgb, **{**kw, "objective": f"channel:{LAYER}:1-diversity:{LAYER}"})
 
 
 class _Tiles:
