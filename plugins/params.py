@@ -81,7 +81,9 @@ def _colour_matrix(order: str) -> np.ndarray:
 
 
 class FFT(Parameterization):
-    """lucid's ``fft_image`` + ``to_valid_rgb``: a 1/f-scaled spectrum in a
+    """lucid's Fourier image: a 1/f spectrum in decorrelated colour.
+
+    ``fft_image`` + ``to_valid_rgb``: a 1/f-scaled spectrum in a
     decorrelated colour space, squashed into the valid pixel range.
 
     With ``s = 1 / max(f, 1 / max(H, W)) ** decay`` per frequency bin ``f``

@@ -122,8 +122,10 @@ def _number(value, what: str, low: float, high: float) -> float:
 
 
 class Standard(Transform):
-    """lucid's ``standard_transforms``: pad 12 (grey), jitter 8, random scale
-    from 0.90, 0.92, ..., 1.10, random rotation from -10..10 degrees, jitter 4.
+    """lucid's standard_transforms: pad, jitter, scale, rotate, jitter.
+
+    Pad 12 (grey), jitter 8, random scale from 0.90, 0.92, ..., 1.10, random
+    rotation from -10..10 degrees, jitter 4.
     """
 
     usage = "standard"
@@ -142,7 +144,9 @@ class Standard(Transform):
 
 
 class Affine(Transform):
-    """Jitter of at most ``JITTER`` pixels, scale uniform in ``1 +- SCALE``,
+    """Random jitter, scale and rotation within chosen ranges.
+
+    Jitter of at most ``JITTER`` pixels, scale uniform in ``1 +- SCALE``,
     rotation uniform in ``+-DEGREES``: ``affine:JITTER:SCALE:DEGREES``."""
 
     usage = "affine:JITTER:SCALE:DEGREES"
