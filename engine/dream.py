@@ -13,6 +13,12 @@ Per step (defaults = the notebook)::
     x += step_size / mean(|g|) * g              # (no update if g == 0)
     x = prior.after_step(x)           # un-roll, then clip to [-mean, scale-mean]
 
+Feature visualisation (:mod:`inceptionism.engine.fvis`: ``--param``,
+``--transforms``, ``--mask``) hooks in at four points of this step: the
+net's input (a seeded warp; masks follow), the gradient (the warp's
+adjoint), the update (through the parameterisation) and the end (an update
+mask); with the defaults each hook returns its argument untouched.
+
 Octaves: the preprocessed image is zoomed by ``1 / octave_scale`` ``octaves -
 1`` times (:func:`inceptionism.engine.resample.zoom`: align corners, rounded
 sizes, as ``scipy.ndimage.zoom(order=1)``); from the smallest up, the dreamed
