@@ -154,9 +154,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--max-upload-mb and --max-pixels must be >= 1")
     work = Path(args.work) if args.work else cache_dir() / "studio"
     studio = Studio(
-        work, models(args.weights), devices(),
-        max_bytes=args.max_upload_mb * 2**20, max_pixels=args.max_pixels,
-    )  # fmt: skip
+        work,
+        models(args.weights),
+        devices(),
+        max_bytes=args.max_upload_mb * 2**20,
+        max_pixels=args.max_pixels,
+    )
     app = create_app(studio)
     sock = bind(args.host, args.port)
     host, port = sock.getsockname()[:2]

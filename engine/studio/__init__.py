@@ -23,7 +23,9 @@ from __future__ import annotations
 
 from typing import Any
 
-INSTALL_HINT = 'the studio needs Starlette and uvicorn: pip install "inceptionism[studio]"'
+INSTALL_HINT = (
+    'the studio needs Starlette and uvicorn: pip install "inceptionism[studio]"'
+)
 
 
 def require() -> None:

@@ -133,19 +133,24 @@ class Follow:
         eta = elapsed / done * (total - done) if done else None
         self.job.update(
             progress={
-                "done": done, "total": total,
-                "octave": state.octave + 1, "octaves": state.n_octaves,
-                "step": state.step + 1, "steps": state.n_steps,
+                "done": done,
+                "total": total,
+                "octave": state.octave + 1,
+                "octaves": state.n_octaves,
+                "step": state.step + 1,
+                "steps": state.n_steps,
                 "elapsed": round(elapsed, 2),
                 "eta": None if eta is None else round(eta, 2),
             }
-        )  # fmt: skip
+        )
         if self.job.cancel.is_set():
             raise Cancelled
 
     def _show(self, net: Any, x: Any) -> None:
         self.last_preview = self.clock()
-        self.job.update(preview=preview(net.deprocess(x)), previews=self.job.previews + 1)
+        self.job.update(
+            preview=preview(net.deprocess(x)), previews=self.job.previews + 1
+        )
 
     @hookimpl
     def inceptionism_dream_start(self, net: Any, config: Any, rgb: Any) -> None:
@@ -203,10 +208,17 @@ def dream_job(job: Job, results: Path) -> None:
             pm = get_plugin_manager()
             net, wpath, sha1 = loaded_net(spec, pm)
             made = remake.create(
-                spec.config, job.input, net.model, wpath, mean=spec.mean,
-                max_size=spec.max_size, device=spec.device, pm=pm, net=net,
+                spec.config,
+                job.input,
+                net.model,
+                wpath,
+                mean=spec.mean,
+                max_size=spec.max_size,
+                device=spec.device,
+                pm=pm,
+                net=net,
                 weights_sha1=sha1,
-            )  # fmt: skip
+            )
             hw = made.rgb.shape
             made = remake.with_tiling(made, Tiling(), pm)
             preflight.check_job(made, pm)

@@ -35,8 +35,8 @@ import secrets
 from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
-from urllib.parse import unquote
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -64,9 +64,12 @@ HEADER = "x-studio-token"
 
 
 def static_file(name: str) -> bytes:
-    return resources.files("inceptionism.engine.studio").joinpath(
-        "static", name
-    ).read_bytes()
+    return (
+        resources.files("inceptionism.engine.studio")
+        .joinpath("static")
+        .joinpath(name)
+        .read_bytes()
+    )
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -93,9 +96,13 @@ def layer_groups(graph: dict[str, Any], hw: tuple[int, int] = (224, 224)) -> lis
         if not groups or groups[-1]["stage"] != _stage(name):
             groups.append({"stage": _stage(name), "layers": []})
         groups[-1]["layers"].append(
-            {"name": name, "type": g.nodes[name].type, "channels": s[1],
-             "size": f"{s[3]}x{s[2]}"}
-        )  # fmt: skip
+            {
+                "name": name,
+                "type": g.nodes[name].type,
+                "channels": s[1],
+                "size": f"{s[3]}x{s[2]}",
+            }
+        )
     return groups
 
 
@@ -186,28 +193,38 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > studio.max_bytes:
             return _error(
-                413, f"{uploads._clean(name)} is over the studio's limit of "
+                413,
+                f"{uploads._clean(name)} is over the studio's limit of "
                 f"{studio.max_bytes / 2**20:.0f} MB; downsize it first",
-            )  # fmt: skip
+            )
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > studio.max_bytes:
                 return _error(
-                    413, f"{uploads._clean(name)} is over the studio's limit of "
+                    413,
+                    f"{uploads._clean(name)} is over the studio's limit of "
                     f"{studio.max_bytes / 2**20:.0f} MB; downsize it first",
-                )  # fmt: skip
+                )
         try:
             up = await asyncio.to_thread(
-                uploads.store, studio.uploads, bytes(body), name,
-                max_bytes=studio.max_bytes, max_pixels=studio.max_pixels,
-            )  # fmt: skip
+                uploads.store,
+                studio.uploads,
+                bytes(body),
+                name,
+                max_bytes=studio.max_bytes,
+                max_pixels=studio.max_pixels,
+            )
         except uploads.UploadError as exc:
             return _error(400, str(exc))
         answer: dict[str, Any] = {
-            "id": up.id, "name": uploads._clean(name), "width": up.width,
-            "height": up.height, "url": f"api/uploads/{up.id}", "settings": None,
-        }  # fmt: skip
+            "id": up.id,
+            "name": uploads._clean(name),
+            "width": up.width,
+            "height": up.height,
+            "url": f"api/uploads/{up.id}",
+            "settings": None,
+        }
         if up.recipe is not None:
             try:
                 answer["settings"] = st.from_recipe(
@@ -235,15 +252,24 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
             return _error(400, "the request is not JSON settings")
         try:
             inp, spec = st.parse(
-                data, models=studio.models, devices=studio.devices, pm=pm,
+                data,
+                models=studio.models,
+                devices=studio.devices,
+                pm=pm,
                 find_upload=lambda i: uploads.find(studio.uploads, i),
-            )  # fmt: skip
+            )
         except ValueError as exc:
             return _error(400, str(exc))
-        name = data.get("input_name") or ("sample.png" if inp.name == "sample.png"
-                                           else "picture.png")  # fmt: skip
-        keep = {"input": data["input"], "model": data["model"], "device": spec.device,
-                "max_size": spec.max_size, "mean": spec.mean}  # fmt: skip
+        name = data.get("input_name") or (
+            "sample.png" if inp.name == "sample.png" else "picture.png"
+        )
+        keep = {
+            "input": data["input"],
+            "model": data["model"],
+            "device": spec.device,
+            "max_size": spec.max_size,
+            "mean": spec.mean,
+        }
         job = studio.submit(inp, uploads._clean(str(name)), spec, keep)
         return JSONResponse(job.snapshot(), status_code=202)
 
@@ -252,7 +278,9 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
 
     async def one(request: Request) -> Response:
         job = job_of(request)
-        return _error(404, "no such job") if job is None else JSONResponse(job.snapshot())
+        return (
+            _error(404, "no such job") if job is None else JSONResponse(job.snapshot())
+        )
 
     async def cancel(request: Request) -> Response:
         job = job_of(request)
@@ -288,8 +316,9 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
                 await asyncio.sleep(0.1)
 
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers=headers)  # fmt: skip
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers=headers
+        )
 
     api = [
         Route("/api/options", options),
@@ -332,8 +361,11 @@ class TokenGuard:
             await self.app(scope, receive, send)
             return
         if not self.allowed(Request(scope)):
-            resp = _error(403, "missing or wrong studio token; open the URL "
-                               "that `inceptionism studio` printed")  # fmt: skip
+            resp = _error(
+                403,
+                "missing or wrong studio token; open the URL "
+                "that `inceptionism studio` printed",
+            )
             await resp(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -30,7 +30,7 @@ from typing import Any
 from inceptionism.engine.batch import Spec
 from inceptionism.engine.dream import DreamConfig, resolve
 from inceptionism.engine.image import sample_image_path
-from inceptionism.engine.recipe import SAMPLE, Recipe
+from inceptionism.engine.recipe import SAMPLE, Mean, Recipe
 from inceptionism.weights.files import sha1_file
 
 #: Largest ``max_size`` the page may ask for (the upload limit bounds input).
@@ -152,14 +152,19 @@ def parse(
         max_size = _number({"max size": max_size}, "max size", int)
         if not 1 <= max_size <= MAX_SIZE:
             raise ValueError(f"max size must be 1 to {MAX_SIZE} pixels, got {max_size}")
-    mean = data.get("mean") or "file"
-    if mean not in ("file", "notebook"):
-        raise ValueError(f"mean must be 'file' or 'notebook', got {mean!r}")
+    given = data.get("mean") or "file"
+    if given not in ("file", "notebook"):
+        raise ValueError(f"mean must be 'file' or 'notebook', got {given!r}")
+    mean: Mean = "notebook" if given == "notebook" else "file"
     config = dream_config(data.get("config"), pm)
     spec = Spec(
-        config=config, weights=model.weights, model=model.name, mean=mean,
-        max_size=max_size, device=device,
-    )  # fmt: skip
+        config=config,
+        weights=model.weights,
+        model=model.name,
+        mean=mean,
+        max_size=max_size,
+        device=device,
+    )
     return path, spec
 
 

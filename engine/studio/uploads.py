@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from inceptionism.engine.image import ImageError, load_image, read_recipe
@@ -87,6 +88,7 @@ def store(
     try:
         try:
             rgb = load_image(incoming, max_pixels=max_pixels)
+            assert isinstance(rgb, np.ndarray)  # without with_alpha
         except ImageError as exc:
             raise UploadError(str(exc).replace(str(incoming), shown)) from None
         with Image.open(incoming) as img:
@@ -94,8 +96,7 @@ def store(
         suffix = SUFFIXES.get(fmt or "")
         if suffix is None:
             raise UploadError(
-                f"{shown} is a {fmt} picture; the studio takes "
-                f"{', '.join(SUFFIXES)}"
+                f"{shown} is a {fmt} picture; the studio takes {', '.join(SUFFIXES)}"
             )
         path = folder / f"{digest}{suffix}"
         incoming.replace(path)

@@ -40,30 +40,47 @@ def photo() -> bytes:
 
 @pytest.fixture
 def studio(googlenet_h5, tmp_path):
-    s = Studio(tmp_path / "work", models([str(googlenet_h5)]), max_bytes=2**20,
-               max_pixels=200_000)  # fmt: skip
+    s = Studio(
+        tmp_path / "work",
+        models([str(googlenet_h5)]),
+        max_bytes=2**20,
+        max_pixels=200_000,
+    )
     yield s
     s.close()
 
 
 @pytest.fixture
 def client(studio):
-    with TestClient(create_app(studio, token=TOKEN),
-                    headers={"x-studio-token": TOKEN}) as c:  # fmt: skip
+    with TestClient(
+        create_app(studio, token=TOKEN), headers={"x-studio-token": TOKEN}
+    ) as c:
         yield c
 
 
 def settings(inp: str, **config) -> dict:
-    config = {"objective": f"deepdream:{LAYER}", "octaves": 1, "steps": 2,
-              "seed": 3, **config}  # fmt: skip
-    return {"input": inp, "input_name": "photo.png", "model": "file0",
-            "max_size": 64, "config": config}  # fmt: skip
+    config = {
+        "objective": f"deepdream:{LAYER}",
+        "octaves": 1,
+        "steps": 2,
+        "seed": 3,
+        **config,
+    }
+    return {
+        "input": inp,
+        "input_name": "photo.png",
+        "model": "file0",
+        "max_size": 64,
+        "config": config,
+    }
 
 
 def events(client, job_id: str) -> list[dict]:
     with client.stream("GET", f"/api/jobs/{job_id}/events") as r:
         assert r.headers["content-type"].startswith("text/event-stream")
-        return [json.loads(line[5:]) for line in r.iter_lines() if line.startswith("data:")]
+        return [
+            json.loads(line[5:]) for line in r.iter_lines() if line.startswith("data:")
+        ]
 
 
 def wait(client, job_id: str, until, timeout: float = 60.0) -> dict:
@@ -85,8 +102,16 @@ def upload(client, data: bytes, name: str = "photo.png") -> dict:
 # -- access --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/api/options", "/api/jobs", "/api/jobs/1/result",
-                                  "/api/uploads/sample", "/api/layers?model=file0"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/options",
+        "/api/jobs",
+        "/api/jobs/1/result",
+        "/api/uploads/sample",
+        "/api/layers?model=file0",
+    ],
+)
 def test_api_needs_the_token(studio, path):
     with TestClient(create_app(studio, token=TOKEN)) as c:
         assert c.get(path).status_code == 403
@@ -172,7 +197,9 @@ def test_dream_streams_progress_and_gives_the_png_with_its_recipe(
     assert any(e.get("preview", "").startswith("data:image/jpeg;base64,") for e in seen)
 
     r = client.get(f"/api/jobs/{job['id']}/result")
-    assert r.status_code == 200 and "photo-dream.png" in r.headers["content-disposition"]
+    assert (
+        r.status_code == 200 and "photo-dream.png" in r.headers["content-disposition"]
+    )
     path = studio.work / "got.png"
     path.write_bytes(r.content)
     recipe = read_recipe(path)
@@ -192,7 +219,10 @@ def test_dream_streams_progress_and_gives_the_png_with_its_recipe(
     restored = upload(client, r.content, name="photo-dream.png")["settings"]
     assert restored["config"] == recipe["config"]
     assert (restored["input"], restored["model"], restored["max_size"]) == (
-        up["id"], "file0", 64)  # fmt: skip
+        up["id"],
+        "file0",
+        64,
+    )
     history = client.get("/api/jobs").json()
     assert [j["id"] for j in history] == [job["id"]]
 
@@ -236,15 +266,27 @@ def test_a_queued_job_can_be_stopped_before_it_starts(client):
         ({"device": "tpu"}, "not available here"),
         ({"max_size": 10**9}, "max size must be"),
     ],
-    ids=["steps", "octaves", "inf", "objective", "prior", "no-input",
-         "traversal-input", "model", "device", "max-size"],
-)  # fmt: skip
+    ids=[
+        "steps",
+        "octaves",
+        "inf",
+        "objective",
+        "prior",
+        "no-input",
+        "traversal-input",
+        "model",
+        "device",
+        "max-size",
+    ],
+)
 def test_impossible_settings_are_refused_before_queueing(client, studio, change, words):
     body = settings("sample")
     config = {**body["config"], **change.pop("config", {})}
     body = {**body, **change, "config": config}
     text = json.dumps(body)  # JSON has no inf: send what a broken client might
-    r = client.post("/api/jobs", content=text, headers={"content-type": "application/json"})
+    r = client.post(
+        "/api/jobs", content=text, headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400
     assert words in r.json()["error"] and "\n" not in r.json()["error"]
     assert studio.jobs == {}
@@ -252,8 +294,9 @@ def test_impossible_settings_are_refused_before_queueing(client, studio, change,
 
 
 def test_a_failing_dream_reports_one_sentence_and_the_server_goes_on(client):
-    bad = client.post("/api/jobs", json=settings(
-        "sample", objective="deepdream:inception_9z/output")).json()  # fmt: skip
+    bad = client.post(
+        "/api/jobs", json=settings("sample", objective="deepdream:inception_9z/output")
+    ).json()
     final = events(client, bad["id"])[-1]
     assert final["state"] == "failed"
     assert "inception_9z/output" in final["error"] and "\n" not in final["error"]

@@ -29,10 +29,15 @@ from inceptionism.engine.studio.jobs import Studio
 from inceptionism.engine.studio.server import create_app
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-    "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 LAYER = "inception_3b/output"
 
 
@@ -48,7 +53,9 @@ def chromium() -> str | None:
 def browser():
     exe = chromium()
     if exe is None:
-        pytest.skip("no Chromium found (Debian: apt-get install chromium; .ci/run does)")
+        pytest.skip(
+            "no Chromium found (Debian: apt-get install chromium; .ci/run does)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -79,8 +86,9 @@ def server(googlenet_h5, tmp_path_factory):
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1280,
-                                                                   "height": 900})  # fmt: skip
+    context = browser.new_context(
+        accept_downloads=True, viewport={"width": 1280, "height": 900}
+    )
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -122,8 +130,9 @@ def test_dream_in_the_browser_download_and_restore(page, server, tmp_path):
     url, studio = server
     photo = _photo(tmp_path)
     page.set_input_files("#file", str(photo))
-    page.wait_for_function("document.getElementById('input-name').textContent === "
-                           "'meadow.png'")  # fmt: skip
+    page.wait_for_function(
+        "document.getElementById('input-name').textContent === 'meadow.png'"
+    )
     page.select_option("#layer", LAYER)
     assert page.input_value("#spec") == f"deepdream:{LAYER}"
     page.check("#priors-smooth")
@@ -165,8 +174,9 @@ def test_dream_in_the_browser_download_and_restore(page, server, tmp_path):
     page.wait_for_selector("body[data-ready='1']")
     assert page.input_value("#steps") == "10"
     page.set_input_files("#file", str(result))
-    page.wait_for_function("document.getElementById('spec').value === "
-                           f"'deepdream:{LAYER}'")  # fmt: skip
+    page.wait_for_function(
+        f"document.getElementById('spec').value === 'deepdream:{LAYER}'"
+    )
     assert page.input_value("#steps") == "3" and page.input_value("#seed") == "7"
     assert page.input_value("#max-size") == "160"
     assert page.input_value("#layer") == LAYER and page.is_checked("#priors-smooth")
