@@ -280,6 +280,8 @@ class Studio:
         self.max_bytes = max_bytes or uploads.MAX_BYTES
         self.max_pixels = max_pixels or uploads.MAX_PIXELS
         self.jobs: dict[str, Job] = {}
+        #: the first name each upload came with (this session), for the page
+        self.names: dict[str, str] = {}
         self._workers: dict[str, Worker] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()

@@ -194,7 +194,7 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
         if declared and declared.isdigit() and int(declared) > studio.max_bytes:
             return _error(
                 413,
-                f"{uploads._clean(name)} is over the studio's limit of "
+                f"{uploads.clean(name)} is over the studio's limit of "
                 f"{studio.max_bytes / 2**20:.0f} MB; downsize it first",
             )
         body = bytearray()
@@ -203,7 +203,7 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
             if len(body) > studio.max_bytes:
                 return _error(
                     413,
-                    f"{uploads._clean(name)} is over the studio's limit of "
+                    f"{uploads.clean(name)} is over the studio's limit of "
                     f"{studio.max_bytes / 2**20:.0f} MB; downsize it first",
                 )
         try:
@@ -217,9 +217,11 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
             )
         except uploads.UploadError as exc:
             return _error(400, str(exc))
+        shown = uploads.clean(name)
+        studio.names.setdefault(up.id, shown)
         answer: dict[str, Any] = {
             "id": up.id,
-            "name": uploads._clean(name),
+            "name": shown,
             "width": up.width,
             "height": up.height,
             "url": f"api/uploads/{up.id}",
@@ -227,9 +229,14 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
         }
         if up.recipe is not None:
             try:
-                answer["settings"] = st.from_recipe(
+                restored = st.from_recipe(
                     up.recipe, models=studio.models, uploads=studio.uploads
                 )
+                inp = restored["input"]
+                restored["input_name"] = (
+                    "sample.png" if inp == "sample" else studio.names.get(inp, shown)
+                )
+                answer["settings"] = restored
             except ValueError as exc:
                 answer["note"] = f"its recipe cannot be restored: {exc}"
         return JSONResponse(answer)
@@ -270,7 +277,7 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
             "max_size": spec.max_size,
             "mean": spec.mean,
         }
-        job = studio.submit(inp, uploads._clean(str(name)), spec, keep)
+        job = studio.submit(inp, uploads.clean(str(name)), spec, keep)
         return JSONResponse(job.snapshot(), status_code=202)
 
     async def jobs(request: Request) -> Response:

@@ -58,7 +58,7 @@ class Upload:
     recipe: dict[str, Any] | None
 
 
-def _clean(name: str) -> str:
+def clean(name: str) -> str:
     """The browser's file name, for messages only."""
     name = re.sub(r"[^\w .()+-]", "_", Path(name or "picture").name)[:80]
     return name or "picture"
@@ -73,7 +73,7 @@ def store(
     max_pixels: int = MAX_PIXELS,
 ) -> Upload:
     """Check ``data`` and keep it in ``folder`` (see the module docstring)."""
-    shown = _clean(name)
+    shown = clean(name)
     if not data:
         raise UploadError(f"{shown} is empty; choose a picture file")
     if len(data) > max_bytes:

@@ -15,11 +15,11 @@ from starlette.testclient import TestClient
 
 from inceptionism.engine.batch import Spec, dream_task
 from inceptionism.engine.cli import main
-from inceptionism.engine.cli.studio_cmd import is_local, models
+from inceptionism.engine.cli.studio_cmd import bind, is_local, models
 from inceptionism.engine.dream import DreamConfig
 from inceptionism.engine.image import load_image, read_recipe
 from inceptionism.engine.studio import INSTALL_HINT, require
-from inceptionism.engine.studio.jobs import Studio
+from inceptionism.engine.studio.jobs import Studio, reason
 from inceptionism.engine.studio.server import create_app
 
 TOKEN = "test-token"
@@ -218,11 +218,8 @@ def test_dream_streams_progress_and_gives_the_png_with_its_recipe(
     # dropping the result back restores every setting and finds the input
     restored = upload(client, r.content, name="photo-dream.png")["settings"]
     assert restored["config"] == recipe["config"]
-    assert (restored["input"], restored["model"], restored["max_size"]) == (
-        up["id"],
-        "file0",
-        64,
-    )
+    got = [restored[k] for k in ("input", "input_name", "model", "max_size")]
+    assert got == [up["id"], "photo.png", "file0", 64]
     history = client.get("/api/jobs").json()
     assert [j["id"] for j in history] == [job["id"]]
 
@@ -231,6 +228,10 @@ def test_stop_cancels_cleanly_and_the_worker_goes_on(client, studio):
     long = client.post("/api/jobs", json=settings("sample", steps=2000)).json()
     queued = client.post("/api/jobs", json=settings("sample")).json()
     wait(client, long["id"], lambda j: j["progress"].get("done", 0) >= 1)
+    # the server answers while a dream runs
+    t0 = time.monotonic()
+    assert client.get("/api/options").status_code == 200
+    assert time.monotonic() - t0 < 2.0
     # one dream at a time per device: the second waits
     assert client.get(f"/api/jobs/{queued['id']}").json()["state"] == "queued"
     t0 = time.monotonic()
@@ -348,3 +349,22 @@ def test_without_the_extra_the_studio_says_what_to_install(monkeypatch, capsys):
         require()
     assert main(["studio", "--no-browser"]) == 1
     assert capsys.readouterr().err.strip() == f"inceptionism: error: {INSTALL_HINT}"
+
+
+def test_out_of_memory_reads_as_one_sentence_with_the_way_out():
+    text = reason(MemoryError(), (3000, 4000, 3))
+    assert text == (
+        "out of memory dreaming a 4000x3000 picture: choose a smaller max size "
+        "(e.g. 2000), a shallower layer or fewer octaves"
+    )
+
+
+def test_a_busy_port_moves_to_the_next_free_one():
+    taken = bind("127.0.0.1", 0)
+    port = taken.getsockname()[1]
+    try:
+        moved = bind("127.0.0.1", port)
+        assert moved.getsockname()[1] != port
+        moved.close()
+    finally:
+        taken.close()

@@ -11,6 +11,7 @@ Skipped, saying why, only where no Chromium can be found.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -180,7 +181,10 @@ def test_dream_in_the_browser_download_and_restore(page, server, tmp_path):
     assert page.input_value("#steps") == "3" and page.input_value("#seed") == "7"
     assert page.input_value("#max-size") == "160"
     assert page.input_value("#layer") == LAYER and page.is_checked("#priors-smooth")
-    assert page.text_content("#input-name") == "meadow-dream.png"
+    assert page.text_content("#input-name") == "meadow.png"  # the original
+    assert page.get_attribute("#input-img", "src").endswith(
+        hashlib.sha256(photo.read_bytes()).hexdigest() + ".png"
+    )
     assert "restored" in page.text_content("#notes")
 
 

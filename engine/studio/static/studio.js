@@ -221,7 +221,8 @@ async function upload(file) {
       if (up.settings.input === "sample") {
         setInput("sample", "sample.png", "api/uploads/sample");
       } else if (up.settings.input) {
-        setInput(up.settings.input, up.name, `api/uploads/${up.settings.input}`);
+        setInput(up.settings.input, up.settings.input_name,
+                 `api/uploads/${up.settings.input}`);
       } else {
         setInput(up.id, up.name, up.url);
         notes.push("Settings restored from the recipe; its original picture is " +
