@@ -268,10 +268,11 @@ class Studio:
     ):
         from inceptionism.engine.studio import uploads
 
-        if not models:
+        if not any(m.available for m in models.values()):
             raise ValueError(
                 "no model to dream with: fetch one (`inceptionism weights fetch "
-                "bvlc_googlenet`) or pass --weights FILE"
+                "bvlc_googlenet`) or pass --weights FILE (offline: `inceptionism "
+                "weights synthetic bvlc_googlenet -o synth.h5`)"
             )
         self.work = Path(work).resolve()
         self.uploads, self.results = self.work / "uploads", self.work / "results"

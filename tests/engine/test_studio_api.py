@@ -368,3 +368,12 @@ def test_a_busy_port_moves_to_the_next_free_one():
         moved.close()
     finally:
         taken.close()
+
+
+def test_without_any_model_the_studio_says_how_to_get_one(
+    monkeypatch, tmp_path, capsys
+):
+    monkeypatch.setenv("INCEPTIONISM_HOME", str(tmp_path))
+    assert main(["studio", "--no-browser", "--work", str(tmp_path / "w")]) == 1
+    err = capsys.readouterr().err
+    assert "no model to dream with" in err and "weights fetch" in err

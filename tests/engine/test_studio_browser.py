@@ -198,6 +198,11 @@ def test_stop_a_running_dream(page, server):
         timeout=60_000,
     )
     page.wait_for_function("document.getElementById('picture').src.startsWith('data:')")
+    page.reload()  # a reloaded page follows the dream still going
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_function(
+        "/step \\d+\\/5000/.test(document.getElementById('progress-text').textContent)"
+    )
     page.click("#stop")
     page.wait_for_selector("#progress-text[data-state='cancelled']", timeout=20_000)
     job = list(studio.jobs.values())[-1]

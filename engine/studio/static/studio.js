@@ -401,7 +401,16 @@ async function start() {
   });
   $("settings").addEventListener("submit", dream);
   $("stop").addEventListener("click", stop);
-  refreshHistory();
+  await refreshHistory();
+  // a dream still going (the page was reloaded): follow it again
+  try {
+    const going = (await api("api/jobs")).filter((j) => !["done", "failed", "cancelled"].includes(j.state));
+    if (going.length) {
+      const j = going[going.length - 1];
+      $("dream").disabled = true; $("stop").disabled = false;
+      showProgress(j); follow(j);
+    }
+  } catch (e) { showError(e.message); }
   document.body.dataset.ready = "1";
 }
 
