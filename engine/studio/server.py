@@ -225,6 +225,7 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
             "width": up.width,
             "height": up.height,
             "url": f"api/uploads/{up.id}",
+            "path": str(up.path),  # for a guide objective's argument
             "settings": None,
         }
         if up.recipe is not None:

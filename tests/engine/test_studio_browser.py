@@ -219,3 +219,19 @@ def test_an_impossible_setting_shows_one_sentence(page):
     assert page.text_content("#error") == (
         "steps must be an integer >= 0 and <= 1e+06, got -1"
     )
+
+
+def test_a_guide_picture_chosen_on_the_page(page, server, tmp_path):
+    _, studio = server
+    page.click("#use-sample")
+    page.select_option("#objective", "guide")
+    page.select_option("#layer", LAYER)
+    page.set_input_files("#guide-file", str(_photo(tmp_path)))
+    page.wait_for_function("document.getElementById('spec').value.includes('uploads')")
+    _settings(page, steps=1, max_size=96, seed=2)
+    page.click("#dream")
+    page.wait_for_selector("#progress-text[data-state='done']", timeout=60_000)
+    recipe = list(studio.jobs.values())[-1].recipe
+    (guide,) = recipe["guides"]
+    assert Path(guide["path"]).parent == studio.uploads
+    assert recipe["config"]["objective"] == f'guide:{LAYER}:"{guide["path"]}"'

@@ -70,7 +70,21 @@ function objectiveChanged() {
     .replace(/^\[?:LAYER\]?/, "").replace(/^[:[]+/, "");
   $("objective-args").placeholder = rest;
   $("objective-args").title = info.summary;
+  $("guide-row").hidden = !/IMAGE_PATH/.test(info.usage);
   composeSpec();
+}
+
+async function pickGuide(file) {
+  showError("");
+  try {
+    const up = await api("api/uploads", {
+      method: "POST", body: file,
+      headers: { "X-Filename": encodeURIComponent(file.name).slice(0, 200) },
+    });
+    $("objective-args").value = JSON.stringify(up.path); // quoted: taken verbatim
+    $("guide-name").textContent = up.name;
+    composeSpec();
+  } catch (e) { showError(e.message); }
 }
 
 function pluginRows(kind, skip) {
@@ -391,6 +405,8 @@ async function start() {
   $("objective").addEventListener("change", objectiveChanged);
   $("objective-args").addEventListener("input", composeSpec);
   $("file").addEventListener("change", () => { if ($("file").files[0]) upload($("file").files[0]); });
+  $("guide-pick").addEventListener("click", () => $("guide-file").click());
+  $("guide-file").addEventListener("change", () => { if ($("guide-file").files[0]) pickGuide($("guide-file").files[0]); });
   $("use-sample").addEventListener("click", () => setInput("sample", "sample.png", "api/uploads/sample"));
   const drop = $("drop");
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
