@@ -61,6 +61,12 @@ STATIC = {
     "studio.js": "text/javascript; charset=utf-8",
 }
 HEADER = "x-studio-token"
+#: The page runs only its own script and shows its own and data: pictures.
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 
 
 def static_file(name: str) -> bytes:
@@ -137,13 +143,14 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
         response = HTMLResponse(static_file("index.html"))
         response.set_cookie(cookie, token, httponly=True, samesite="strict")
         response.headers["Cache-Control"] = "no-store"
+        response.headers["Content-Security-Policy"] = CSP
         return response
 
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
         if name not in STATIC:
             return _error(404, "no such file")
-        return Response(static_file(name), media_type=STATIC[name])
+        return Response(static_file(name), media_type=STATIC[name], headers=NOSNIFF)
 
     async def options(request: Request) -> Response:
         from inceptionism.engine.cli.plugins_cmd import collect
@@ -238,6 +245,11 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
                     "sample.png" if inp == "sample" else studio.names.get(inp, shown)
                 )
                 answer["settings"] = restored
+                if restored["model"] is None:
+                    answer["note"] = (
+                        f"its model {up.recipe['model']['name']} is not offered "
+                        "here; the chosen model is kept"
+                    )
             except ValueError as exc:
                 answer["note"] = f"its recipe cannot be restored: {exc}"
         return JSONResponse(answer)
@@ -251,7 +263,7 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
         path = uploads.find(studio.uploads, upload_id)
         if path is None:
             return _error(404, "no such picture")
-        return FileResponse(path)
+        return FileResponse(path, headers=NOSNIFF)  # shown as a picture, never run
 
     async def start(request: Request) -> Response:
         try:

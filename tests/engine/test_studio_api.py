@@ -126,6 +126,7 @@ def test_page_needs_the_token_and_sets_a_strict_cookie(studio):
         assert c.get("/").status_code == 403
         r = c.get(f"/?token={TOKEN}")
         assert r.status_code == 200 and "studio.js" in r.text
+        assert "default-src 'self'" in r.headers["content-security-policy"]
         cookie = r.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie
         assert c.get("/api/options").status_code == 200  # the cookie now

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import uvicorn
 from PIL import Image
+from playwright.sync_api import expect
 
 from inceptionism.engine.cli.studio_cmd import bind, models
 from inceptionism.engine.image import read_recipe
@@ -93,6 +94,10 @@ def page(browser, server):
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on(
+        "console",  # the page must work under its own Content-Security-Policy
+        lambda m: errors.append(m.text) if "Security Policy" in m.text else None,
+    )
     pg.goto(server[0])
     pg.wait_for_selector("body[data-ready='1']", timeout=30_000)
     yield pg
@@ -131,9 +136,7 @@ def test_dream_in_the_browser_download_and_restore(page, server, tmp_path):
     url, studio = server
     photo = _photo(tmp_path)
     page.set_input_files("#file", str(photo))
-    page.wait_for_function(
-        "document.getElementById('input-name').textContent === 'meadow.png'"
-    )
+    expect(page.locator("#input-name")).to_have_text("meadow.png")
     page.select_option("#layer", LAYER)
     assert page.input_value("#spec") == f"deepdream:{LAYER}"
     page.check("#priors-smooth")
@@ -148,7 +151,7 @@ def test_dream_in_the_browser_download_and_restore(page, server, tmp_path):
     assert page.is_hidden("#error")
     history = page.locator("#history li")
     assert history.count() == 1 and "done" in history.first.inner_text()
-    page.wait_for_function("document.getElementById('picture').complete")
+    expect(page.locator("#picture")).to_have_js_property("complete", True)
     shot = tmp_path / "studio.png"
     page.screenshot(path=str(shot), full_page=True)
     with Image.open(shot) as im:
@@ -175,9 +178,7 @@ def test_dream_in_the_browser_download_and_restore(page, server, tmp_path):
     page.wait_for_selector("body[data-ready='1']")
     assert page.input_value("#steps") == "10"
     page.set_input_files("#file", str(result))
-    page.wait_for_function(
-        f"document.getElementById('spec').value === 'deepdream:{LAYER}'"
-    )
+    expect(page.locator("#spec")).to_have_value(f"deepdream:{LAYER}")
     assert page.input_value("#steps") == "3" and page.input_value("#seed") == "7"
     assert page.input_value("#max-size") == "160"
     assert page.input_value("#layer") == LAYER and page.is_checked("#priors-smooth")
@@ -193,16 +194,12 @@ def test_stop_a_running_dream(page, server):
     page.click("#use-sample")
     _settings(page, steps=5000, max_size=96, seed=1)
     page.click("#dream")
-    page.wait_for_function(
-        "/step \\d+\\/5000/.test(document.getElementById('progress-text').textContent)",
-        timeout=60_000,
-    )
-    page.wait_for_function("document.getElementById('picture').src.startsWith('data:')")
+    running = re.compile(r"step \d+/5000")
+    expect(page.locator("#progress-text")).to_have_text(running, timeout=60_000)
+    expect(page.locator("#picture")).to_have_attribute("src", re.compile("^data:"))
     page.reload()  # a reloaded page follows the dream still going
     page.wait_for_selector("body[data-ready='1']")
-    page.wait_for_function(
-        "/step \\d+\\/5000/.test(document.getElementById('progress-text').textContent)"
-    )
+    expect(page.locator("#progress-text")).to_have_text(running)
     page.click("#stop")
     page.wait_for_selector("#progress-text[data-state='cancelled']", timeout=20_000)
     job = list(studio.jobs.values())[-1]
@@ -227,7 +224,7 @@ def test_a_guide_picture_chosen_on_the_page(page, server, tmp_path):
     page.select_option("#objective", "guide")
     page.select_option("#layer", LAYER)
     page.set_input_files("#guide-file", str(_photo(tmp_path)))
-    page.wait_for_function("document.getElementById('spec').value.includes('uploads')")
+    expect(page.locator("#spec")).to_have_value(re.compile("uploads"))
     _settings(page, steps=1, max_size=96, seed=2)
     page.click("#dream")
     page.wait_for_selector("#progress-text[data-state='done']", timeout=60_000)
