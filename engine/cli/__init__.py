@@ -33,6 +33,7 @@ examples:
   inceptionism weights fetch bvlc_googlenet
   inceptionism dream photo.jpg
   inceptionism layers
+  inceptionism studio          # the web studio (pip install "inceptionism[studio]")
   inceptionism COMMAND -h      # a command's options, defaults and examples"""
 
 

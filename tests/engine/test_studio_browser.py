@@ -139,6 +139,7 @@ def test_dream_in_the_browser_download_and_restore(page, server, tmp_path):
     expect(page.locator("#input-name")).to_have_text("meadow.png")
     page.select_option("#layer", LAYER)
     assert page.input_value("#spec") == f"deepdream:{LAYER}"
+    assert page.is_hidden("#guide-row")  # only for objectives that take a picture
     page.check("#priors-smooth")
     _settings(page, steps=3, max_size=160, seed=7)
     _record_progress(page)
@@ -222,6 +223,7 @@ def test_a_guide_picture_chosen_on_the_page(page, server, tmp_path):
     _, studio = server
     page.click("#use-sample")
     page.select_option("#objective", "guide")
+    assert page.is_visible("#guide-row")
     page.select_option("#layer", LAYER)
     page.set_input_files("#guide-file", str(_photo(tmp_path)))
     expect(page.locator("#spec")).to_have_value(re.compile("uploads"))
