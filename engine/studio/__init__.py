@@ -37,9 +37,11 @@ def require() -> None:
         raise RuntimeError(INSTALL_HINT) from None
 
 
-def create_app(studio: Any) -> Any:
-    """The ASGI app of a :class:`~inceptionism.engine.studio.jobs.Studio`."""
+def create_app(studio: Any, token: str | None = None) -> Any:
+    """The ASGI app of a :class:`~inceptionism.engine.studio.jobs.Studio`
+    (:func:`inceptionism.engine.studio.server.create_app`), or the install
+    hint as a ``RuntimeError`` without the extra."""
     require()
     from inceptionism.engine.studio.server import create_app as _create
 
-    return _create(studio)
+    return _create(studio, token)

@@ -18,6 +18,12 @@ picture, and stops the dream when the job is cancelled (it raises
 :class:`Cancelled` from the step hook, which unwinds the loop; nothing is
 written). A failure becomes the job's one-sentence ``error``; the worker
 goes on with the next job.
+
+The dream's warnings (a skipped octave) become the job's ``notes``, caught
+with :func:`warnings.catch_warnings` as batches do; before Python 3.14 that
+switch is process-wide, so a warning raised meanwhile by the server thread
+may land in a job's notes too (harmless; the studio's own code warns only
+inside dreams). One studio per process: its workers share batch's net cache.
 """
 
 from __future__ import annotations

@@ -18,9 +18,8 @@ from inceptionism.engine.cli import main
 from inceptionism.engine.cli.studio_cmd import bind, is_local, models
 from inceptionism.engine.dream import DreamConfig
 from inceptionism.engine.image import load_image, read_recipe
-from inceptionism.engine.studio import INSTALL_HINT, require
+from inceptionism.engine.studio import INSTALL_HINT, create_app, require
 from inceptionism.engine.studio.jobs import Studio, reason
-from inceptionism.engine.studio.server import create_app
 
 TOKEN = "test-token"
 LAYER = "inception_3b/output"
