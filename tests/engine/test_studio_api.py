@@ -214,6 +214,10 @@ def test_dream_streams_progress_and_gives_the_png_with_its_recipe(
     assert again.status == "done"
     want = np.clip(np.rint(again.image), 0, 255)
     np.testing.assert_array_equal(load_image(path), want)
+    # and `dream --replay` re-makes it from its recipe
+    again_png = studio.work / "again.png"
+    assert main(["dream", "--replay", str(path), "-o", str(again_png), "-q"]) == 0
+    np.testing.assert_array_equal(load_image(again_png), load_image(path))
 
     # dropping the result back restores every setting and finds the input
     restored = upload(client, r.content, name="photo-dream.png")["settings"]
