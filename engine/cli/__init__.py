@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "dream_cmd",
     "atlas_cmd",
     "plugins_cmd",
+    "studio_cmd",
 )
 
 
@@ -33,6 +34,7 @@ examples:
   inceptionism weights fetch bvlc_googlenet
   inceptionism dream photo.jpg
   inceptionism layers
+  inceptionism studio          # the web studio (pip install "inceptionism[studio]")
   inceptionism COMMAND -h      # a command's options, defaults and examples"""
 
 
