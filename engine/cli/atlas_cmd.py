@@ -76,7 +76,7 @@ def register(subparsers) -> None:
         action=AddSource,
         dest="sources",
         help="add a row for this registry model or .h5 file, after "
-        "the default model or the --model/--weights given",
+        "the default model or the --model/--weights given (default: none)",
     )
     which = p.add_mutually_exclusive_group()
     which.add_argument(
@@ -91,7 +91,9 @@ def register(subparsers) -> None:
         help="every layer with channels (over a hundred dreams)",
     )
     which.add_argument(
-        "--channels", metavar="LAYER", help="render LAYER's channels from noise instead"
+        "--channels",
+        metavar="LAYER",
+        help="render LAYER's channels from noise (default: dream IN at layers)",
     )
     pick = p.add_mutually_exclusive_group()
     pick.add_argument(
@@ -104,7 +106,7 @@ def register(subparsers) -> None:
         "--top",
         type=_positive,
         metavar="K",
-        help="--channels: the K channels most active on IN",
+        help="--channels: the K channels most active on IN (default: all)",
     )
     p.add_argument(
         "--size",
