@@ -298,3 +298,25 @@ def test_python_api_makes_the_cli_atlas(capsys, googlenet_h5, picture, tmp_path)
     assert read_recipe(py_out)["atlas"]["cells"][1]["file"] == (
         "py/in-layer-conv2_relu_3x3.png"
     )
+
+
+def test_new_dream_options_reach_every_cell(capsys, googlenet_h5, picture, tmp_path):
+    out = tmp_path / "fv.png"
+    rc, _, err = cli(
+        capsys,
+        "atlas",
+        picture,
+        "-o",
+        out,
+        "--weights",
+        googlenet_h5,
+        "--layers",
+        "conv2/3x3",
+        "--transforms",
+        "standard",
+        *ONE,
+    )
+    assert rc == 0, err
+    cell = read_recipe(out)["atlas"]["cells"][0]
+    assert read_recipe(tmp_path / cell["file"])["config"]["transforms"] == "standard"
+    assert read_recipe(out)["atlas"]["config"]["transforms"] == "standard"

@@ -176,3 +176,30 @@ def test_channel_render_on_the_gpu_matches_the_cpu(googlenet, tmp_path):
     )
     for a, b in zip(cpu.images, gpu.images):
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 2
+
+
+def test_feature_visualisation_options_reach_every_channel(
+    capsys, home, googlenet_h5, tmp_path
+):
+    """A new dream option (here --param fft --transforms standard) reaches
+    the channel renders, their cache key and the sheet's caption unasked."""
+    args = [
+        "atlas",
+        "--channels",
+        LAYER,
+        "--range",
+        "0:2",
+        "--weights",
+        googlenet_h5,
+        *FAST,
+    ]
+    rc, _, err = cli(capsys, *args, "-o", tmp_path / "p.png")
+    assert rc == 0 and "2 rendered" in err, err
+    out = tmp_path / "f.png"
+    rc, _, err = cli(
+        capsys, *args, "-o", out, "--param", "fft", "--transforms", "standard"
+    )
+    assert rc == 0 and "2 rendered, 0 from the cache" in err, err
+    config = read_recipe(out)["atlas"]["config"]
+    assert (config["param"], config["transforms"]) == ("fft", "standard")
+    assert not np.array_equal(load_image(out), load_image(tmp_path / "p.png"))
