@@ -18,7 +18,7 @@ import importlib
 import sys
 
 #: Modules (in this package) whose ``register`` adds subcommands.
-COMMAND_MODULES = ("weights_cmd", "net_cmd", "dream_cmd", "plugins_cmd")
+COMMAND_MODULES = ("weights_cmd", "net_cmd", "dream_cmd", "video_cmd", "plugins_cmd")
 
 
 EXAMPLES = """\
