@@ -104,7 +104,7 @@ def consistency(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     err = (s**2).sum(axis=2)
     bound = 0.01 * ((backward**2).sum(axis=2) + (fw**2).sum(axis=2)) + 0.5
     mx, my = _maps(backward)
-    inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+    inside = (mx > -0.5) & (mx < w - 0.5) & (my > -0.5) & (my < h - 0.5)
     return (err <= bound) & inside
 
 

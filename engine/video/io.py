@@ -115,9 +115,7 @@ def probe(path: str | Path, fps: float | None = None) -> Source:
             raise ValueError(f"{path}: no video stream in this file")
         stream = container.streams.video[0]
         codec = stream.codec_context.name
-        pts = [
-            p.pts for p in container.demux(stream) if p.pts is not None and p.size
-        ]
+        pts = [p.pts for p in container.demux(stream) if p.pts is not None and p.size]
         if not pts:
             raise ValueError(f"{path}: the video stream has no frames")
         container.seek(0)
@@ -143,7 +141,7 @@ def probe(path: str | Path, fps: float | None = None) -> Source:
 def _check_constant_rate(path: Path, pts: list[int], time_base: Any) -> None:
     if len(pts) < 3:
         return
-    gaps = np.diff(np.asarray(pts, dtype=np.int64))
+    gaps = np.diff(np.asarray(pts, dtype=np.float64))
     med = float(np.median(gaps))
     if med <= 0 or np.all(np.abs(gaps - med) <= max(1.0, 0.02 * med)):
         return
@@ -176,8 +174,17 @@ def fit(rgb: np.ndarray, size: tuple[int, int], max_size: int | None) -> np.ndar
     from inceptionism.engine.image import downsize
 
     if max_size:
-        rgb, _ = downsize(rgb, max_size)
+        rgb = downsize(rgb, max_size)[0]
     return np.ascontiguousarray(rgb[: size[0], : size[1]], dtype=np.float32)
+
+
+def read_frame(path: Path) -> np.ndarray:
+    """A frame file as float32 RGB (H, W, 3) 0..255."""
+    from inceptionism.engine.image import load_image
+
+    rgb = load_image(path)
+    assert isinstance(rgb, np.ndarray)
+    return rgb
 
 
 def frames(
@@ -185,10 +192,8 @@ def frames(
 ) -> Iterator[np.ndarray]:
     """The source's frames, float32 RGB (H, W, 3) 0..255 at ``size``."""
     if src.kind == "folder":
-        from inceptionism.engine.image import load_image
-
         for f in src.files:
-            yield fit(load_image(f), size, max_size)
+            yield fit(read_frame(f), size, max_size)
         return
     av = require("av")
     with av.open(str(src.path)) as container:

@@ -30,8 +30,10 @@ from inceptionism.engine.video.recipe import (
 )
 from inceptionism.engine.video.runner import (
     FrameProgress,
+    check_folder,
     make_frames,
     prepare_folder,
+    read_frame,
     recorded_run,
 )
 
@@ -129,9 +131,7 @@ def build(
         pass
     elif not encodes:
         notices.append("frames out: the audio is not copied (encode to keep it)")
-    m, wpath = load_named_model(
-        None if weights is None else str(weights), model, pm
-    )
+    m, wpath = load_named_model(None if weights is None else str(weights), model, pm)
     net = Net(remake.with_mean(m, mean), device=device)
     guides = tuple(FileRef.of(p) for p in guide_paths(config.objective, pm))
     recipe = Recipe(
@@ -150,6 +150,7 @@ def build(
     if tiling is not None:
         job = remake.with_tiling(job, tiling, pm)
     preflight.check_job(job, pm)
+    check_folder(folder, job.recipe, overwrite)
     return VideoJob(job.recipe, net, src, out, folder, codec, crf, audio,
                     remake.recorded_tiling(job.recipe), notices)  # fmt: skip
 
@@ -167,7 +168,7 @@ def run_job(
     total = job.src.frames
     if progress is not None:
         progress.total = total
-        progress.start(start)
+        progress.start(start, job.folder)
     if start < total:
         n = make_frames(
             job.net, job.src, job.recipe, job.folder, start, pm=pm,
@@ -185,14 +186,12 @@ def run_job(
 
 def encode_frames(job: VideoJob) -> Path:
     """Encode the frames folder into ``job.out`` (with the input's audio)."""
-    from inceptionism.engine.image import load_image
-
     paths = [job.folder / FRAME_NAME.format(k) for k in range(job.src.frames)]
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise ValueError(f"{missing[0]} is missing; run the same command again")
     return io.encode(
-        job.out, (load_image(p) for p in paths), job.src,
+        job.out, (read_frame(p) for p in paths), job.src,
         fps=Fraction(job.src.fps), size=job.recipe.size, codec=job.codec,
         crf=job.crf, audio=job.audio, recipe=job.recipe.to_dict(),
     )  # fmt: skip

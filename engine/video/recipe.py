@@ -109,11 +109,11 @@ def replay_frame(
     the frame before it (beside ``path``); write it to ``out`` when given.
     :class:`ReplayError` (one sentence) when it cannot be re-made exactly."""
     from inceptionism.engine import remake
-    from inceptionism.engine.image import load_image, save_image
+    from inceptionism.engine.image import save_image
     from inceptionism.engine.models import load_named_model
     from inceptionism.engine.net import Net
     from inceptionism.engine.video import io
-    from inceptionism.engine.video.runner import dream_frame
+    from inceptionism.engine.video.runner import dream_frame, read_frame
     from inceptionism.weights.files import sha1_file
 
     path = Path(path)
@@ -146,7 +146,7 @@ def replay_frame(
                 f"{prev_path} is not the frame {path} was made after (its SHA-1 "
                 "differs)"
             )
-        prev_out = load_image(prev_path)
+        prev_out = read_frame(prev_path)
     rec = recipe.model
     model, _ = load_named_model(weights or rec.weights, rec.name, pm)
     if model.name != rec.name or model.source != rec.source:

@@ -35,6 +35,7 @@ import numpy as np
 from inceptionism.engine.dream import DreamConfig, run
 from inceptionism.engine.recipe import Recipe
 from inceptionism.engine.video import flow as fl
+from inceptionism.engine.video.io import read_frame
 from inceptionism.engine.video.recipe import FRAME_NAME, Settings, frame_recipe
 from inceptionism.weights.files import sha1_file, write_bytes
 
@@ -75,8 +76,8 @@ def dream_frame(
             start = np.clip(cur + carried, 0.0, 255.0)
     steps = settings.steps(config.steps, restart)
     cfg = dataclasses.replace(config, steps=steps)
-    out = run(net, start, cfg, pm=pm, observers=observers, rng=frame_rng(config.seed, k),
-              tiling=tiling)  # fmt: skip
+    rng = frame_rng(config.seed, k)
+    out = run(net, start, cfg, pm=pm, observers=observers, rng=rng, tiling=tiling)
     return out, m, restart
 
 
@@ -102,9 +103,16 @@ class FrameProgress:
         self.done = 0
         self.lines: list[str] = []
 
-    def start(self, done: int) -> None:
+    def start(self, done: int, folder: Path | None = None) -> None:
+        """Count from ``done`` frames already made (said, when there are)."""
         self.first = self.done = done
         self.t0 = self.last = self.clock()
+        if done and self.enabled is not False:
+            where = f" in {folder}" if folder is not None else ""
+            self.stream.write(
+                f"video: continuing after {done} of {self.total} frames{where}\n"
+            )
+            self.stream.flush()
 
     def line(self, now: float) -> str:
         made, secs = self.done - self.first, now - self.t0
@@ -156,31 +164,35 @@ def recorded_run(folder: Path) -> Recipe | None:
 
 
 def frame_files(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.glob("[0-9]" * 6 + ".png") if p.stem.isdigit()
-    )
+    return sorted(p for p in folder.glob("[0-9]" * 6 + ".png") if p.stem.isdigit())
+
+
+def check_folder(folder: Path, recipe: Recipe, overwrite: bool) -> bool:
+    """True if ``folder`` holds frames of this same run (to continue);
+    ``ValueError`` if it holds another run's frames and not ``overwrite``;
+    False otherwise. Changes nothing."""
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder} is a file; give a folder or a video to -o")
+    old = recorded_run(folder) if folder.is_dir() else None
+    frames = frame_files(folder) if folder.is_dir() else []
+    same = old is not None and _identity(old) == _identity(recipe)
+    if (frames or old is not None) and not same and not overwrite:
+        what = "another command's frames" if old else "frames"
+        raise ValueError(
+            f"{folder} holds {what}; pass --overwrite to replace them, or "
+            "choose another -o"
+        )
+    return same
 
 
 def prepare_folder(folder: Path, recipe: Recipe, overwrite: bool) -> int:
     """Make ``folder`` ready for ``recipe``'s frames; the number of frames
     already made there by the same run (0 for a new one). Another run's
     frames are refused, or removed with ``overwrite``."""
-    old = recorded_run(folder) if folder.is_dir() else None
-    frames = frame_files(folder) if folder.is_dir() else []
-    same = old is not None and _identity(old) == _identity(recipe)
-    if (frames or old is not None) and not same:
-        if not overwrite:
-            what = "another command's frames" if old else "frames"
-            raise ValueError(
-                f"{folder} holds {what}; pass --overwrite to replace them, or "
-                "choose another -o"
-            )
-        for p in frames:
+    if not check_folder(folder, recipe, overwrite):
+        for p in frame_files(folder) if folder.is_dir() else []:
             p.unlink()
-        frames = []
-    if not folder.exists():
-        folder.mkdir(parents=True)
-    if not same:
+        folder.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"recipe": recipe.to_dict()}, sort_keys=True, indent=1)
         write_bytes(folder / INDEX, text.encode())
     done = 0
@@ -205,7 +217,7 @@ def make_frames(
     """Dream frames ``start`` .. ``stop - 1`` (default: to the end) of
     ``src`` into ``folder``; frame ``start - 1`` must be there already when
     ``start > 0``. Returns the number of frames the source decoded to."""
-    from inceptionism.engine.image import load_image, save_image
+    from inceptionism.engine.image import save_image
     from inceptionism.engine.video import io
     from inceptionism.engine.video.recipe import settings_of
 
@@ -220,7 +232,7 @@ def make_frames(
         path = folder / FRAME_NAME.format(k)
         if k < start:
             if k == start - 1:
-                prev_out, previous = load_image(path), sha1_file(path)
+                prev_out, previous = read_frame(path), sha1_file(path)
             prev_in = cur
             continue
         out, m, restart = dream_frame(
@@ -232,7 +244,7 @@ def make_frames(
         save_image(path, out, recipe=r.to_dict(), protect=[src.path])
         # what the next frame carries is the frame as written (8-bit), so a
         # resumed run and a replay see exactly what this run saw
-        prev_out, previous, prev_in = load_image(path), sha1_file(path), cur
+        prev_out, previous, prev_in = read_frame(path), sha1_file(path), cur
         if progress is not None:
             progress.frame()
         if on_frame is not None:

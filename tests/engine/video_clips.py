@@ -14,13 +14,22 @@ import numpy as np
 
 
 def texture(h: int, w: int, seed: int) -> np.ndarray:
-    """A smooth RGB texture (float 0..255), blobs of about 8 pixels."""
+    """A smooth RGB texture (float 0..255): luminance blobs of about 6
+    pixels under a gentle colour tint (yuv420p keeps half the chroma
+    resolution, so strong fine colour would not survive the encode)."""
     from PIL import Image
 
     rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, size=(h // 6 + 2, w // 6 + 2, 3)).astype(np.uint8)
-    big = Image.fromarray(small).resize((w + 12, h + 12), Image.Resampling.BICUBIC)
-    return np.asarray(big, np.float32)[6 : 6 + h, 6 : 6 + w]
+
+    def blobs(cell: int, channels: int) -> np.ndarray:
+        small = rng.integers(0, 256, size=(h // cell + 2, w // cell + 2, channels))
+        img = Image.fromarray(small.astype(np.uint8).squeeze())
+        big = img.resize((w + 2 * cell, h + 2 * cell), Image.Resampling.BICUBIC)
+        a = np.asarray(big, np.float32)[cell : cell + h, cell : cell + w]
+        return a.reshape(h, w, -1)
+
+    luma, tint = blobs(6, 1), blobs(24, 3)
+    return np.clip(0.8 * luma + 0.2 * tint, 0, 255)
 
 
 def moving_frames(
@@ -28,7 +37,7 @@ def moving_frames(
     h: int = 48,
     w: int = 64,
     dx: int = 2,
-    dy: int = 1,
+    dy: int = 2,
     cut_at: int | None = None,
     seed: int = 0,
 ) -> list[np.ndarray]:
