@@ -156,3 +156,20 @@ def test_missing_extra_names_the_install(tmp_path, run_fails, monkeypatch):
     monkeypatch.setitem(sys.modules, "av", None)  # import av -> ImportError
     run_fails("video", clip, "-o", tmp_path / "o.mp4", *FAST,
               match='pip install "inceptionism[video]"')  # fmt: skip
+
+
+def test_zoom_writes_mp4_through_the_same_encoder(tmp_path, run):
+    from PIL import Image
+
+    pic = tmp_path / "odd.png"
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (41, 57, 3), dtype=np.uint8)).save(pic)
+    folder = tmp_path / "zoom"
+    rc, stdout, err = run("zoom", pic, "-o", folder, "--frames", "3", "--mp4", *FAST)
+    assert rc == 0, err
+    assert "cropped to 56x40" in err
+    got = io.probe(folder / "zoom.mp4")
+    assert (got.width, got.height, got.frames, got.fps) == (56, 40, 3, 12.5)
+    recipe = io.read_metadata_recipe(folder / "zoom.mp4")
+    assert recipe["zoom"] == {"frame": None, "frames": 3, "scale": 0.05,
+                              "duration_ms": 80}  # fmt: skip
