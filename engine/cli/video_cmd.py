@@ -130,6 +130,7 @@ def run_video(args: argparse.Namespace) -> int:
         tiling_settings,
     )
     from inceptionism.engine.video import make
+    from inceptionism.engine.video.io import CONTAINERS as VIDEO_SUFFIXES
     from inceptionism.engine.video.runner import FrameProgress
     from inceptionism.plugins import get_plugin_manager
 
@@ -147,6 +148,8 @@ def run_video(args: argparse.Namespace) -> int:
         raise ValueError("--bits 16: video frames are 8-bit")
     if args.scheduler and not args.segments:
         raise ValueError("--scheduler dreams segments in parallel; add --segments N")
+    if args.segments and Path(args.output).suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError("--segments cross-fades at the encode; give a video -o")
     pm = get_plugin_manager()
     settings = _settings(args)
     job = _dream_quietly(
@@ -156,7 +159,7 @@ def run_video(args: argparse.Namespace) -> int:
             max_size=args.max_size, device=args.device or "cpu", fps=args.fps,
             codec=args.codec, crf=args.crf, audio=not args.no_audio,
             tiling=tiling_settings(args), overwrite=args.overwrite,
-            seed_given=args.seed is not None, pm=pm,
+            seed_given=args.seed is not None, segments=args.segments, pm=pm,
         )
     )  # fmt: skip
     for notice in job.notices:

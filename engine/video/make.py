@@ -104,6 +104,7 @@ def build(
     tiling: Any = None,
     overwrite: bool = False,
     seed_given: bool = True,
+    segments: int | None = None,
     pm: Any = None,
 ) -> VideoJob:
     """A :class:`VideoJob`, every check done (see the module docstring)."""
@@ -134,12 +135,17 @@ def build(
     m, wpath = load_named_model(None if weights is None else str(weights), model, pm)
     net = Net(remake.with_mean(m, mean), device=device)
     guides = tuple(FileRef.of(p) for p in guide_paths(config.objective, pm))
+    video = video_dict(settings, src.frames, src.fps)
+    if segments:  # frames differ from a sequential run's: part of the identity
+        from inceptionism.engine.video.segments import OVERLAP
+
+        video.update(segments=segments, overlap=OVERLAP)
     recipe = Recipe(
         config=config,
         model=ModelRef(m.name, m.source, str(wpath.resolve()), sha1_file(wpath)),
         input=source_ref(src), size=size, preprocess=net.model.preprocess,
         mean=mean, max_size=max_size, device=device, guides=guides,
-        video=video_dict(settings, src.frames, src.fps),
+        video=video,
     )  # fmt: skip
     if not seed_given and folder.is_dir():  # continue with the earlier seed
         old = recorded_run(folder)

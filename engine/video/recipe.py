@@ -135,17 +135,24 @@ def replay_frame(
         )
     prev_out = None
     if not v["restart"]:
-        prev_path = path.with_name(FRAME_NAME.format(k - 1))
-        if not prev_path.is_file():
+        name = FRAME_NAME.format(k - 1)
+        # a segment's first frames live in overlap/ (video.segments)
+        candidates = [path.with_name(name), path.parent / "overlap" / name]
+        if path.parent.name == "overlap":
+            candidates.append(path.parent.parent / name)
+        present = [p for p in candidates if p.is_file()]
+        if not present:
             raise ReplayError(
-                f"{path} carries the detail of {prev_path.name}, which is "
-                "missing; put it back beside it"
+                f"{path} carries the detail of {name}, which is missing; put it "
+                "back beside it"
             )
-        if sha1_file(prev_path) != v["previous"]:
+        matching = [p for p in present if sha1_file(p) == v["previous"]]
+        if not matching:
             raise ReplayError(
-                f"{prev_path} is not the frame {path} was made after (its SHA-1 "
+                f"{present[0]} is not the frame {path} was made after (its SHA-1 "
                 "differs)"
             )
+        prev_path = matching[0]
         prev_out = read_frame(prev_path)
     rec = recipe.model
     model, _ = load_named_model(weights or rec.weights, rec.name, pm)

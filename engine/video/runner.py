@@ -190,8 +190,9 @@ def prepare_folder(folder: Path, recipe: Recipe, overwrite: bool) -> int:
     already made there by the same run (0 for a new one). Another run's
     frames are refused, or removed with ``overwrite``."""
     if not check_folder(folder, recipe, overwrite):
-        for p in frame_files(folder) if folder.is_dir() else []:
-            p.unlink()
+        for sub in (folder, folder / "overlap"):  # overlap: video.segments
+            for p in frame_files(sub) if sub.is_dir() else []:
+                p.unlink()
         folder.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"recipe": recipe.to_dict()}, sort_keys=True, indent=1)
         write_bytes(folder / INDEX, text.encode())
@@ -213,10 +214,14 @@ def make_frames(
     progress: FrameProgress | None = None,
     on_frame: Callable[[int], None] | None = None,
     tiling: Any = None,
+    first: int = 0,
+    where: Callable[[int], Path] | None = None,
 ) -> int:
     """Dream frames ``start`` .. ``stop - 1`` (default: to the end) of
     ``src`` into ``folder``; frame ``start - 1`` must be there already when
-    ``start > 0``. Returns the number of frames the source decoded to."""
+    ``start > first``. Frame ``first`` starts afresh (a segment's first
+    frame); ``where(k)`` overrides frame k's path. Returns the number of
+    frames the source decoded to (or ``stop``)."""
     from inceptionism.engine.image import save_image
     from inceptionism.engine.video import io
     from inceptionism.engine.video.recipe import settings_of
@@ -229,15 +234,15 @@ def make_frames(
     for k, cur in enumerate(io.frames(src, recipe.size, recipe.max_size)):
         if stop is not None and k >= stop:
             break
-        path = folder / FRAME_NAME.format(k)
+        path = folder / FRAME_NAME.format(k) if where is None else where(k)
         if k < start:
-            if k == start - 1:
+            if k == start - 1 and k >= first:
                 prev_out, previous = read_frame(path), sha1_file(path)
             prev_in = cur
             continue
         out, m, restart = dream_frame(
             net, cur, prev_in, prev_out, settings, recipe.config, k, pm=pm,
-            tiling=tiling,
+            tiling=tiling, force_restart=k == first,
         )  # fmt: skip
         r = frame_recipe(recipe, k, restart, None if restart else previous,
                          fl.describe(m))  # fmt: skip
