@@ -4,6 +4,7 @@ frames.
 - :func:`probe` checks an input before any work: a file PyAV can open with
   a video stream whose codec decodes, at least one frame, a constant frame
   rate (every gap between frames the same, within 2% or one tick); it
+  decodes the stream once to count its frames (cheap next to dreaming them) and
   returns a :class:`Source` with the frame rate, size, sample aspect ratio,
   rotation, frame count and whether there is audio. A folder of PNG/JPEG
   frames (sorted by name, all one size) is a source too, at ``--fps``.
@@ -118,21 +119,24 @@ def probe(path: str | Path, fps: float | None = None) -> Source:
         pts = [p.pts for p in container.demux(stream) if p.pts is not None and p.size]
         if not pts:
             raise ValueError(f"{path}: the video stream has no frames")
+        _check_constant_rate(path, sorted(pts), stream.time_base)
         container.seek(0)
-        try:
-            first = next(container.decode(stream))
+        stream.thread_type = "AUTO"
+        try:  # count what decodes (a packet is not always a frame)
+            decoded = container.decode(stream)
+            first = next(decoded)
+            count = 1 + sum(1 for _ in decoded)
         except _av_error(av) as exc:
             raise ValueError(
                 f"{path}: cannot decode its {codec} video ({exc}); convert it to "
                 "H.264 first"
             ) from None
-        _check_constant_rate(path, sorted(pts), stream.time_base)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         if not rate:
             raise ValueError(f"{path}: the video stream has no frame rate")
         sar = stream.codec_context.sample_aspect_ratio
         return Source(
-            path, "file", first.width, first.height, Fraction(rate), len(pts),
+            path, "file", first.width, first.height, Fraction(rate), count,
             sar=Fraction(sar) if sar else None, rotation=int(first.rotation or 0),
             audio=bool(container.streams.audio), codec=codec,
         )  # fmt: skip
