@@ -6,8 +6,10 @@ inception_4c/output, seeded synthetic GoogLeNet weights of the real shapes)
 by :func:`inceptionism.engine.video.make.dream_video`: the first frame with
 10 steps per octave, the later ones with ``--steps-after`` (default: half,
 5) starting from the previous frame's detail carried along the DIS flow.
-Reported: seconds for the first frame, mean seconds for the later ones, the
-speed-up of fewer steps (first / later), the optical flow's own share
+Reported: wall-clock and CPU seconds (``time.process_time``, all threads
+of this process: steadier than wall time on a shared machine) for the
+first frame and the mean of the later ones, the speed-up of fewer steps
+(first / later, CPU), the optical flow's own share
 (forward + backward flow and the occlusion test, timed apart), and the
 encode. There is no PyTorch video pipeline to compare with; the dream step
 itself is compared with PyTorch in ``benchmarks/`` (``benchmark.md``)::
@@ -51,12 +53,14 @@ def measure(size: str, frames: int, quick: bool, weights: Path, tmp: Path) -> di
         cfg = DreamConfig(objective="deepdream:conv2/3x3", octaves=1, seed=0)
     job = build(clip, tmp / f"out-{size}.mp4", cfg, weights=weights)
     times: list[float] = []
-    t = [time.perf_counter()]
+    cpu: list[float] = []
+    t = [time.perf_counter(), time.process_time()]
 
     def on_frame(k: int) -> None:
-        now = time.perf_counter()
-        times.append(now - t[0])
-        t[0] = now
+        now = [time.perf_counter(), time.process_time()]
+        times.append(now[0] - t[0])
+        cpu.append(now[1] - t[1])
+        t[:] = now
 
     run_job(job, on_frame=on_frame)
     t0 = time.perf_counter()
@@ -68,9 +72,10 @@ def measure(size: str, frames: int, quick: bool, weights: Path, tmp: Path) -> di
     job.out.unlink()
     encode_frames(job)
     encode_s = time.perf_counter() - t0
-    later = float(np.mean(times[1:]))
+    later, later_cpu = float(np.mean(times[1:])), float(np.mean(cpu[1:]))
     return {"size": size, "first": times[0], "later": later,
-            "speedup": times[0] / later, "flow": flow_s, "encode": encode_s,
+            "first_cpu": cpu[0], "later_cpu": later_cpu,
+            "speedup": cpu[0] / later_cpu, "flow": flow_s, "encode": encode_s,
             "steps": cfg.steps, "after": max(1, cfg.steps // 2)}  # fmt: skip
 
 
@@ -91,13 +96,14 @@ def main(argv: list[str] | None = None) -> None:
         rows = [measure(s, args.frames, args.quick, weights, tmp)
                 for s in sizes.split(",")]  # fmt: skip
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}\n")
-    print("| size | first frame (s) | later frames (s, mean) | speed-up | "
-          "flow (s) | encode, all frames (s) |")  # fmt: skip
+    print("| size | first frame: wall s (CPU s) | later frames, mean: wall s "
+          "(CPU s) | speed-up (CPU) | flow (s) | encode, all frames (s) |")  # fmt: skip
     print("| --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['size']} | {r['first']:.1f} ({r['steps']} steps) | "
-              f"{r['later']:.1f} ({r['after']} steps) | {r['speedup']:.2f}x | "
-              f"{r['flow']:.3f} | {r['encode']:.2f} |")  # fmt: skip
+        print(f"| {r['size']} | {r['first']:.1f} ({r['first_cpu']:.1f}), "
+              f"{r['steps']} steps | {r['later']:.1f} ({r['later_cpu']:.1f}), "
+              f"{r['after']} steps | {r['speedup']:.2f}x | {r['flow']:.3f} | "
+              f"{r['encode']:.2f} |")  # fmt: skip
 
 
 if __name__ == "__main__":

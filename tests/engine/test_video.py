@@ -109,6 +109,7 @@ def test_resume_after_an_interrupted_run_equals_an_uninterrupted_one(
     rc, _, err = run(*args, "--progress")
     assert rc == 0, err
     assert "continuing after 3 of 6 frames" in err and "6/6 frames" in err
+    assert "frames/s" in err and "ETA" in err
     seed = read_recipe(folder / "000000.png")["config"]["seed"]
     rc, _, err = run("video", clip, "-o", tmp_path / "b.mp4", *LAYER, "--steps", "2",
                      "--seed", seed, "-q")  # fmt: skip
@@ -178,3 +179,18 @@ def test_steps_after_the_first_frame(tmp_path):
     assert Settings(steps_after=3).steps(10, restart=False) == 3
     with pytest.raises(ValueError, match="--flow must be one of"):
         Settings(flow="magic")  # type: ignore[arg-type]
+
+
+def test_progress_shows_frames_rate_and_eta():
+    import io as stdio
+
+    ticks = iter([0.0, 10.0, 12.0, 14.0])
+    stream = stdio.StringIO()
+    p = runner.FrameProgress(4, stream, enabled=True, clock=lambda: next(ticks))
+    p.start(1, None)  # one frame made earlier: not counted in the rate
+    p.frame()
+    p.frame()
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "video: continuing after 1 of 4 frames"
+    assert lines[1] == "video:  50%  2/4 frames  0.50 frames/s (2.0 s/frame)  ETA 0:04"
+    assert lines[2] == "video:  75%  3/4 frames  0.50 frames/s (2.0 s/frame)  ETA 0:02"
