@@ -194,3 +194,17 @@ def test_progress_shows_frames_rate_and_eta():
     assert lines[0] == "video: continuing after 1 of 4 frames"
     assert lines[1] == "video:  50%  2/4 frames  0.50 frames/s (2.0 s/frame)  ETA 0:04"
     assert lines[2] == "video:  75%  3/4 frames  0.50 frames/s (2.0 s/frame)  ETA 0:02"
+
+
+def test_dream_options_reach_every_frame(tmp_path, run):
+    """Tiling, priors and the objective of ``dream`` apply to each frame
+    and are recorded in its recipe."""
+    clip = write_clip(tmp_path / "c.mp4", moving_frames(2), fps=10, audio=False)
+    out = tmp_path / "t"
+    rc, _, err = run("video", clip, "-o", out, *FAST, "--tile", "32",
+                     "--prior", "smooth:0.5", "--steps-after", "1")  # fmt: skip
+    assert rc == 0, err
+    r = read_recipe(out / "000001.png")
+    assert r["tiling"] == {"tile": 32, "halo": "exact"}
+    assert r["config"]["priors"] == ["smooth:0.5"]
+    assert r["video"]["steps_after"] == 1 and not r["video"]["restart"]
