@@ -33,7 +33,8 @@ examples:
   inceptionism video clip.mp4 -o dreamed.mp4 --steps 10 --steps-after 4 --blend 0.9
   inceptionism video clip.mp4 -o independent.mp4 --flow off   # no coherence
   inceptionism video frames/ -o out/ --fps 24                 # folders of PNGs
-  inceptionism video --replay dreamed.mp4.frames/000012.png -o f12.png"""
+  inceptionism video --replay dreamed.mp4.frames/000012.png -o f12.png
+  inceptionism video --replay dreamed.mp4 -o again.mp4       # the whole video"""
 
 
 def register(subparsers) -> None:
@@ -83,7 +84,8 @@ def register(subparsers) -> None:
     v.add_argument("--no-audio", action="store_true", help="leave the audio out")
     v.add_argument(
         "--replay", metavar="FRAME",
-        help="re-make one frame PNG from its recipe (IN: the video, if moved)",
+        help="re-make a frame PNG, or a whole video, from its recipe (IN: the "
+        "input video, if it moved)",
     )  # fmt: skip
     v.add_argument(
         "--segments", type=_positive_int, metavar="N",
@@ -108,10 +110,23 @@ def _settings(args: argparse.Namespace):
 def _replay(args: argparse.Namespace) -> int:
     from inceptionism.engine.cli.dream_cmd import _dream_quietly
     from inceptionism.engine.preflight import check_output
+    from inceptionism.engine.video.io import CONTAINERS
     from inceptionism.engine.video.recipe import replay_frame
     from inceptionism.plugins import get_plugin_manager
 
     out = Path(args.output)
+    if Path(args.replay).suffix.lower() in CONTAINERS:  # the whole video
+        from inceptionism.engine.video.make import replay_video
+        from inceptionism.engine.video.runner import FrameProgress
+
+        enabled = True if args.progress else False if args.quiet else None
+        _dream_quietly(lambda: replay_video(
+            args.replay, out, inp=args.input, weights=args.weights,
+            device=args.device, overwrite=args.overwrite, pm=get_plugin_manager(),
+            progress=FrameProgress(0, sys.stderr, enabled),
+        ))  # fmt: skip
+        print(out)
+        return 0
     check_output(out, overwrite=args.overwrite, protect=[Path(args.replay)])
     _dream_quietly(
         lambda: replay_frame(

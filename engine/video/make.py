@@ -57,6 +57,14 @@ class VideoJob:
     def encodes(self) -> bool:
         return self.out != self.folder
 
+    def container_recipe(self) -> dict[str, Any]:
+        """The run's recipe plus the encoder's settings (not part of the
+        frames' identity: the same frames may be encoded again otherwise)."""
+        d = self.recipe.to_dict()
+        d["video"] = {**d["video"], "codec": self.codec, "crf": self.crf,
+                      "audio": self.audio}  # fmt: skip
+        return d
+
 
 def frames_folder(out: Path) -> Path:
     """Where frames go: ``-o FOLDER`` itself, or ``OUT.frames`` beside a video."""
@@ -199,8 +207,56 @@ def encode_frames(job: VideoJob) -> Path:
     return io.encode(
         job.out, (read_frame(p) for p in paths), job.src,
         fps=Fraction(job.src.fps), size=job.recipe.size, codec=job.codec,
-        crf=job.crf, audio=job.audio, recipe=job.recipe.to_dict(),
+        crf=job.crf, audio=job.audio, recipe=job.container_recipe(),
     )  # fmt: skip
+
+
+def replay_video(
+    path: str | Path,
+    out: str | Path,
+    *,
+    inp: str | Path | None = None,
+    weights: str | Path | None = None,
+    device: str | None = None,
+    overwrite: bool = False,
+    pm: Any = None,
+    progress: FrameProgress | None = None,
+) -> Path:
+    """Re-make the whole video at ``path`` from the recipe in its metadata
+    (frames into ``OUT.frames``, then the encode); ``ReplayError`` when the
+    recipe is missing or the input is not the one it was made from."""
+    from inceptionism.engine.recipe import ReplayError
+    from inceptionism.engine.remake import recorded_tiling
+    from inceptionism.engine.video.recipe import settings_of
+
+    d = io.read_metadata_recipe(path)
+    if d is None or "video" not in d:
+        raise ReplayError(f"{path}: no inceptionism video recipe in its metadata")
+    v = d["video"]
+    encoder = {k: v.pop(k) for k in ("codec", "crf", "audio") if k in v}
+    recipe = Recipe.from_dict(d, str(path))
+    if recipe.config.seed is None:
+        raise ReplayError(f"{path} records no seed, so it cannot be re-made")
+    src = inp or recipe.input.path
+    if io.probe(src, float(Fraction(v["fps"]))).sha1() != recipe.input.sha1:
+        raise ReplayError(
+            f"{src} is not the video {path} was made from (its SHA-1 differs); "
+            "give the right one as IN"
+        )
+    job = build(
+        src, out, recipe.config, weights=weights or recipe.model.weights,
+        settings=settings_of(recipe), mean=recipe.mean, max_size=recipe.max_size,
+        device=device or recipe.device, fps=float(Fraction(v["fps"])),
+        codec=encoder.get("codec"), crf=encoder.get("crf", 18),
+        audio=encoder.get("audio", True), tiling=recorded_tiling(recipe),
+        overwrite=overwrite, segments=v.get("segments"), pm=pm,
+    )  # fmt: skip
+    if v.get("segments"):
+        from inceptionism.engine.video.segments import run_segments
+
+        return run_segments(job, int(v["segments"]), overwrite=overwrite,
+                            progress=progress)  # fmt: skip
+    return run_job(job, overwrite=overwrite, pm=pm, progress=progress)
 
 
 def dream_video(

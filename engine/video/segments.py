@@ -166,7 +166,7 @@ def run_segments(
     return io.encode(
         job.out, blended(job.folder, segments, n), job.src, fps=job.src.fps,
         size=job.recipe.size, codec=job.codec, crf=job.crf, audio=job.audio,
-        recipe=job.recipe.to_dict(),
+        recipe=job.container_recipe(),
     )  # fmt: skip
 
 

@@ -54,6 +54,12 @@ def test_video_keeps_count_rate_size_audio_and_records_recipes(cut_clip, tmp_pat
     assert recipes[5]["motion"]["cut"] and not recipes[4]["motion"]["cut"]
     dreamed = np.array(read_frames(out))
     assert np.abs(dreamed - np.array(read_frames(cut_clip))).mean() > 2  # dreamed
+    assert meta["video"]["crf"] == 18 and meta["video"]["audio"]
+    again = tmp_path / "again.mkv"  # the whole video from its metadata
+    rc, _, err = run("video", "--replay", out, "-o", again, "-q")
+    assert rc == 0, err
+    np.testing.assert_array_equal(np.array(read_frames(again)), dreamed)
+    assert audio_packets(again) == audio_packets(cut_clip)
 
 
 def test_a_cut_resets_the_detail(cut_clip, tmp_path, googlenet):
