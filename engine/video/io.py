@@ -224,6 +224,26 @@ def output_format(out: Path, codec: str | None) -> tuple[str, str]:
     return fmt, codec
 
 
+def check_audio(out: Path, src: Source) -> None:
+    """``ValueError`` if ``src``'s audio cannot be copied into ``out``'s
+    container (e.g. AAC into WebM): a header is written to memory to see."""
+    import io as stdio
+
+    av = require("av")
+    fmt = CONTAINERS[out.suffix.lower()][0]
+    with av.open(str(src.path)) as inp:
+        a = inp.streams.audio[0]
+        try:
+            with av.open(stdio.BytesIO(), "w", format=fmt) as c:
+                c.add_stream_from_template(a)
+                c.start_encoding()
+        except _av_error(av) as exc:
+            raise ValueError(
+                f"{out}: the {a.codec_context.name} audio cannot be copied into "
+                f"{out.suffix} ({exc}); use .mkv or .mp4, or --no-audio"
+            ) from None
+
+
 def encode(
     out: Path,
     images: Iterable[np.ndarray],

@@ -136,9 +136,9 @@ def build(
             f"{odd[1]}x{odd[0]} has an odd side, which yuv420p cannot hold; "
             f"cropped to {size[1]}x{size[0]} (the last row/column)"
         )
-    if not audio or not src.audio:
-        pass
-    elif not encodes:
+    if audio and src.audio and encodes:
+        io.check_audio(out, src)
+    elif audio and src.audio:
         notices.append("frames out: the audio is not copied (encode to keep it)")
     m, wpath = load_named_model(None if weights is None else str(weights), model, pm)
     net = Net(remake.with_mean(m, mean), device=device)

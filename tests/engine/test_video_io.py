@@ -130,6 +130,8 @@ def test_bad_inputs_are_refused_before_any_work(tmp_path, run_fails):
     run_fails("video", clip, "-o", tmp_path / "o.mp4", "--blend", "2", *FAST,
               match="--blend must be in 0..1")  # fmt: skip
     run_fails("video", clip, *FAST, match="give -o OUT")
+    run_fails("video", clip, "-o", tmp_path / "o.webm", *FAST,
+              match="the aac audio cannot be copied into .webm")  # fmt: skip
     (tmp_path / "taken.mp4").write_bytes(b"x")
     run_fails("video", clip, "-o", tmp_path / "taken.mp4", *FAST,
               match="already exists; pass --overwrite")  # fmt: skip
