@@ -304,7 +304,8 @@ def read_metadata_recipe(path: str | Path) -> dict[str, Any] | None:
     av = require("av")
     try:
         with av.open(str(path)) as container:
-            text = container.metadata.get(METADATA_KEY)
+            meta = {k.lower(): v for k, v in container.metadata.items()}
+            text = meta.get(METADATA_KEY)  # Matroska writes COMMENT
     except _av_error(av):
         return None
     try:

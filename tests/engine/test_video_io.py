@@ -65,6 +65,10 @@ def test_no_audio_leaves_it_out(clip, tmp_path):
     src = io.probe(clip)
     io.encode(out, read_frames(clip), src, fps=src.fps, size=(48, 64), audio=False)
     assert audio_packets(out) == [] and io.probe(out).frames == 6
+    webm = tmp_path / "out.webm"  # VP9; Matroska keeps the recipe as COMMENT
+    io.encode(webm, read_frames(clip), src, fps=src.fps, size=(48, 64),
+              audio=False, recipe={"b": 2})  # fmt: skip
+    assert io.probe(webm).codec == "vp9" and io.read_metadata_recipe(webm) == {"b": 2}
 
 
 def test_interrupted_encode_leaves_nothing(clip, tmp_path):
