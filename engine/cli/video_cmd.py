@@ -48,7 +48,8 @@ def register(subparsers) -> None:
     p.set_defaults(func=run_video)
     p.add_argument(
         "-o", "--output", metavar="OUT",
-        help="output video (.mp4 .mkv .mov .webm) or folder of PNG frames",
+        help="output video (.mp4 .mkv .mov .webm) or folder of PNG frames "
+        "(required; no default)",
     )  # fmt: skip
     v = p.add_argument_group("video")
     v.add_argument(
@@ -85,16 +86,18 @@ def register(subparsers) -> None:
     v.add_argument(
         "--replay", metavar="FRAME",
         help="re-make a frame PNG, or a whole video, from its recipe (IN: the "
-        "input video, if it moved)",
+        "input video, if it moved) (default: a new video)",
     )  # fmt: skip
     v.add_argument(
         "--segments", type=_positive_int, metavar="N",
         help="split into segments of about N frames (and at scene cuts) "
-        "dreamed in parallel on Dask (--scheduler); less coherent at joins",
+        "dreamed in parallel on Dask (--scheduler); less coherent at joins "
+        "(default: one sequence)",
     )  # fmt: skip
     v.add_argument(
         "--scheduler", metavar="ADDR",
-        help="Dask scheduler for --segments: local, local:N or tcp://HOST:PORT",
+        help="Dask scheduler for --segments: local, local:N or tcp://HOST:PORT "
+        "(default: the segments one after another here)",
     )  # fmt: skip
 
 
