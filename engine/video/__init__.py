@@ -8,8 +8,14 @@
   loop (:func:`inceptionism.engine.dream.run`) from the frame plus the
   previous frame's dreamed detail carried along the flow; frames are
   written as they are made, so the same command resumes.
-- :mod:`.recipe`: the video part of the recipe and ``video --replay``.
+- :mod:`.recipe`: the video part of the recipe and ``video --replay`` of
+  a frame.
+- :mod:`.make`: :func:`~.make.dream_video` (checks, frames, encode) and
+  :func:`~.make.replay_video` (a whole video from its metadata).
 - :mod:`.segments`: scale-out on Dask, one segment per task.
+
+Design's table (section 10) names ``engine/video.py``; the capability grew
+past one module's ~400 lines, so it is this subpackage instead.
 
 PyAV and OpenCV are the optional extra ``video``, imported only here and
 only when a video is made (:func:`require`).
