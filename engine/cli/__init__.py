@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "weights_cmd",
     "net_cmd",
     "dream_cmd",
+    "video_cmd",
     "plugins_cmd",
     "studio_cmd",
 )
