@@ -22,7 +22,9 @@ longer matches, a recipe without a seed, or settings this version does not
 know. ``tiling`` records the tile size of a tiled dream (``{"tile": PX,
 "halo": "exact"}``, see :mod:`inceptionism.engine.tiling_budget`) so the
 replay cuts the same tiles; ``batch`` is reserved for the capability that
-will record it.
+will record it. ``video`` marks a frame of ``inceptionism video`` (or the
+whole video): the input is then the video, and ``video --replay`` re-makes
+it (:mod:`inceptionism.engine.video.recipe`).
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ _PARTS: dict[str, Any] = {
     "stop": Stop,
 }
 #: Fields written only when set.
-_OPTIONAL = ("guides", "files", "zoom", "stop", "tiling", "batch")
+_OPTIONAL = ("guides", "files", "zoom", "stop", "tiling", "batch", "video")
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,8 @@ class Recipe:
     stop: Stop | None = None
     tiling: dict[str, Any] | None = None  # {"tile": PX, "halo": "exact"}
     batch: dict[str, Any] | None = None  # reserved (batch runs)
+    #: a video frame or a whole video (:mod:`inceptionism.engine.video.recipe`)
+    video: dict[str, Any] | None = None
     version: str = field(default_factory=version)
 
     def __post_init__(self) -> None:

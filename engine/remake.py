@@ -164,6 +164,11 @@ def prepare(
             f"{source} was made with batch, which inceptionism "
             f"{version()} cannot replay; use inceptionism {recipe.version}"
         )
+    if recipe.video is not None:
+        raise ReplayError(
+            f"{source} is a frame of `inceptionism video`; re-make it with "
+            f"inceptionism video --replay {source} -o OUT"
+        )
     if recipe.tiling is not None:
         try:
             recorded_tiling(recipe)

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "net_cmd",
     "dream_cmd",
     "atlas_cmd",
+    "video_cmd",
     "plugins_cmd",
     "studio_cmd",
 )

@@ -302,8 +302,8 @@ examples:
 ZOOM_DESCRIPTION = """\
 Zoom feedback, as in dream.ipynb: dream, zoom in by --scale about the
 centre, repeat. Writes FOLDER/frame-0000.png, frame-0001.png, ... (16-bit
-with --bits 16), each with its recipe, and with --gif or --webp an
-animation of them."""
+with --bits 16), each with its recipe, and with --gif, --webp or --mp4 an
+animation of them (12.5 frames/s)."""
 
 ZOOM_EXAMPLES = """\
 examples:
@@ -358,4 +358,9 @@ def add_parsers(subparsers) -> tuple[argparse.ArgumentParser, argparse.ArgumentP
     anim = z.add_mutually_exclusive_group()
     anim.add_argument("--gif", action="store_true", help="also write zoom.gif")
     anim.add_argument("--webp", action="store_true", help="also write zoom.webp")
+    anim.add_argument(
+        "--mp4",
+        action="store_true",
+        help='also write zoom.mp4 (H.264; pip install "inceptionism[video]")',
+    )
     return p, z
