@@ -80,8 +80,10 @@ def cache_key(
     config: DreamConfig,
     size: int,
     mean: Sequence[float],
+    extra: dict[str, Any] | None = None,
 ) -> str:
-    """SHA-1 naming one render in the cache (see the module docstring)."""
+    """SHA-1 naming one render in the cache (see the module docstring);
+    ``extra``: more settings in the key (diverse renders' N and W)."""
     from inceptionism.weights.files import sha1_bytes
 
     what = {
@@ -93,6 +95,7 @@ def cache_key(
         "config": config.to_dict(),
         "size": int(size),
         "mean": [float(m) for m in mean],
+        **(extra or {}),
     }
     return sha1_bytes(json.dumps(what, sort_keys=True).encode())
 
@@ -237,9 +240,12 @@ def write_sheet(
     columns: int = 8,
     cell: int | None = 256,
     protect: Iterable[Any] = (),
+    diverse: tuple[int, float] | None = None,
 ) -> Path:
     """The labelled grid of ``images`` (``ch K`` unless ``labels``) with the
-    layer and the dream's parameters as title and the settings as recipe."""
+    layer and the dream's parameters as title and the settings as recipe.
+    ``diverse``: (N, W) of diverse renders, N images per channel, one row
+    each (:mod:`inceptionism.engine.atlas_diverse`)."""
     from inceptionism.engine.atlas import caption
     from inceptionism.engine.image import save_image
     from inceptionism.engine.recipe import version
@@ -252,6 +258,12 @@ def write_sheet(
         f"\n{caption(base)}"
     )
     labels = labels or [f"ch {k}" for k in channels]
+    more: dict[str, Any] = {}
+    if diverse is not None:
+        n, w = diverse
+        title += f"\n{n} diverse per channel: channel + {w:g} * diversity"
+        labels = [f"{x} #{i + 1}" for x in labels for i in range(n)]
+        columns, more = n, {"diverse": int(n), "diversity_weight": float(w)}
     sheet = contact_sheet(
         images, labels, columns, title=title, cell=cell, fit_labels=True
     )
@@ -267,6 +279,7 @@ def write_sheet(
             "size": size,
             "config": base.to_dict(),
             "mean": _mean(net),
+            **more,
         },
     }
     return save_image(out, sheet.astype(np.float32), recipe=recipe, protect=protect)
@@ -281,13 +294,26 @@ def channel_sheet(
     channels: Sequence[int] | None = None,
     config: DreamConfig = DreamConfig(seed=0),  # noqa: B008 - frozen
     size: int = 128,
+    cell: int | None = 256,
+    diverse: int | None = None,
+    diversity_weight: float | None = None,
     **spec: Any,
 ) -> Path:
     """Render ``channels`` (default: all) of ``layer`` from noise through
     the cache and write their sheet to ``out``; returns its path.
+    ``cell``: largest side of each picture on the sheet (None: as rendered).
+    ``diverse=N``: N different pictures per channel, dreamed together with
+    ``channel + diversity_weight * diversity`` (default
+    :data:`~inceptionism.engine.atlas_diverse.DEFAULT_WEIGHT`), one row each.
     ``spec``: :class:`~inceptionism.engine.batch.Spec` fields (``device``,
-    ``mean``, ``tiling`` ...)."""
-    from inceptionism.engine import batch
+    ``mean``, ``tiling`` ...; diverse renders are untiled)."""
+    from inceptionism.engine import atlas_diverse, batch
+
+    w = atlas_diverse.DEFAULT_WEIGHT if diversity_weight is None else diversity_weight
+    if diverse is not None:
+        atlas_diverse.check(diverse, w)
+    elif diversity_weight is not None:
+        raise ValueError("diversity_weight weighs diverse renders; give diverse=N")
 
     s = batch.Spec(
         config=config,
@@ -299,7 +325,12 @@ def channel_sheet(
     layer = net.resolve(layer)
     if channels is None:
         channels = range(net.shapes((size, size))[layer][1])
-    got = render(net, sha1, layer, list(channels), config, size, tiling=s.tiling)
+    channels = list(channels)
+    if diverse is not None:
+        got = atlas_diverse.render(net, sha1, layer, channels, config, size, diverse, w)
+    else:
+        got = render(net, sha1, layer, channels, config, size, tiling=s.tiling)
     return write_sheet(
-        Path(out), net, path, sha1, layer, list(channels), config, size, got.images
-    )
+        Path(out), net, path, sha1, layer, channels, config, size, got.images,
+        cell=cell, diverse=None if diverse is None else (diverse, w),
+    )  # fmt: skip

@@ -171,6 +171,14 @@ class Recipe:
     def from_dict(cls, d: dict[str, Any], where: str = "recipe") -> Recipe:
         """Inverse of :meth:`to_dict`; :class:`ReplayError` names what is wrong."""
         d = dict(d)
+        kind = d.get("atlas") or d.get("channel")
+        if isinstance(kind, dict) and kind.get("diverse"):
+            raise ReplayError(
+                f"{where} holds {kind['diverse']} diverse pictures of "
+                f"{kind.get('layer')} dreamed together, not one dream; run "
+                "`inceptionism atlas --channels LAYER --diverse N` again (it "
+                "reads the cache or re-dreams them exactly)"
+            )
         if "atlas" in d or "channel" in d:  # engine/atlas*.py write these
             raise ReplayError(
                 f"{where} is an atlas sheet or a cached channel render, not one "

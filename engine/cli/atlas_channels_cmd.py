@@ -52,12 +52,19 @@ def run_channels(
         channels = list(ac.parse_range(args.channel_range, count))
     else:
         channels = list(range(count))
-    todo = len(channels) - ac.cached_count(
-        net, sha1, layer, channels, spec.config, args.size
-    )
+    if args.diverse:
+        from inceptionism.engine import atlas_diverse as ad
+
+        nw = (args.diverse, args.diversity_weight)
+        cached = ad.cached_count(net, sha1, layer, channels, spec.config, args.size, *nw)
+    else:
+        cached = ac.cached_count(net, sha1, layer, channels, spec.config, args.size)
+    todo = len(channels) - cached
     what = describe(net, layer, (args.size, args.size))
     print(
-        f"atlas: {len(channels)} channels of {layer} ({what}), {todo} to render, "
+        f"atlas: {len(channels)} channels of {layer} ({what})"
+        + (f", {args.diverse} diverse pictures each" if args.diverse else "")
+        + f", {todo} to render, "
         f"{len(channels) - todo} cached",
         file=sys.stderr,
     )
@@ -66,16 +73,22 @@ def run_channels(
         sys.stderr, label="channels", enabled=enabled, runs=max(todo, 1), unit="channel"
     )
     try:
-        result = ac.render(
-            net,
-            sha1,
-            layer,
-            channels,
-            spec.config,
-            args.size,
-            tiling=spec.tiling,
-            observers=[progress],
-        )
+        if args.diverse:
+            result = ad.render(
+                net, sha1, layer, channels, spec.config, args.size, *nw,
+                observers=[progress],
+            )  # fmt: skip
+        else:
+            result = ac.render(
+                net,
+                sha1,
+                layer,
+                channels,
+                spec.config,
+                args.size,
+                tiling=spec.tiling,
+                observers=[progress],
+            )
     finally:
         progress.close()
     labels = None
@@ -95,6 +108,7 @@ def run_channels(
         columns=args.columns or 8,
         cell=args.cell,
         protect=[inp] if inp else [],
+        diverse=nw if args.diverse else None,
     )
     print(
         f"atlas: {result.rendered} rendered, {result.cached} from the cache",

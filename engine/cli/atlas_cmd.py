@@ -11,7 +11,10 @@ adds a row per model. ``--scheduler`` dreams the cells on Dask.
 ``atlas --channels LAYER -o sheet.png`` renders every channel of LAYER
 (``--range A:B``, or ``--top K`` channels by mean activation on IN) from
 noise, ``--size`` pixels square, cached (see
-:mod:`inceptionism.engine.atlas_channels`).
+:mod:`inceptionism.engine.atlas_channels`); ``--diverse N`` renders N
+different pictures of each channel in one batched dream with
+``channel + W * diversity`` (``--diversity-weight W``), a row per channel
+(:mod:`inceptionism.engine.atlas_diverse`).
 
 Decisions: the seed defaults to 0, not a random one, so an atlas is the
 same every time; the sheet needs ``--overwrite`` to be replaced; singles
@@ -40,7 +43,8 @@ examples:
   inceptionism atlas photo.jpg -o atlas.png --compare googlenet_places205
   inceptionism atlas photo.jpg -o atlas.png --layers conv2/3x3,inception_4c/output
   inceptionism atlas --channels inception_4c/output -o channels.png --range 0:32
-  inceptionism atlas photo.jpg --channels inception_4c/output --top 16 -o top.png"""
+  inceptionism atlas photo.jpg --channels inception_4c/output --top 16 -o top.png
+  inceptionism atlas --channels inception_4c/output --range 0:8 --diverse 4 -o div.png"""
 
 
 def _positive(text: str) -> int:
@@ -116,6 +120,20 @@ def register(subparsers) -> None:
         help="--channels: side of each noise picture",
     )
     p.add_argument(
+        "--diverse",
+        type=int,
+        metavar="N",
+        help="--channels: N different pictures per channel, dreamed together "
+        "with a diversity term, one row per channel (default: one picture)",
+    )
+    p.add_argument(
+        "--diversity-weight",
+        type=float,
+        metavar="W",
+        help="--diverse: objective channel + W * diversity "
+        "(default: 100, lucid's; 0: no diversity term)",
+    )
+    p.add_argument(
         "--cell",
         type=_positive,
         default=256,
@@ -179,9 +197,31 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError(f"-o {out}: folder {out.parent} does not exist")
     if args.channels is None and (args.channel_range or args.top):
         raise ValueError("--range and --top choose channels; give --channels LAYER")
+    _check_diverse(args)
     if args.channels is not None and args.scheduler:
         raise ValueError(
             "--channels renders in this process (and caches); drop --scheduler"
+        )
+
+
+def _check_diverse(args: argparse.Namespace) -> None:
+    from inceptionism.engine.atlas_diverse import DEFAULT_WEIGHT, check
+
+    if args.diverse is None:
+        if args.diversity_weight is not None:
+            raise ValueError("--diversity-weight weighs --diverse N; give --diverse")
+        return
+    if args.channels is None:
+        raise ValueError("--diverse N renders channels; give --channels LAYER")
+    w = DEFAULT_WEIGHT if args.diversity_weight is None else args.diversity_weight
+    check(args.diverse, w)
+    args.diversity_weight = w
+    if args.columns:
+        raise ValueError("--diverse N lays out N pictures per row; drop --columns")
+    if args.tile not in ("auto", "off"):
+        raise ValueError(
+            "--diverse dreams each channel's N pictures as one untiled batch; "
+            "drop --tile (or give a smaller --size)"
         )
 
 

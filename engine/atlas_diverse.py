@@ -1,0 +1,163 @@
+"""Diverse channel sheets (issue 15): N different visualisations of each
+channel, dreamed together, as lucid does with ``objectives.diversity``.
+
+Channel K of LAYER is one batched dream of N seeded noise pictures with the
+objective ``channel:LAYER:K+W*diversity:LAYER`` (``diversity`` is minus
+lucid's Gram cross-similarity, so ``+W*`` here is lucid's
+``- W * diversity``). The N starts are dream.ipynb's noise drawn together,
+``default_rng(seed).uniform(size=(N, S, S, 3)) + 100``, so the first is the
+single render's start. The N pictures are cached as one PNG strip
+(S x N*S) per (model, weights SHA-1, layer, channel, config, size, mean,
+N, W) in the channel cache (:mod:`inceptionism.engine.atlas_channels`); the
+sheet has one row per channel with N cells.
+
+``W = 0`` is the same batch without the diversity term (the comparison the
+tests make). :data:`DEFAULT_WEIGHT` was measured on the synthetic
+GoogLeNet (README, issue 15 note): at 100 (lucid's ``1e2``) the pictures of
+a channel already differ several times more than at 0 and the channel
+stays the main term of the objective.
+
+A diverse render is N pictures dreamed together, not one dream, so
+``dream --replay`` refuses its recipe and says to run the atlas again
+(which reads the cache or re-dreams it exactly, seeded).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inceptionism.engine import atlas_channels as ac
+from inceptionism.engine.dream import DreamConfig
+
+#: lucid's ``channel - 1e2 * diversity`` (see the module docstring).
+DEFAULT_WEIGHT = 100.0
+
+
+def check(n: int, weight: float) -> None:
+    """ValueError (one sentence, the way out) for a bad N or W."""
+    if int(n) != n or n < 2:
+        raise ValueError(
+            f"--diverse {n}: diversity compares the pictures of a channel; "
+            "give 2 or more"
+        )
+    if not np.isfinite(weight) or weight < 0:
+        raise ValueError(
+            f"--diversity-weight {weight:g}: give a number >= 0 "
+            f"(0: no diversity term; default {DEFAULT_WEIGHT:g})"
+        )
+
+
+def diverse_config(
+    base: DreamConfig, layer: str, channel: int, weight: float
+) -> DreamConfig:
+    objective = f"channel:{layer}:{channel}"
+    if weight:
+        objective += f"+{weight:.17g}*diversity:{layer}"
+    return dataclasses.replace(base, objective=objective)
+
+
+def noises(size: int, seed: int | None, n: int) -> np.ndarray:
+    """The N starts, (N, S, S, 3) float32 (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(size=(n, size, size, 3)) + 100.0).astype(np.float32)
+
+
+def _path(
+    net: Any,
+    sha1: str,
+    layer: str,
+    k: int,
+    base: DreamConfig,
+    size: int,
+    n: int,
+    weight: float,
+    root: Path | None,
+) -> Path:
+    config = diverse_config(base, layer, k, weight)
+    extra = {"diverse": int(n), "diversity_weight": float(weight)}
+    key = ac.cache_key(
+        net.model.name, sha1, layer, k, config, size, ac._mean(net), extra
+    )
+    return ac.cache_path(key, root)
+
+
+def cached_count(
+    net: Any,
+    weights_sha1: str,
+    layer: str,
+    channels: Sequence[int],
+    base: DreamConfig,
+    size: int,
+    n: int,
+    weight: float,
+    root: Path | None = None,
+) -> int:
+    """How many of the channels :func:`render` would read from the cache."""
+    layer = net.resolve(layer)
+    return sum(
+        _path(net, weights_sha1, layer, k, base, size, n, weight, root).is_file()
+        for k in channels
+    )
+
+
+def render(
+    net: Any,
+    weights_sha1: str,
+    layer: str,
+    channels: Sequence[int],
+    base: DreamConfig,
+    size: int,
+    n: int,
+    weight: float = DEFAULT_WEIGHT,
+    *,
+    observers: Iterable[Any] = (),
+    root: Path | None = None,
+) -> ac.Rendered:
+    """N pictures of each channel (``images``: N consecutive per channel,
+    channel by channel) through the cache; one batched dream per channel."""
+    from inceptionism.engine.dream import run  # looked up per call (tests)
+    from inceptionism.engine.image import load_image, save_image
+    from inceptionism.engine.recipe import version
+
+    check(n, weight)
+    layer = net.resolve(layer)
+    mean = ac._mean(net)
+    starts = noises(size, base.seed, n)
+    out = ac.Rendered([])
+    for k in channels:
+        path = _path(net, weights_sha1, layer, k, base, size, n, weight, root)
+        if path.is_file():
+            try:
+                strip = np.asarray(load_image(path))
+                if strip.shape == (size, n * size, 3):
+                    out.images += np.split(strip, n, axis=1)
+                    out.cached += 1
+                    continue
+            except ValueError:
+                pass  # damaged: render it again
+        config = diverse_config(base, layer, k, weight)
+        rgbs = run(net, starts, config, observers=observers)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        recipe = {
+            "inceptionism": version(),
+            "channel": {
+                "model": net.model.name,
+                "weights_sha1": weights_sha1,
+                "layer": layer,
+                "channel": int(k),
+                "config": config.to_dict(),
+                "size": size,
+                "mean": mean,
+                "diverse": int(n),
+                "diversity_weight": float(weight),
+            },
+        }
+        save_image(path, np.concatenate(list(rgbs), axis=1), recipe=recipe)
+        out.images += [np.clip(np.rint(im), 0, 255) for im in rgbs]  # as saved
+        out.rendered += 1
+    return out
