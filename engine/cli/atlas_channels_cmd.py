@@ -56,7 +56,9 @@ def run_channels(
         from inceptionism.engine import atlas_diverse as ad
 
         nw = (args.diverse, args.diversity_weight)
-        cached = ad.cached_count(net, sha1, layer, channels, spec.config, args.size, *nw)
+        cached = ad.cached_count(
+            net, sha1, layer, channels, spec.config, args.size, *nw
+        )
     else:
         cached = ac.cached_count(net, sha1, layer, channels, spec.config, args.size)
     todo = len(channels) - cached

@@ -44,7 +44,7 @@ examples:
   inceptionism atlas photo.jpg -o atlas.png --layers conv2/3x3,inception_4c/output
   inceptionism atlas --channels inception_4c/output -o channels.png --range 0:32
   inceptionism atlas photo.jpg --channels inception_4c/output --top 16 -o top.png
-  inceptionism atlas --channels inception_4c/output --range 0:8 --diverse 4 -o div.png"""
+  inceptionism atlas --channels inception_4c/output --range 0:8 --diverse 4 -o d.png"""
 
 
 def _positive(text: str) -> int:
