@@ -101,7 +101,10 @@ class Progress:
         octave_tiles = tuple(getattr(state, "octave_tiles", ()) or ())
         if octave_tiles:  # octaves of different sizes have different counts
             before = sum(octave_tiles[: state.octave]) * state.n_steps
-            done = before + state.step * n_tiles + tile + 1
+            # a shifting plan (approximate halo) cuts a few more tiles on
+            # some steps: count its nominal share, so steps stay equal
+            nominal = octave_tiles[state.octave]
+            done = before + state.step * nominal + (tile + 1) * nominal // n_tiles
             return done, sum(octave_tiles) * state.n_steps
         per_octave = state.n_steps * n_tiles
         done = state.octave * per_octave + state.step * n_tiles + tile + 1
