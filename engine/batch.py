@@ -149,7 +149,11 @@ def _dream_file(inp: Path, out: Path | None, spec: Spec, pm: Any) -> Outcome:
     if spec.tiling is not None:  # the tile size depends on each picture's size
         job = remake.with_tiling(job, spec.tiling, pm)
     preflight.check_job(job, pm)
-    result = remake.render(job, pm=pm)
+    try:
+        result = remake.render(job, pm=pm)
+    except MemoryError as exc:  # mid-dream: say how to ask for less
+        tile = (job.recipe.tiling or {}).get("tile")
+        raise preflight.out_of_memory(job.rgb.shape[:2], tile) from exc
     if out is None:
         return Outcome(str(inp), "done", image=np.asarray(result))
     remake.write(job, out, result)
