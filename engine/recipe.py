@@ -111,7 +111,7 @@ _PARTS: dict[str, Any] = {
     "stop": Stop,
 }
 #: Fields written only when set.
-_OPTIONAL = ("guides", "zoom", "stop", "tiling", "batch")
+_OPTIONAL = ("guides", "zoom", "stop", "tiling", "batch", "blas")
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,7 @@ class Recipe:
     stop: Stop | None = None
     tiling: dict[str, Any] | None = None  # {"tile": PX, "halo": "exact"}
     batch: dict[str, Any] | None = None  # reserved (batch runs)
+    blas: dict[str, Any] | None = None  # {"threads": N, "core": ...}: engine/blas.py
     version: str = field(default_factory=version)
 
     def __post_init__(self) -> None:
