@@ -260,16 +260,22 @@ def check_names(inputs: Sequence[Any], folder: Path) -> None:
         seen[out] = inp
 
 
+def task_spec(task: tuple, spec: Spec) -> Spec:
+    """A task is ``(input, output)`` or ``(input, output, its own spec)``
+    (a sweep's cells differ in their configs)."""
+    return task[2] if len(task) > 2 else spec
+
+
 def run_here(
-    tasks: Sequence[tuple[Any, Path | None]],
+    tasks: Sequence[tuple],
     spec: Spec,
     on_done: Callable[[Outcome, int, int], None] | None = None,
 ) -> list[Outcome]:
     """The tasks one after another in this process (Ctrl-C stops between
     or inside a dream; what is written stays, nothing is half written)."""
     outcomes = []
-    for inp, out in tasks:
-        outcomes.append(dream_task(inp, out, spec))
+    for task in tasks:
+        outcomes.append(dream_task(task[0], task[1], task_spec(task, spec)))
         if on_done is not None:
             on_done(outcomes[-1], len(outcomes), len(tasks))
     return outcomes

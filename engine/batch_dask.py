@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from inceptionism.engine.batch import Outcome, Spec, dream_task
+from inceptionism.engine.batch import Outcome, Spec, dream_task, task_spec
 
 #: Times a task is resubmitted after its worker died.
 RETRIES = 2
@@ -92,7 +92,7 @@ def connect(scheduler: str) -> tuple[Any, Any]:
 
 
 def run_on_dask(
-    tasks: Sequence[tuple[Any, Any]],
+    tasks: Sequence[tuple],
     spec: Spec,
     *,
     scheduler: str | None = None,
@@ -110,8 +110,15 @@ def run_on_dask(
         if on_connect is not None:
             on_connect(client)
         futures = [
-            client.submit(dream_task, inp, out, spec, pure=False, retries=RETRIES)
-            for inp, out in tasks
+            client.submit(
+                dream_task,
+                task[0],
+                task[1],
+                task_spec(task, spec),
+                pure=False,
+                retries=RETRIES,
+            )  # fmt: skip
+            for task in tasks
         ]
         index = {f.key: i for i, f in enumerate(futures)}
         outcomes: list[Outcome | None] = [None] * len(futures)
@@ -121,7 +128,7 @@ def run_on_dask(
                 try:
                     outcome = future.result()
                 except Exception as exc:  # e.g. the worker died RETRIES+1 times
-                    inp, out = tasks[i]
+                    inp, out = tasks[i][:2]
                     outcome = Outcome(str(inp), "failed", output=out,
                                       reason=f"on Dask: {exc}")  # fmt: skip
                 outcomes[i] = outcome

@@ -237,9 +237,8 @@ def _run_sweep(args: argparse.Namespace, inputs: list[Path], folder: Path) -> in
     from inceptionism.engine.cli.dream_cmd import dream_config, tiling_settings
     from inceptionism.engine.image import load_image, save_image
 
-    if len(inputs) != 1 or args.scheduler:
-        raise ValueError("--sweep dreams one IN in this process; give one file "
-                         "and no --scheduler")  # fmt: skip
+    if len(inputs) != 1:
+        raise ValueError("--sweep dreams one IN over a grid; give one file")
     axes = dict(sweep.parse(text) for text in args.sweep)
     if "layer" in axes and (args.objective or args.guide):
         raise ValueError("--sweep layer= sets a DeepDream objective; drop "
@@ -252,8 +251,23 @@ def _run_sweep(args: argparse.Namespace, inputs: list[Path], folder: Path) -> in
         tiling=tiling_settings(args),
     )  # fmt: skip
     report = _Report(args.quiet, {}, len(cells), by_output=True)
-    batch.loaded_net(spec)
-    outcomes = sweep.run_sweep(inputs[0], folder, spec, cells, report.done)
+    inp = inputs[0]
+    if args.scheduler:  # workers may run elsewhere: absolute paths
+        inp, folder = inp.resolve(), folder.resolve()
+        if spec.weights and not Path(spec.weights).is_file():
+            raise ValueError(f"{args.weights}: no such weight file")
+    else:
+        batch.loaded_net(spec)  # a bad --weights fails once, up front
+    try:
+        outcomes = sweep.run_sweep(
+            inp, folder, spec, cells, report.done,
+            scheduler=args.scheduler, on_connect=report.connected,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        report.progress.close()
+        print(f"batch: stopped after {len(report.outcomes)} of {len(cells)} sweep "
+              "cells; the same command resumes", file=sys.stderr)  # fmt: skip
+        raise
     images: list[np.ndarray | None] = [
         np.asarray(load_image(o.output)) if o.output and o.output.is_file() else None
         for o in outcomes

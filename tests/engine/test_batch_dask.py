@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from inceptionism.engine import batch
-from inceptionism.engine.image import load_image
+from inceptionism.engine.image import load_image, read_recipe
 from tests.engine.test_batch import CONFIG, _names, _png, _summary
 from tests.engine.test_cli_dream import FAST
 
@@ -219,3 +219,71 @@ def test_tcp_to_a_dask_scheduler_process(
     assert done.returncode == 0, done.stderr
     assert f"batch: Dask scheduler {dask_pair}, 1 workers" in done.stderr
     _same_pictures(out, sequential)
+
+
+# -- sweeps on Dask, and Ctrl-C ----------------------------------------------------
+
+SWEEP = ["--sweep", "layer=conv2/3x3,conv1/7x7_s2"]
+
+
+def test_sweep_on_dask_same_as_in_one_process(client, photos, googlenet_h5, tmp_path):
+    """``--sweep ... --scheduler`` runs one Dask task per cell (through the
+    batch's runner) and makes the same pictures and contact sheet."""
+    opts, address = [*SWEEP, *FAST[2:]], client.scheduler.address
+    here = _one_process(photos / "p0.png", tmp_path / "here", googlenet_h5, *opts)
+    dask = [photos / "p0.png", "-o", tmp_path / "dask", "--weights", googlenet_h5,
+            *opts, "--scheduler", address]  # fmt: skip
+    done = _dream(*dask)
+    assert done.returncode == 0, done.stderr
+    assert "2 sweep cells: 2 done, 0 failed" in done.stderr
+    assert ", 2 workers, dashboard " in done.stderr
+    assert "p0-sweep.png" in _names(tmp_path / "dask")
+    _same_pictures(tmp_path / "dask", here)
+
+
+def test_sweep_api_on_dask(client, photos, googlenet_h5, tmp_path):
+    from inceptionism.engine import sweep
+
+    cells = sweep.grid(CONFIG, {"seed": ["1", "2"]})
+    spec = batch.Spec(weights=str(googlenet_h5))
+    got = sweep.run_sweep(photos / "p1.png", tmp_path, spec, cells, client=client)
+    assert [o.status for o in got] == ["done", "done"]
+    assert [o.output.name for o in got] == ["p1-seed-1.png", "p1-seed-2.png"]
+
+
+@pytest.mark.slow  # two LocalCluster starts: about a minute on 2 busy cores
+def test_ctrl_c_on_a_local_cluster_keeps_whole_files_and_resumes(
+    googlenet_h5, tmp_path
+):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it)
+    after the first picture: exit 130, only whole outputs, and the same
+    command finishes the rest without touching them."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(10):
+        _png(folder / f"p{i}.png", seed=i, size=(96, 128))
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "inceptionism.engine", "dream", str(folder), "-o",
+            str(out), "--weights", str(googlenet_h5), "--scheduler", "local:2",
+            *FAST[:-3], "8", "--seed", "4"]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not any(out.glob("*-dream.png")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    first = _names(out)
+    assert first and all(n.endswith("-dream.png") for n in first)  # no temp files
+    assert len(first) < 10, "the batch ended before Ctrl-C; use slower pictures"
+    assert b"the same command resumes" in err
+    for name in first:  # whole pictures with their recipes
+        assert load_image(out / name).shape == (96, 128, 3)
+        assert read_recipe(out / name)["config"]["seed"] == 4
+    kept = {n: (out / n).stat().st_mtime_ns for n in first}
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"{10 - len(first)} done, {len(first)} skipped" in _summary(again.stderr)
+    assert _names(out) == [f"p{i}-dream.png" for i in range(10)]
+    assert {n: (out / n).stat().st_mtime_ns for n in first} == kept
