@@ -223,32 +223,30 @@ def test_tcp_to_a_dask_scheduler_process(
 
 # -- sweeps on Dask, and Ctrl-C ----------------------------------------------------
 
-SWEEP = ["--sweep", "layer=conv2/3x3,conv1/7x7_s2"]
 
-
-def test_sweep_on_dask_same_as_in_one_process(client, photos, googlenet_h5, tmp_path):
-    """``--sweep ... --scheduler`` runs one Dask task per cell (through the
-    batch's runner) and makes the same pictures and contact sheet."""
-    opts, address = [*SWEEP, *FAST[2:]], client.scheduler.address
-    here = _one_process(photos / "p0.png", tmp_path / "here", googlenet_h5, *opts)
-    dask = [photos / "p0.png", "-o", tmp_path / "dask", "--weights", googlenet_h5,
-            *opts, "--scheduler", address]  # fmt: skip
-    done = _dream(*dask)
-    assert done.returncode == 0, done.stderr
-    assert "2 sweep cells: 2 done, 0 failed" in done.stderr
-    assert ", 2 workers, dashboard " in done.stderr
-    assert "p0-sweep.png" in _names(tmp_path / "dask")
-    _same_pictures(tmp_path / "dask", here)
-
-
-def test_sweep_api_on_dask(client, photos, googlenet_h5, tmp_path):
+def test_sweep_on_dask_api_and_cli(client, photos, googlenet_h5, tmp_path):
+    """A sweep runs one Dask task per cell through the batch's runner, from
+    Python (``run_sweep(client=...)``) and from ``--sweep ... --scheduler``,
+    which makes the same cells and a contact sheet."""
     from inceptionism.engine import sweep
 
     cells = sweep.grid(CONFIG, {"seed": ["1", "2"]})
     spec = batch.Spec(weights=str(googlenet_h5))
-    got = sweep.run_sweep(photos / "p1.png", tmp_path, spec, cells, client=client)
-    assert [o.status for o in got] == ["done", "done"]
-    assert [o.output.name for o in got] == ["p1-seed-1.png", "p1-seed-2.png"]
+    api = tmp_path / "api"
+    api.mkdir()
+    got = sweep.run_sweep(photos / "p1.png", api, spec, cells, client=client)
+    assert [o.status for o in got] == ["done", "done"], [o.reason for o in got]
+    assert _names(api) == ["p1-seed-1.png", "p1-seed-2.png"]
+    cli = tmp_path / "cli"
+    where = client.scheduler.address
+    done = _dream(photos / "p1.png", "-o", cli, "--weights", googlenet_h5, *FAST,
+                  "--sweep", "seed=1,2", "--scheduler", where)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "2 sweep cells: 2 done, 0 failed" in done.stderr
+    assert ", 2 workers, dashboard " in done.stderr
+    assert _names(cli) == [*_names(api), "p1-sweep.png"]
+    for name in _names(api):
+        np.testing.assert_array_equal(load_image(api / name), load_image(cli / name))
 
 
 @pytest.mark.slow  # two LocalCluster starts: about a minute on 2 busy cores
