@@ -151,7 +151,11 @@ def _dream_file(inp: Path, out: Path | None, spec: Spec, pm: Any) -> Outcome:
     preflight.check_job(job, pm)
     try:
         result = remake.render(job, pm=pm)
-    except MemoryError as exc:  # mid-dream: say how to ask for less
+    except MemoryError as exc:  # host memory, mid-dream: how to ask for less
+        from inceptionism.kernels.backend import is_out_of_memory
+
+        if is_out_of_memory(exc):  # CuPy's error is a MemoryError too
+            raise
         tile = (job.recipe.tiling or {}).get("tile")
         raise preflight.out_of_memory(job.rgb.shape[:2], tile) from exc
     if out is None:

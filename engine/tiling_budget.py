@@ -262,7 +262,7 @@ def tile_plans(net, octaves, layers, config, pointwise) -> list:
     largest = max((tuple(b.shape[-2:]) for b in octaves), key=lambda hw: hw[0] * hw[1])
     tile = choose_tile(net, largest, layers, config, pointwise)
     halo = config.halo_px(net, layers)
-    out = []
+    out: list[Shifting | list[tiling.Tile] | None] = []
     for base in octaves:
         hw = (int(base.shape[-2]), int(base.shape[-1]))
         if tile is None or max(hw) <= tile:

@@ -150,12 +150,12 @@ def _dream_quietly(
         warnings.simplefilter("always")
         try:
             result = fn()
-        except MemoryError as exc:
-            if hw is None:  # preflight's refusal already says what to do
-                raise
-            raise preflight.out_of_memory(hw, tile) from exc
         except Exception as exc:
-            if hw is None or not is_out_of_memory(exc):
+            if hw is None:  # e.g. preflight's refusal: it says what to do
+                raise
+            if isinstance(exc, MemoryError) and not is_out_of_memory(exc):
+                raise preflight.out_of_memory(hw, tile) from exc  # host memory
+            if not is_out_of_memory(exc):
                 raise
             height, width = hw
             raise RuntimeError(
