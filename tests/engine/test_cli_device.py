@@ -162,4 +162,4 @@ def test_other_errors_are_not_called_out_of_memory(
     )  # fmt: skip
     # host memory is not the GPU's: the host hint (issue 11), not the GPU one
     assert "GPU" not in line and "--device cpu" not in line
-    assert line.startswith("inceptionism: error: memory ran out while dreaming")
+    assert line.startswith("memory ran out while dreaming") and "--memory" in line
