@@ -13,6 +13,12 @@ Per step (defaults = the notebook)::
     x += step_size / mean(|g|) * g              # (no update if g == 0)
     x = prior.after_step(x)           # un-roll, then clip to [-mean, scale-mean]
 
+Feature visualisation (:mod:`inceptionism.engine.fvis`: ``--param``,
+``--transforms``, ``--mask``) hooks in at four points of this step: the
+net's input (a seeded warp; masks follow), the gradient (the warp's
+adjoint), the update (through the parameterisation) and the end (an update
+mask); with the defaults each hook returns its argument untouched.
+
 Octaves: the preprocessed image is zoomed by ``1 / octave_scale`` ``octaves -
 1`` times (:func:`inceptionism.engine.resample.zoom`: align corners, rounded
 sizes, as ``scipy.ndimage.zoom(order=1)``); from the smallest up, the dreamed
@@ -30,14 +36,19 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from inceptionism.engine import fvis
 from inceptionism.engine.finite import Watch
-from inceptionism.engine.resample import resize, zoom, zoom_in
+from inceptionism.engine.octaves import (  # noqa: F401 - re-exported
+    OctaveSkippedWarning,
+    octave_bases,
+    plan_octaves,
+)
+from inceptionism.engine.resample import resize, zoom_in
 from inceptionism.plugins.base import (
     Objective,
     Prior,
@@ -48,10 +59,6 @@ from inceptionism.plugins.base import (
 
 #: The notebook's objective: ``objective_L2`` at ``inception_4c/output``.
 DEFAULT_OBJECTIVE = "deepdream:inception_4c/output"
-
-
-class OctaveSkippedWarning(UserWarning):
-    """An octave was smaller than the objective's blobs need and was skipped."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,13 @@ class DreamConfig:
     seed: int | None = None
     regularizers: tuple[str, ...] = ()
     priors: tuple[str, ...] = ()
+    #: feature visualisation (:mod:`inceptionism.engine.fvis`): ``--param``,
+    #: ``--transforms``, ``--mask`` (a path), ``--mask-mode``, ``--mask-blur``
+    param: str = "pixel"
+    transforms: str = ""
+    mask: str | None = None
+    mask_mode: str = "objective"
+    mask_blur: float = 0.0
 
     def __post_init__(self):
         checks = [
@@ -101,12 +115,13 @@ class DreamConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        fvis.check_config(self)
 
     def to_dict(self) -> dict:
         """JSON-able form (for the recipe); :meth:`from_dict` inverts it."""
         d = dataclasses.asdict(self)
         d["regularizers"], d["priors"] = list(self.regularizers), list(self.priors)
-        return d
+        return fvis.strip_defaults(d)
 
     @classmethod
     def from_dict(cls, d: dict) -> DreamConfig:
@@ -164,32 +179,6 @@ def resolve(config: DreamConfig, pm, objective=None, regularizers=None, priors=N
     return objective, regs, builtin + user
 
 
-# -- octaves -----------------------------------------------------------------
-
-
-def octave_bases(x, octaves: int, octave_scale: float) -> list:
-    """``[x, zoom(x, 1/s), zoom(zoom(x, 1/s), 1/s), ...]``, largest first."""
-    bases = [x]
-    for _ in range(octaves - 1):
-        bases.append(zoom(bases[-1], 1.0 / octave_scale))
-    return bases
-
-
-def _fits(net, hw, layers) -> str | None:
-    """None if every blob of ``layers`` is non-empty at input size ``hw``;
-    otherwise the reason."""
-    problems: dict = {}
-    try:
-        shapes = net.shapes(hw, problems)
-    except ValueError as exc:
-        return str(exc)
-    missing = [name for name in layers if name not in shapes]
-    if not missing:
-        return None
-    why = "; ".join(f"{k}: {v}" for k, v in list(problems.items())[:1])
-    return f"{', '.join(missing)} would be empty" + (f" ({why})" if why else "")
-
-
 # -- the loop ----------------------------------------------------------------
 
 
@@ -205,6 +194,7 @@ def make_step(
     watch=None,
     tiles=None,
     on_tile=None,
+    extras=None,
 ):
     """One gradient-ascent step (``dream.ipynb``'s ``make_step``); returns
     ``(x, value)``, both on the net's device: ``value`` is the objective's
@@ -214,37 +204,38 @@ def make_step(
     ``mean(|g|)``. With ``tiles`` (:func:`inceptionism.engine.tiling.plan`)
     the objective's gradient is computed tile by tile
     (:func:`~inceptionism.engine.tiling.tiled_gradient`, ``on_tile(k, n)``
-    after each); everything else is this same step on the whole image."""
-    xp = net.xp
+    after each); everything else is this same step on the whole image.
+    ``extras`` (:class:`~inceptionism.engine.fvis.Extras`): parameterisation,
+    transforms and masks; None is the notebook's step."""
+    extras = extras or fvis.Extras()
+    x0 = x
     for p in priors:
         x = p.before_step(x, state)
+    xin = extras.net_input(x, state)
     if tiles:
         from inceptionism.engine.tiling import tiled_gradient
 
         if hasattr(tiles, "draw"):  # approximate halo: tiles move every step
             tiles = tiles.draw(state.rng)
-        value, g = tiled_gradient(net, x, objective, tiles, on_tile)
+        value, g = tiled_gradient(net, xin, objective, tiles, on_tile)
         value = as_value(value, x)
     else:
-        blobs = net.forward(x, end=list(objective.layers))
+        blobs = net.forward(xin, end=list(objective.layers))
         value, seeds = objective(blobs)
         value = as_value(value, x)
-        del blobs
+        del blobs, xin
         g = net.backward(seeds)
+    g = extras.image_grad(g)
     for reg in regularizers:
         penalty, rg = reg(x)
         value = value - reg.weight * as_value(penalty, x)
         g = g - reg.weight * rg
     for p in priors:
         g = p.grad(g, state)
-    m = xp.abs(g).mean()
-    if watch is not None:
-        watch.step(m, state.step)
-    m = xp.where(m > 0, m, xp.ones_like(m))  # g == 0: no update, no 0/0
-    x = x + (step_size / m).astype(x.dtype) * g
+    x = extras.step(x, g, step_size, watch, state.step)
     for p in reversed(priors):
         x = p.after_step(x, state)
-    return x, value
+    return extras.blend(x0, x), value
 
 
 def _tile_end(pm, net, state, tile: int, n_tiles: int) -> None:
@@ -278,40 +269,12 @@ def run(
     """
     pm = _manager(pm)
     objective, regs, prs = resolve(config, pm, objective, regularizers, priors)
+    extras, objective = fvis.Extras.build(config, objective, net, pm)
     rng = np.random.default_rng(config.seed) if rng is None else rng
     layers = [net.resolve(name) for name in objective.layers]
+    x = fvis.to_input(net, rgb, objective)
     rgb = np.asarray(rgb, dtype=np.float32)
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"expected an RGB image of shape (H, W, 3), got {rgb.shape}")
-
-    bases = octave_bases(net.preprocess(rgb), config.octaves, config.octave_scale)
-    todo: list = []
-    skipped: list[tuple[int, tuple, str]] = []
-    for i, base in enumerate(bases):
-        hw = tuple(base.shape[-2:])
-        why = _fits(net, hw, layers) if not skipped else "smaller still"
-        if why is None:
-            todo.append(base)
-        elif i == 0:
-            raise ValueError(
-                f"the image ({hw[0]}x{hw[1]}) is too small for the objective: "
-                f"{why}; use a larger image or a shallower layer"
-            )
-        else:
-            skipped.append((i, hw, why))
-    if skipped:  # one warning, however many octaves were asked for
-        i, hw, why = skipped[0]
-        first = f"octave {i + 1} of {config.octaves} ({hw[0]}x{hw[1]})"
-        many = len(skipped) > 1
-        warnings.warn(
-            f"{len(skipped)} of {config.octaves} octaves skipped: {first}"
-            f"{' and the smaller ones are' if many else ' is'} too small for "
-            f"{', '.join(layers)} ({why}); {len(todo)} octaves give the same "
-            "picture",
-            OctaveSkippedWarning,
-            stacklevel=2,
-        )
-    todo.reverse()  # smallest first
+    todo = plan_octaves(net, x, layers, config.octaves, config.octave_scale)
 
     plans: list = [None] * len(todo)
     if tiling is not None:
@@ -332,6 +295,7 @@ def run(
             if octave > 0:
                 detail = resize(detail, base.shape[-2:])
             x = base + detail
+            extras.octave(tuple(x.shape[-2:]), net.xp, x.dtype)
             state = None
             for step in range(config.steps):
                 state = StepState(
@@ -347,13 +311,14 @@ def run(
                 x, value = make_step(
                     net, x, objective, regs, prs, config.step_size, state, watch,
                     plans[octave], functools.partial(_tile_end, pm, net, state),
+                    extras,
                 )  # fmt: skip
                 pm.hook.inceptionism_step_end(net=net, state=state, x=x, value=value)
             watch.check(x, octave, len(todo), config.steps)
             if state is not None:
                 pm.hook.inceptionism_octave_end(net=net, state=state, x=x)
             detail = x - base
-        out = net.deprocess(x)
+        out = fvis.from_input(net, x, rgb.ndim == 4)
         pm.hook.inceptionism_dream_end(net=net, config=config, rgb=out)
     finally:
         for obs in observers:
@@ -379,6 +344,7 @@ def dream(
     observers: Iterable = (),
     rng: np.random.Generator | None = None,
     tiling=None,
+    **fv,
 ) -> np.ndarray:
     """DeepDream ``rgb`` (float (H, W, 3) RGB 0..255) and return the result.
 
@@ -394,7 +360,11 @@ def dream(
     512-pixel tiles (:class:`~inceptionism.engine.tiling_budget.Tiling`; an
     int is a tile size); tiles take the exact halo, so the result equals the
     untiled dream to float rounding. None (default): untiled.
-    Returns float32 (H, W, 3) RGB, in 0..255 when ``clip``.
+    ``fv``: feature visualisation, ``param="fft"``, ``transforms="standard"``,
+    ``mask="sky.png"``, ``mask_mode="update"``, ``mask_blur=4.0``
+    (:mod:`inceptionism.engine.fvis`); ``rgb`` of shape (N, H, W, 3) dreams
+    a batch together.
+    Returns float32 (H, W, 3) RGB (or (N, H, W, 3)), in 0..255 when ``clip``.
     """
     regularizers, priors = list(regularizers), list(priors)
     config = DreamConfig(
@@ -408,6 +378,7 @@ def dream(
         seed=seed,
         regularizers=tuple(_spec(r) for r in regularizers),
         priors=tuple(_spec(p) for p in priors),
+        **fv,
     )
     observers = list(observers)
     if progress:

@@ -274,6 +274,9 @@ def check_job(job: Any, pm: Any = None) -> None:
     config = job.recipe.config
     check_guides(guide_paths(config.objective, pm))
     objective = parse_objective(config.objective, pm)
+    from inceptionism.engine.fvis import Extras
+
+    Extras.build(config, objective, job.net, pm)  # --param, --transforms, masks
     hw = (int(job.rgb.shape[0]), int(job.rgb.shape[1]))
     tile = (job.recipe.tiling or {}).get("tile")
     check_memory(

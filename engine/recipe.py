@@ -5,10 +5,12 @@ Every image the tool writes carries its :class:`Recipe` (as JSON, see
 :class:`~inceptionism.engine.dream.DreamConfig` (seed included), the model's
 name, source and weight file SHA-1, the input's SHA-1, every guide image's
 SHA-1, the mean, ``max_size``, device and bit depth, and what part of a run
-the file holds — a ``--save-every`` intermediate records the octave and step
-it was saved after (:class:`Stop`), a ``zoom`` frame its index and the zoom
-parameters (:class:`Zoom`; ``frame=None`` is the whole run, as in the GIF or
-WebP animation).
+the file holds, and the SHA-1 of every mask and direction-vector file
+(``files``; the parameterisation and transforms are in the config) — a
+``--save-every`` intermediate records the octave and step it was saved
+after (:class:`Stop`), a ``zoom`` frame its index and the zoom parameters
+(:class:`Zoom`; ``frame=None`` is the whole run, as in the GIF or WebP
+animation).
 
 :func:`replay` (``dream --replay``) rebuilds the output from its recipe,
 pixel for pixel on the same device (the work is done by
@@ -111,7 +113,7 @@ _PARTS: dict[str, Any] = {
     "stop": Stop,
 }
 #: Fields written only when set.
-_OPTIONAL = ("guides", "zoom", "stop", "tiling", "batch", "blas")
+_OPTIONAL = ("guides", "files", "zoom", "stop", "tiling", "batch", "blas")
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class Recipe:
     device: str = "cpu"
     bits: int = 8
     guides: tuple[FileRef, ...] = ()
+    files: tuple[FileRef, ...] = ()  # masks, direction vectors (data_paths)
     zoom: Zoom | None = None
     stop: Stop | None = None
     tiling: dict[str, Any] | None = None  # {"tile": PX, "halo": "exact"}
@@ -152,7 +155,7 @@ class Recipe:
                 continue
             if f.name == "config":
                 value = value.to_dict()
-            elif f.name == "guides":
+            elif f.name in ("guides", "files"):
                 value = [dataclasses.asdict(g) for g in value]
             elif dataclasses.is_dataclass(value) and not isinstance(value, type):
                 value = dataclasses.asdict(value)
@@ -180,7 +183,7 @@ class Recipe:
                     value = DreamConfig.from_dict(value)
                 elif key in _PARTS and value is not None:
                     value = _PARTS[key](**value)
-                elif key == "guides":
+                elif key in ("guides", "files"):
                     value = tuple(FileRef(**g) for g in value)
                 elif key == "size":
                     value = (int(value[0]), int(value[1]))
@@ -210,15 +213,32 @@ class Recipe:
 def guide_paths(spec: str, pm: Any = None) -> list[Path]:
     """Image files read by the ``guide`` terms of an objective spec."""
     from inceptionism.plugins import get_plugin_manager, registry
-    from inceptionism.plugins.spec import split_args, split_terms
+    from inceptionism.plugins.spec import iter_factors, split_args
 
     names = registry(pm or get_plugin_manager(), "objectives")
     paths = []
-    for _, body in split_terms(spec, names):
+    for body, _ in iter_factors(spec, names):
         name, *args = split_args(body)
         if name == "guide" and len(args) >= 2:
             paths.append(Path(":".join(args[1:])))
     return paths
+
+
+def data_paths(config: DreamConfig, pm: Any = None) -> list[Path]:
+    """Other files a dream reads: its ``--mask``, every ``TERM@MASK`` mask and
+    every ``direction`` vector file (``.npy``), in spec order."""
+    from inceptionism.plugins import get_plugin_manager, registry
+    from inceptionism.plugins.spec import iter_factors, split_args
+
+    names = registry(pm or get_plugin_manager(), "objectives")
+    paths = [Path(config.mask)] if config.mask else []
+    for body, mask in iter_factors(config.objective, names):
+        name, *args = split_args(body)
+        if mask is not None:
+            paths.append(Path(mask))
+        if name == "direction" and args and args[-1].lower().endswith(".npy"):
+            paths.append(Path(args[-1]))
+    return list(dict.fromkeys(paths))
 
 
 def replay(

@@ -26,6 +26,7 @@ from inceptionism.engine.recipe import (
     ReplayError,
     ReplayWarning,
     Stop,
+    data_paths,
     guide_paths,
     version,
 )
@@ -94,6 +95,11 @@ def create(
         if not path.is_file():
             raise ValueError(f"{path}: no such guide image")
         guides.append(FileRef.of(path))
+    files = []
+    for path in data_paths(config, pm):
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file (a mask or direction vector)")
+        files.append(FileRef.of(path))
     if net is None:
         net, rgb, alpha = _load(model, inp, mean, max_size, device)
     else:
@@ -114,6 +120,7 @@ def create(
         device=device,
         bits=bits,
         guides=tuple(guides),
+        files=tuple(files),
         blas=blas.describe() if device == "cpu" else None,
     )
     return Job(recipe, net, rgb, alpha, inp)
@@ -177,6 +184,14 @@ def prepare(
                 "so a replay could not be checked; dream it again instead"
             )
         _check_file(recorded[guide], guide, "guide image", source)
+    recorded = {Path(f.path): f for f in recipe.files}
+    for data in data_paths(recipe.config, pm):
+        if data.resolve() not in recorded:
+            raise ReplayError(
+                f"{source} does not record the SHA-1 of {data}, so a replay "
+                "could not be checked; dream it again instead"
+            )
+        _check_file(recorded[data.resolve()], data, "mask or vector file", source)
     rec = recipe.model
     if weights is None and Path(rec.weights).is_file():
         weights = rec.weights

@@ -43,7 +43,13 @@ class Objective:
     shape on the blob's device (the seeds of ``Net.backward``).
 
     Objectives compose like numbers (as in lucid's ``objectives.py``):
-    ``a + b``, ``a - b``, ``2.0 * a``, ``sum([a, b])``.
+    ``a + b``, ``a - b``, ``2.0 * a``, ``sum([a, b])``, ``a * b``
+    (:class:`Product`).
+
+    ``value_map(blobs)`` (optional) gives, for a one-blob objective whose
+    value is a sum over positions, that sum's terms as an (N, H, W) map, so
+    that a spatial mask can weight the value exactly
+    (:class:`inceptionism.plugins.masks.Masked`); None where it is not.
 
     ``pointwise`` (default False) promises that the value is a sum over blob
     positions and each position's gradient depends on that position's
@@ -68,6 +74,9 @@ class Objective:
     def __call__(self, blobs: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
         raise NotImplementedError
 
+    def value_map(self, blobs: Mapping[str, Any]) -> Any:
+        return None
+
     # -- composition -----------------------------------------------------
     def __add__(self, other):
         if isinstance(other, (int, float)) and other == 0:
@@ -84,6 +93,8 @@ class Objective:
         return Sum((self, other), (1.0, -1.0))
 
     def __mul__(self, scale):
+        if isinstance(scale, Objective):
+            return Product((self, scale))
         if not isinstance(scale, (int, float)):
             return NotImplemented
         return Sum((self,), (float(scale),))
@@ -139,6 +150,44 @@ class Sum(Objective):
         return " + ".join(f"{w:g}*{t!r}" for t, w in zip(self.terms, self.weights))
 
 
+class Product(Objective):
+    """The product of objectives (lucid's ``a * b``): value ``prod_i v_i``,
+    gradient ``sum_i (prod_{j != i} v_j) g_i``, added up at shared blobs.
+    Spec: ``channel:LAYER:1*channel:LAYER:2``."""
+
+    def __init__(self, terms):
+        flat: list = []
+        for t in terms:
+            flat += t.terms if type(t) is Product else [t]
+        super().__init__(dict.fromkeys(n for t in flat for n in t.layers))
+        self.terms = tuple(flat)
+
+    def bind(self, net) -> None:
+        for term in self.terms:
+            term.bind(net)
+
+    def __call__(self, blobs: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+        like = blobs[self.layers[0]] if self.layers else np.zeros(())
+        parts = [term(blobs) for term in self.terms]
+        values = [as_value(v, like) for v, _ in parts]
+        grads: dict[str, Any] = {}
+        for i, (_, g) in enumerate(parts):
+            others: Any = 1.0
+            for j, v in enumerate(values):
+                if j != i:
+                    others = others * v
+            for name, gi in g.items():
+                s = others * gi
+                grads[name] = grads[name] + s if name in grads else s
+        total: Any = 1.0
+        for v in values:
+            total = total * v
+        return as_value(total, like), grads
+
+    def __repr__(self):
+        return " * ".join(f"({t!r})" for t in self.terms)
+
+
 class Regularizer:
     """A penalty on the (preprocessed) image, minimised by the dream loop.
 
@@ -177,6 +226,9 @@ class StepState:
     mean: Any
     scale: float
     extras: dict = field(default_factory=dict)
+    #: the roll (rows, columns) priors applied to the image this step
+    #: (jitter), so that spatial masks follow the picture's content
+    roll: tuple[int, int] = (0, 0)
     #: tiled dreaming: the tile just finished (0-based) of ``n_tiles`` in
     #: this step, and every octave's tile count (empty when untiled)
     tile: int = 0

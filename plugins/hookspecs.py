@@ -37,6 +37,8 @@ REGISTRY_HOOKS = {
     "regularizers": "inceptionism_regularizers",
     "priors": "inceptionism_priors",
     "models": "inceptionism_models",
+    "params": "inceptionism_params",
+    "transforms": "inceptionism_transforms",
 }
 
 
@@ -90,6 +92,32 @@ def inceptionism_models() -> dict[str, Any]:
     Returns ``{name: spec}`` with ``spec`` an
     ``inceptionism.weights.registry.ModelSpec`` (download URL, checksum, mean,
     labels, topology builder).
+    """
+
+
+@hookspec
+def inceptionism_params() -> dict[str, Callable[..., Any]]:
+    """Image parameterisations this plugin provides (``pixel``, ``fft``).
+
+    Called whenever a parameterisation spec is resolved (``dream --param``)
+    and by ``inceptionism plugins``.
+
+    Returns ``{name: factory}``; ``factory(*args)`` takes the spec's
+    arguments as strings and returns an
+    :class:`inceptionism.plugins.params.Parameterization`.
+    """
+
+
+@hookspec
+def inceptionism_transforms() -> dict[str, Callable[..., Any]]:
+    """Random input transformations for transformation robustness.
+
+    Called whenever a transforms spec is resolved (``dream --transforms``)
+    and by ``inceptionism plugins``.
+
+    Returns ``{name: factory}``; ``factory(*args)`` takes the spec's
+    arguments as strings and returns an
+    :class:`inceptionism.plugins.transforms.Transform`.
     """
 
 

@@ -27,6 +27,8 @@ BUILTIN_PLUGINS = (
     "inceptionism.plugins.regularizers",
     "inceptionism.plugins.priors",
     "inceptionism.plugins.models",
+    "inceptionism.plugins.params",
+    "inceptionism.plugins.transforms",
 )
 
 #: Singular of each registry kind, for messages.
@@ -35,6 +37,8 @@ _NOUN = {
     "regularizers": "regularizer",
     "priors": "prior",
     "models": "model",
+    "params": "parameterisation",
+    "transforms": "transform",
 }
 
 

@@ -66,6 +66,10 @@ class DeepDream(Objective):
         xp = get_array_module(a)
         return xp.asarray(0.5 * (a * a).sum()), {self.layers[0]: a.copy()}
 
+    def value_map(self, blobs):
+        a = _blob(blobs, self.layers[0])
+        return 0.5 * (a * a).sum(axis=1) if a.ndim == 4 else None
+
     def __repr__(self):
         return f"deepdream:{self.layers[0]}"
 
@@ -93,6 +97,11 @@ class Channel(Objective):
         g = xp.zeros_like(a)
         g[:, self.channel] = 1.0 / sel.size
         return xp.asarray(sel.mean()), {layer: g}
+
+    def value_map(self, blobs):
+        a = _blob(blobs, self.layers[0])
+        sel = a[:, self.channel]
+        return sel / sel.size if a.ndim == 4 else None
 
     def __repr__(self):
         return f"channel:{self.layers[0]}:{self.channel}"
@@ -361,7 +370,13 @@ layers.usage = Balanced.usage  # type: ignore[attr-defined]
 
 @hookimpl
 def inceptionism_objectives():
+    # feature-visualisation objectives live in their own module, which
+    # imports this one
+    from inceptionism.plugins.fvis import Direction, Diversity
+
     return {
+        "direction": Direction,
+        "diversity": Diversity,
         "deepdream": DeepDream,
         "channel": Channel,
         "neuron": Neuron,

@@ -57,6 +57,7 @@ class Jitter(Prior):
     def before_step(self, x, state: StepState):
         ox, oy = (int(v) for v in state.rng.integers(-self.n, self.n + 1, 2))
         state.extras[self] = (ox, oy)
+        state.roll = (state.roll[0] + oy, state.roll[1] + ox)
         xp = get_array_module(x)
         return xp.roll(xp.roll(x, ox, -1), oy, -2)
 

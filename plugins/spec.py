@@ -2,8 +2,9 @@
 
 Grammar of an objective spec::
 
-    spec  := term (("+" | "-") term)*
-    term  := [FLOAT "*"] name (":" arg)*
+    spec   := term (("+" | "-") term)*
+    term   := [FLOAT "*"] factor ("*" factor)*
+    factor := name (":" arg)* ["@" MASK]
 
 ``deepdream:inception_4c/output``, ``channel:inception_4d/3x3_reduce:139``,
 ``0.5*deepdream:inception_3b/output+channel:inception_4c/output:7``,
@@ -17,8 +18,16 @@ An argument written as a JSON string (``guide:LAYER:"a-b:c.jpg"``) is taken
 verbatim, whatever it holds; ``dream --guide PATH`` writes the path that way
 (:func:`quote`).
 
-Regularizer and prior specs are a single ``name[:arg...]`` (``tv:0.01``,
-``jitter:32``, ``clip``).
+``a*b`` is the product of two objectives (lucid's ``*``;
+``channel:inception_4c/output:7*channel:inception_4c/output:9``): a ``*``
+joins factors only when what follows reads as a term, like ``+`` and ``-``.
+``@MASK`` weights a factor over space by a mask image's grey levels
+(``deepdream:inception_4c/output@sky.png``,
+:class:`~inceptionism.plugins.fvis.Masked`); the text after a factor's last
+``@`` is the mask's path (quote an argument that holds ``@`` itself).
+
+Regularizer, prior, parameterisation and transform specs are a single
+``name[:arg...]`` (``tv:0.01``, ``jitter:32``, ``clip``, ``fft``).
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ import re
 from collections.abc import Callable, Collection
 from typing import Any
 
-from inceptionism.plugins.base import Objective, Prior, Regularizer, Sum
+from inceptionism.plugins.base import Objective, Prior, Product, Regularizer, Sum
 from inceptionism.plugins.manager import get_plugin_manager, registry
 
 _FLOAT = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
@@ -39,8 +48,25 @@ _NAME = r"[A-Za-z_][\w.]*"
 _TERM_START = re.compile(rf"\s*([+-])?\s*(?:({_FLOAT})\s*\*\s*)?")
 _AFTER_SIGN = re.compile(rf"\s*(?:{_FLOAT}\s*\*\s*)?({_NAME})(\s*:|\s*$|\s*[+-])")
 
-_NOUN = {"objectives": "objective", "regularizers": "regularizer", "priors": "prior"}
-_BASE = {"objectives": Objective, "regularizers": Regularizer, "priors": Prior}
+_NOUN = {
+    "objectives": "objective",
+    "regularizers": "regularizer",
+    "priors": "prior",
+    "params": "parameterisation",
+    "transforms": "transform",
+}
+
+
+def _base(kind: str) -> type:
+    if kind == "params":
+        from inceptionism.plugins.params import Parameterization
+
+        return Parameterization
+    if kind == "transforms":
+        from inceptionism.plugins.transforms import Transform
+
+        return Transform
+    return {"objectives": Objective, "regularizers": Regularizer, "priors": Prior}[kind]
 
 
 def usage(name: str, factory: Callable[..., Any]) -> str:
@@ -144,10 +170,11 @@ def _build(kind: str, text: str, entries) -> Any:
         made = factory(*args)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{text.strip()!r}: {exc}; usage: {how}") from exc
-    if not isinstance(made, _BASE[kind]):
+    base = _base(kind)
+    if not isinstance(made, base):
         raise TypeError(
             f"plugin {plugin!r}: {_NOUN[kind]} factory {name!r} returned "
-            f"{type(made).__name__}, not a {_BASE[kind].__name__}"
+            f"{type(made).__name__}, not a {base.__name__}"
         )
     return made
 
@@ -192,6 +219,80 @@ def split_terms(spec: str, names: Collection[str]) -> list[tuple[float, str]]:
         pos = i + 1
 
 
+def _split_at(text: str, i0: int, ok: Callable[[int], bool], sep: str) -> list[str]:
+    """``text`` cut at each ``sep`` outside quoted arguments where ``ok(i)``."""
+    parts, start, i = [], i0, i0
+    while i < len(text):
+        if _at_arg_start(text, i):
+            i = _quoted_end(text, i)
+            continue
+        if text[i] == sep and ok(i):
+            parts.append(text[start:i].strip())
+            start = i + 1
+        i += 1
+    parts.append(text[start:].strip())
+    return parts
+
+
+def split_factors(body: str, names: Collection[str]) -> list[str]:
+    """A term's ``*``-separated factors (see the module docstring)."""
+
+    def reads_as_term(i: int) -> bool:
+        after = _AFTER_SIGN.match(body, i + 1)
+        return bool(
+            after and (after.group(2).strip() == ":" or after.group(1) in names)
+        )
+
+    factors = _split_at(body, 0, reads_as_term, "*")
+    if any(not f for f in factors):
+        raise ValueError(f"objective term {body!r}: a factor is empty around '*'")
+    return factors
+
+
+def split_mask(factor: str) -> tuple[str, str | None]:
+    """``"name:args@mask.png"`` -> ``("name:args", "mask.png")``; the mask
+    may be quoted (``@"a@b.png"``)."""
+    text = factor.strip()
+    for m in re.finditer(r'@\s*"', text):  # a quoted mask runs to the end
+        try:
+            mask, end = json.JSONDecoder().raw_decode(text, m.end() - 1)
+        except json.JSONDecodeError:
+            continue
+        if end == len(text) and isinstance(mask, str):
+            body = text[: m.start()].strip()
+            break
+    else:
+        cuts = _split_at(text, 0, lambda i: True, "@")
+        if len(cuts) == 1:
+            return factor, None
+        body, mask = "@".join(cuts[:-1]), cuts[-1]
+    if not body or not mask:
+        raise ValueError(f"objective {factor!r}: give TERM@MASK, both non-empty")
+    return body, mask
+
+
+def iter_factors(spec: str, names: Collection[str]) -> list[tuple[str, str | None]]:
+    """Every ``(name:args, mask)`` factor of an objective spec."""
+    return [
+        split_mask(factor)
+        for _, body in split_terms(spec, names)
+        for factor in split_factors(body, names)
+    ]
+
+
+def _factor(text: str, entries) -> Objective:
+    from inceptionism.plugins.fvis import Masked
+
+    body, mask = split_mask(text)
+    made = _build("objectives", body, entries)
+    return made if mask is None else Masked(made, mask)
+
+
+def _term(body: str, entries) -> Objective:
+    objs = [_factor(f, entries) for f in split_factors(body, entries)]
+    return objs[0] if len(objs) == 1 else Product(objs)
+
+
 def parse_objective(spec: str | Objective, pm=None) -> Objective:
     """An :class:`Objective` from a CLI spec (see the module docstring).
 
@@ -206,7 +307,7 @@ def parse_objective(spec: str | Objective, pm=None) -> Objective:
     if not spec.strip():
         raise ValueError("empty objective spec; e.g. deepdream:inception_4c/output")
     parsed = split_terms(spec, entries)
-    objs = [_build("objectives", body, entries) for _, body in parsed]
+    objs = [_term(body, entries) for _, body in parsed]
     weights = [w for w, _ in parsed]
     if len(objs) == 1 and weights[0] == 1.0:
         return objs[0]
@@ -219,6 +320,12 @@ def make_regularizer(spec: str | Regularizer, pm=None) -> Regularizer:
         return spec
     entries = registry(pm or get_plugin_manager(), "regularizers")
     return _build("regularizers", spec, entries)
+
+
+def build(kind: str, spec: str, pm=None) -> Any:
+    """One ``name[:arg...]`` of registry ``kind`` (``"params"``,
+    ``"transforms"``, ...) through the plugin manager."""
+    return _build(kind, spec, registry(pm or get_plugin_manager(), kind))
 
 
 def make_prior(spec: str | Prior, pm=None) -> Prior:

@@ -18,7 +18,13 @@ import importlib
 import sys
 
 #: Modules (in this package) whose ``register`` adds subcommands.
-COMMAND_MODULES = ("weights_cmd", "net_cmd", "dream_cmd", "plugins_cmd")
+COMMAND_MODULES = (
+    "weights_cmd",
+    "net_cmd",
+    "dream_cmd",
+    "plugins_cmd",
+    "studio_cmd",
+)
 
 
 EXAMPLES = """\
@@ -27,6 +33,7 @@ examples:
   inceptionism weights fetch bvlc_googlenet
   inceptionism dream photo.jpg
   inceptionism layers
+  inceptionism studio          # the web studio (pip install "inceptionism[studio]")
   inceptionism COMMAND -h      # a command's options, defaults and examples"""
 
 

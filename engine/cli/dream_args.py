@@ -159,6 +159,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
         "--overwrite", action="store_true", help="replace an existing -o output"
     )
     _add_tiling(p)
+    _add_fvis(p)
     shown = p.add_mutually_exclusive_group()
     shown.add_argument(
         "--progress",
@@ -197,6 +198,48 @@ def _add_tiling(p: argparse.ArgumentParser) -> None:
     )
 
 
+# -- feature visualisation (issue 15) -------------------------------------------
+
+
+def _add_fvis(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("feature visualisation (Olah et al. 2017, Distill; lucid)")
+    g.add_argument(
+        "--param",
+        default="pixel",
+        metavar="pixel|fft[:DECAY]",
+        help="what the step climbs: the pixels, or a 1/f-scaled Fourier "
+        "spectrum in decorrelated colour (lucid's fft_image) (default: pixel)",
+    )
+    g.add_argument(
+        "--transforms",
+        default="",
+        metavar="standard|affine:J:S:D",
+        help="random warps of the net's input each step, seeded: lucid's "
+        "standard (pad, jitter 8, scale 0.9-1.1, rotate +-10 deg, jitter 4) "
+        "(default: none)",
+    )
+    g.add_argument(
+        "--mask",
+        metavar="IMG",
+        help="weights over space from the image's grey levels (white = 1); "
+        "per objective term: TERM@IMG (default: none)",
+    )
+    g.add_argument(
+        "--mask-mode",
+        choices=("objective", "update", "both"),
+        default="objective",
+        help="weight the objective, the update (nothing moves where the mask "
+        "is black) or both (default: objective)",
+    )
+    g.add_argument(
+        "--mask-blur",
+        type=float,
+        default=0.0,
+        metavar="SIGMA",
+        help="soften the mask's edges by a Gaussian of SIGMA pixels (default: 0)",
+    )
+
+
 DREAM_DESCRIPTION = """\
 Dream an image with google/deepdream's dream.ipynb loop (its defaults):
 gradient ascent on a layer's activations, octave by octave. The output
@@ -212,6 +255,8 @@ examples:
   inceptionism dream photo.jpg --guide flowers.jpg -o guided.png
   inceptionism dream photo.jpg --objective channel:inception_4c/output:7
   inceptionism dream --sample --seed 1 --steps 20 -o sample.png
+  inceptionism dream --sample --param fft --transforms standard -o fv.png
+  inceptionism dream --sample --mask sky.png --mask-mode update -o sky.png
   inceptionism dream - -o - < photo.jpg > out.png   # stdin to stdout
   inceptionism dream --replay out.png -o again.png  # re-make from the recipe"""
 

@@ -183,7 +183,22 @@ def dream_config(args: argparse.Namespace) -> DreamConfig:
         seed=secrets.randbits(32) if args.seed is None else args.seed,
         regularizers=tuple(args.regularizer),
         priors=tuple(args.prior),
+        param=args.param,
+        transforms=args.transforms,
+        mask=_mask_path(args.mask),
+        mask_mode=args.mask_mode,
+        mask_blur=args.mask_blur,
     )
+
+
+def _mask_path(mask: str | None) -> str | None:
+    """``--mask``, checked and made absolute (the recipe names it)."""
+    if mask is None:
+        return None
+    path = Path(mask)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such mask image (--mask)")
+    return str(path.resolve())
 
 
 def _new_job(args: argparse.Namespace, pm: Any) -> remake.Job:

@@ -14,7 +14,7 @@ import json
 from inceptionism.plugins.manager import get_plugin_manager, registry
 from inceptionism.plugins.spec import usage
 
-KINDS = ("objectives", "regularizers", "priors", "models")
+KINDS = ("objectives", "regularizers", "priors", "params", "transforms", "models")
 
 
 def register(subparsers) -> None:

@@ -17,6 +17,8 @@ EXPECTED = {
         "guide:LAYER:IMAGE_PATH",
         "class:INDEX[:CLASSIFIER:FEATURES]",
         "layers:LAYER,LAYER,...",
+        "direction:LAYER:VEC",
+        "diversity:LAYER",
     },
     "regularizers": {"tv[:WEIGHT]", "l2[:WEIGHT]", "l1[:WEIGHT]"},
     "priors": {
@@ -26,6 +28,8 @@ EXPECTED = {
         "lapnorm[:LEVELS]",
         "decorrelate[:ORDER]",
     },
+    "params": {"pixel", "fft[:DECAY]"},
+    "transforms": {"standard", "affine:JITTER:SCALE:DEGREES"},
 }
 
 
