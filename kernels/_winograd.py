@@ -31,6 +31,9 @@ import numpy as np
 from inceptionism.kernels._contract import Array
 from inceptionism.kernels._im2col import scratch
 
+#: Off: measured slower than the im2col GEMM on the step (see :func:`takes`).
+ENABLED = False
+
 #: Target bytes of one block's V and M (see :func:`conv`).
 BLOCK_BYTES = 2 << 20
 
@@ -38,11 +41,22 @@ _G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
 
 
 def takes(x: Array, kernel, stride, dilation, group, pad) -> bool:
-    """NumPy, 3x3, stride 1, undilated, one group, padding at most 2."""
+    """:data:`ENABLED`, NumPy, 3x3, stride 1, undilated, one group, padding
+    at most 2.
+
+    Off by default: on the shared 2-core machine (load 10-15) a forward plus
+    backward of GoogLeNet's 3x3s took 1.5-10x the im2col path's wall and CPU
+    time. Its 16 GEMMs per block (2.25x fewer FLOPs in all) are 16 BLAS
+    calls, and each multi-threaded OpenBLAS call waits for a descheduled
+    sibling thread; the transforms, single-threaded NumPy on stride-2 views,
+    cost as much as the GEMMs. Single-threaded and unloaded it was 0.88x
+    the direct forward. Kept, tested, for a machine where it pays.
+    """
     from inceptionism.kernels._conv_cpu import _numpy
 
     return (
-        _numpy(x)
+        ENABLED
+        and _numpy(x)
         and kernel == (3, 3)
         and stride == (1, 1)
         and dilation == (1, 1)

@@ -11,10 +11,10 @@ with ``g = o // (O/group)``, ``Cg = C/group``, and output size
 ``(O/g, Cg*kh*kw) @ (Cg*kh*kw, Ho*Wo)`` on the im2col matrix, whose product is
 already NCHW; a 1x1 stride-1 unpadded convolution multiplies ``x`` itself.
 Backward: ``dcols = W^T @ dy`` then col2im. No weight gradients. That is the
-reference below; on NumPy, 3x3 stride-1 convolutions take Winograd
-F(2x2, 3x3) (:mod:`._winograd`, forward and backward), strided forwards and
-most other backwards the long-run layouts of :mod:`._conv_cpu`, and on a
-GPU im2col/col2im are CUDA kernels (:mod:`._im2col`).
+reference below; on NumPy, strided forwards and most backwards take the
+long-run layouts of :mod:`._conv_cpu` instead (3x3 stride-1 ones Winograd
+F(2x2, 3x3), :mod:`._winograd`, when it is switched on), and on a GPU
+im2col/col2im are CUDA kernels (:mod:`._im2col`).
 """
 
 from __future__ import annotations
