@@ -2,7 +2,7 @@
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=2 \\
         python -m benchmarks.contenders --label real-blas --rounds 6 \\
-        [--baseline /tmp/main] [--compile]
+        [--baseline /tmp/main] [--compile 224x224,1024x768]
     python -m benchmarks.contenders --report   # results/contenders-*.json -> .md
 
 One step = forward to ``inception_4c/output`` + backward of ``1/2 sum a^2``
@@ -16,7 +16,7 @@ long-lived worker process (imports and first-call allocations untimed):
 - ``torch analytic-LRN``: ``TorchNet(lrn="analytic")``, Caffe's LRN as an
   ``autograd.Function`` with its closed-form backward (the strongest eager
   PyTorch we know); ``torch analytic-LRN CL``: the same in channels_last;
-- ``torch.compile`` (``--compile``): inductor over the eager net (compile
+- ``torch.compile`` (``--compile SIZES``): inductor over the eager net (compile
   time excluded);
 - ``gemm``: a 2048^3 ``numpy.matmul``, the GEMM peak of this run.
 
@@ -164,7 +164,7 @@ def run_size(size, a, env, tmp: Path) -> dict:
     jobs["torch eager"] = ("torch", ROOT, here)
     jobs["torch analytic-LRN"] = ("torch-analytic", ROOT, here)
     jobs["torch analytic-LRN CL"] = ("torch-analytic-cl", ROOT, here)
-    if a.compile:
+    if size in a.compile.split(","):
         jobs["torch.compile"] = ("torch-compile", ROOT, here)
     jobs["gemm"] = ("gemm", ROOT, here)
     procs, info = {}, {}
@@ -215,7 +215,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--baseline", type=Path, default=None)
-    ap.add_argument("--compile", action="store_true", help="add torch.compile")
+    ap.add_argument(
+        "--compile", default="", help="sizes with torch.compile (e.g. 224x224)"
+    )
     ap.add_argument("--report", action="store_true", help="only write the .md")
     a = ap.parse_args(argv)
     out = HERE / "results"
