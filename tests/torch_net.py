@@ -106,8 +106,8 @@ def _window_sum(v, n: int, adjoint: bool = False):
 class CaffeLRN(torch.autograd.Function):
     """Caffe ``lrn_layer.cpp`` ACROSS_CHANNELS, forward and analytic backward:
 
-        scale = k + alpha/n * sum_window x^2,   y = x * scale^-beta
-        dx = dy * scale^-beta - 2 alpha beta / n * x * sum_window(dy * y / scale)
+    scale = k + alpha/n * sum_window x^2,   y = x * scale^-beta
+    dx = dy * scale^-beta - 2 alpha beta / n * x * sum_window(dy * y / scale)
     """
 
     @staticmethod

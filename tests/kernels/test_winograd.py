@@ -28,12 +28,15 @@ def winograd_on(monkeypatch):
     """The path is off by default (measured slower here): test it on."""
     monkeypatch.setattr(_winograd, "ENABLED", True)
 
+
 SHAPES = [
     pytest.param(Case((1, 96, 28, 28), 128, (3, 3), pad=(1, 1)), id="3a_3x3_224"),
     pytest.param(Case((1, 64, 56, 56), 192, (3, 3), pad=(1, 1)), id="conv2_224"),
     pytest.param(Case((2, 16, 13, 11), 24, (3, 3), pad=(1, 1)), id="odd_batch2"),
     pytest.param(Case((1, 8, 9, 12), 5, (3, 3)), id="pad0"),
-    pytest.param(Case((1, 8, 7, 6), 5, (3, 3), pad=(2, 1), bias_term=False), id="pad21"),
+    pytest.param(
+        Case((1, 8, 7, 6), 5, (3, 3), pad=(2, 1), bias_term=False), id="pad21"
+    ),
 ]
 
 
@@ -94,7 +97,9 @@ def test_blocks_of_tile_rows_agree(rng, monkeypatch):
     u = _winograd.filters(w)
     whole = _winograd.conv(x, u, (1, 1), b)
     monkeypatch.setattr(_winograd, "BLOCK_BYTES", 1)
-    np.testing.assert_allclose(_winograd.conv(x, u, (1, 1), b), whole, **tol(np.float64))
+    np.testing.assert_allclose(
+        _winograd.conv(x, u, (1, 1), b), whole, **tol(np.float64)
+    )
 
 
 @pytest.mark.parametrize("shape", [(1, 96, 28, 28, 128), (1, 480, 14, 14, 208)])
