@@ -78,8 +78,9 @@ def backward_filters(weight: Array) -> Array:
     return filters(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
 
 
-def _pairs(r0, r1, r2, r3, out):
+def _pairs(views: list, out: Array) -> None:
     """The rows of ``B^T d`` from four row views, into ``out[0..3]``."""
+    r0, r1, r2, r3 = views
     np.subtract(r0, r2, out=out[0])
     np.add(r1, r2, out=out[1])
     np.subtract(r2, r1, out=out[2])
@@ -123,11 +124,11 @@ def _tiles(xp: Array, u: Array, y: Array) -> None:
     dt = xp.dtype
     # rows: B^T d, four (N, C, bt, wp) planes
     rows = scratch(np, "wino.rows", (4, n, c, bt, wp), dt)
-    _pairs(*(xp[:, :, k : k + 2 * bt : 2] for k in range(4)), rows)
+    _pairs([xp[:, :, k : k + 2 * bt : 2] for k in range(4)], rows)
     # columns: (B^T d) B, into V (4, 4, N, C, bt, tw)
     v = scratch(np, "wino.v", (4, 4, n, c, bt, tw), dt)
     for a in range(4):
-        _pairs(*(rows[a, ..., k : k + 2 * tw : 2] for k in range(4)), v[a])
+        _pairs([rows[a, ..., k : k + 2 * tw : 2] for k in range(4)], v[a])
     # 16 GEMMs (O, C) @ (C, tiles), every image at once
     m = scratch(np, "wino.m", (16, n, o, bt * tw), dt)
     np.matmul(u[:, None], v.reshape(16, n, c, bt * tw), out=m)
