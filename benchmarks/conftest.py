@@ -79,6 +79,17 @@ def tnet(model):
     return TorchNet(model.graph, model.params, dtype=torch.float32)
 
 
+@pytest.fixture(scope="session")
+def tnets(model, tnet):
+    """The torch contenders of the kernel benchmarks, by impl name."""
+    cl = TorchNet(model.graph, model.params, dtype=torch.float32)
+    for d in cl.w.values():
+        if d["weight"].ndim == 4:
+            d["weight"] = d["weight"].contiguous(memory_format=torch.channels_last)
+    analytic = TorchNet(model.graph, model.params, dtype=torch.float32, lrn="analytic")
+    return {"torch": tnet, "torch CL": cl, "torch analytic-LRN": analytic}
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

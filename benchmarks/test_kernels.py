@@ -8,7 +8,10 @@ the same layer of :class:`tests.torch_net.TorchNet` (plain
 (our ``ctx``, torch's autograd graph), as in a dream step. Backward is to the
 input only, with a random upstream gradient. Outputs are compared outside the
 timed functions. The benchmark group ``"<layer> <fwd|bwd> <size>"`` pairs
-ours with torch in the report.
+ours with torch in the report. Two more torch contenders: ``torch CL`` (the
+same call on channels_last inputs and weights) and, for the LRNs, ``torch
+analytic-LRN`` (:class:`tests.torch_net.CaffeLRN`, Caffe's closed-form
+backward: the LRN a careful PyTorch user writes).
 """
 
 from __future__ import annotations
@@ -35,7 +38,17 @@ LAYERS = {
 }
 
 
-def layer_case(net, tnet, rng, layer, hw):
+IMPLS = ["ours", "torch", "torch CL", "torch analytic-LRN"]
+
+
+def _rival(impl, layer, tnets):
+    """The TorchNet of a torch contender; skips analytic-LRN off the LRNs."""
+    if impl == "torch analytic-LRN" and not layer.startswith("LRN"):
+        pytest.skip("analytic-LRN differs from torch eager only in the LRNs")
+    return tnets.get(impl, tnets["torch"])
+
+
+def layer_case(net, tnet, rng, layer, hw, channels_last=False):
     """Inputs (ours, torch), our op call and torch's, for one layer at ``hw``.
 
     Inputs are drawn on the host and copied to each side's device (``net``'s
@@ -49,9 +62,10 @@ def layer_case(net, tnet, rng, layer, hw):
     ]
     ins = [net.xp.asarray(a) for a in host]
     device = "cuda" if net.device == "cuda" else "cpu"
-    tins = [
-        torch.tensor(a, device=device).requires_grad_(True) for a in host
-    ]  # torch.tensor copies
+    tins = [torch.tensor(a, device=device) for a in host]  # torch.tensor copies
+    if channels_last:
+        tins = [t.contiguous(memory_format=torch.channels_last) for t in tins]
+    tins = [t.requires_grad_(True) for t in tins]
     raw = next(ly for ly in tnet.layers if ly["name"] == layer)
 
     def ours():
@@ -74,26 +88,28 @@ def _close(a, b):
 
 @pytest.mark.parametrize("size", list(SIZES)[::2])  # 224x224, 1024x768
 @pytest.mark.parametrize("layer", list(LAYERS))
-@pytest.mark.parametrize("impl", ["ours", "torch"])
-def test_forward(benchmark, net, tnet, rng, rounds, impl, layer, size):
+@pytest.mark.parametrize("impl", IMPLS)
+def test_forward(benchmark, net, tnets, rng, rounds, impl, layer, size):
+    tnet = _rival(impl, layer, tnets)
     node, ins, tins, ours, theirs, flops = layer_case(
-        net, tnet, rng, LAYERS[layer], SIZES[size]
+        net, tnet, rng, LAYERS[layer], SIZES[size], impl == "torch CL"
     )
     benchmark.group = f"{layer} fwd {size}"
     benchmark.extra_info.update(kind="kernel", impl=impl, flops=flops)
     run = ours if impl == "ours" else theirs
     result = benchmark.pedantic(run, rounds=3 * rounds, warmup_rounds=1)
-    y = result[0][0] if impl == "ours" else result.detach().numpy()
+    y = result[0][0] if impl == "ours" else result.detach().contiguous().numpy()
     ref = theirs().detach().numpy() if impl == "ours" else ours()[0][0]
     _close(y, ref)
 
 
 @pytest.mark.parametrize("size", list(SIZES)[::2])
 @pytest.mark.parametrize("layer", list(LAYERS))
-@pytest.mark.parametrize("impl", ["ours", "torch"])
-def test_backward(benchmark, net, tnet, rng, rounds, impl, layer, size):
+@pytest.mark.parametrize("impl", IMPLS)
+def test_backward(benchmark, net, tnets, rng, rounds, impl, layer, size):
+    tnet = _rival(impl, layer, tnets)
     node, ins, tins, ours, theirs, flops = layer_case(
-        net, tnet, rng, LAYERS[layer], SIZES[size]
+        net, tnet, rng, LAYERS[layer], SIZES[size], impl == "torch CL"
     )
     (y,), ctx = ours()
     ty = theirs()
@@ -115,4 +131,4 @@ def test_backward(benchmark, net, tnet, rng, rounds, impl, layer, size):
     ref = torch.autograd.grad(ty, tins, tdy, retain_graph=True)
     assert len(dx) == len(ours_dx) == len(ref) == len(ins)
     for a, b in zip(ours_dx, ref):
-        _close(a, b.numpy())
+        _close(a, b.contiguous().numpy())

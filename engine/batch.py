@@ -149,7 +149,15 @@ def _dream_file(inp: Path, out: Path | None, spec: Spec, pm: Any) -> Outcome:
     if spec.tiling is not None:  # the tile size depends on each picture's size
         job = remake.with_tiling(job, spec.tiling, pm)
     preflight.check_job(job, pm)
-    result = remake.render(job, pm=pm)
+    try:
+        result = remake.render(job, pm=pm)
+    except MemoryError as exc:  # host memory, mid-dream: how to ask for less
+        from inceptionism.kernels.backend import is_out_of_memory
+
+        if is_out_of_memory(exc):  # CuPy's error is a MemoryError too
+            raise
+        tile = (job.recipe.tiling or {}).get("tile")
+        raise preflight.out_of_memory(job.rgb.shape[:2], tile) from exc
     if out is None:
         return Outcome(str(inp), "done", image=np.asarray(result))
     remake.write(job, out, result)
@@ -257,8 +265,8 @@ def check_names(inputs: Sequence[Any], folder: Path) -> None:
 
 
 def task_spec(task: tuple, spec: Spec) -> Spec:
-    """The spec of a task ``(input, output)`` (``spec``) or ``(input,
-    output, its own spec)`` (an atlas dreams each cell with its own)."""
+    """A task is ``(input, output)`` or ``(input, output, its own spec)``
+    (a sweep's cells and an atlas's cells differ in their configs)."""
     return task[2] if len(task) > 2 else spec
 
 

@@ -215,6 +215,8 @@ def make_step(
     if tiles:
         from inceptionism.engine.tiling import tiled_gradient
 
+        if hasattr(tiles, "draw"):  # approximate halo: tiles move every step
+            tiles = tiles.draw(state.rng)
         value, g = tiled_gradient(net, xin, objective, tiles, on_tile)
         value = as_value(value, x)
     else:

@@ -251,6 +251,20 @@ def check_memory(
     return need, have
 
 
+def out_of_memory(hw: tuple[int, ...], tile: int | None = None) -> MemoryError:
+    """The one-line error for host memory running out in the middle of
+    dreaming an ``hw`` image (``tile``: the tile size it ran with): the
+    estimate was too low for this machine's moment, so say how to ask for
+    less."""
+    height, width = int(hw[0]), int(hw[1])
+    smaller = f"--tile {max(64, tile // 2)}" if tile else "--tile 512"
+    return MemoryError(
+        f"memory ran out while dreaming this {width}x{height} image; nothing was "
+        f"written. Retry with a smaller --memory (e.g. --memory 1GB) or smaller "
+        f"tiles ({smaller}), or a smaller --max-size"
+    )
+
+
 def check_job(job: Any, pm: Any = None) -> None:
     """The job's guides and memory (the output is checked apart): call it
     after building a job and before rendering it."""

@@ -104,7 +104,10 @@ class Progress:
         octave_tiles = tuple(getattr(state, "octave_tiles", ()) or ())
         if octave_tiles:  # octaves of different sizes have different counts
             before = sum(octave_tiles[: state.octave]) * state.n_steps
-            done = before + state.step * n_tiles + tile + 1
+            # a shifting plan (approximate halo) cuts a few more tiles on
+            # some steps: count its nominal share, so steps stay equal
+            nominal = octave_tiles[state.octave]
+            done = before + state.step * nominal + (tile + 1) * nominal // n_tiles
             return done, sum(octave_tiles) * state.n_steps
         per_octave = state.n_steps * n_tiles
         done = state.octave * per_octave + state.step * n_tiles + tile + 1
@@ -199,6 +202,100 @@ class Progress:
 
 #: The name of :class:`Progress` before it followed whole jobs.
 ProgressBar = Progress
+
+
+class BatchProgress:
+    """Progress of a batch (pictures, sweep cells): done / total and an ETA.
+
+    On a terminal one bar, redrawn as each picture finishes; messages (a
+    failure, a warning) are printed above it::
+
+        batch [####....]  40%  4/10  3 done, 1 skipped  12.1 s/picture  ETA 1:13
+
+    Elsewhere one line per finished picture, with the same counts and ETA.
+    The ETA is the wall time per picture dreamed so far (skipped ones cost
+    nothing; on Dask the workers' pictures overlap, so this is the cluster's
+    rate) times the pictures left. ``enabled=False`` (``--quiet``): nothing.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        stream: Any = None,
+        *,
+        label: str = "batch",
+        unit: str = "picture",
+        enabled: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.stream = sys.stderr if stream is None else stream
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.total, self.label, self.unit = total, label, unit
+        self.enabled, self.clock = enabled, clock
+        self.t0 = clock()
+        self.counts = {"done": 0, "skipped": 0, "failed": 0}
+        self._open = False
+
+    @property
+    def finished(self) -> int:
+        return sum(self.counts.values())
+
+    def _stats(self) -> str:
+        parts = [f"{self.counts['done']} done"]
+        parts += [
+            f"{self.counts[k]} {k}" for k in ("skipped", "failed") if self.counts[k]
+        ]
+        text = ", ".join(parts)
+        dreamed = self.counts["done"] + self.counts["failed"]
+        seconds = self.clock() - self.t0
+        if dreamed and seconds > 0:
+            per = seconds / dreamed
+            text += f"  {per:.1f} s/{self.unit}"
+            if self.finished < self.total:
+                text += f"  ETA {_clock(per * (self.total - self.finished))}"
+        return text + (f"  {_clock(seconds)}" if self.finished >= self.total else "")
+
+    def _bar(self) -> str:
+        n, total = self.finished, max(self.total, 1)
+        filled = BAR_WIDTH * n // total
+        bar = "#" * filled + "." * (BAR_WIDTH - filled)
+        return (f"\r{self.label} [{bar}] {100 * n // total:3d}%  {n}/{self.total}  "
+                f"{self._stats()}\x1b[K")  # fmt: skip
+
+    def update(self, status: str, name: str, detail: str = "") -> None:
+        """Count one finished item (``status`` done / skipped / failed)."""
+        self.counts[status] += 1
+        if not self.enabled:
+            return
+        n = self.finished
+        if self.tty:
+            self._write(self._bar())
+            self._open = True
+            if n >= self.total:
+                self.close()
+            return
+        pct = 100 * n // max(self.total, 1)
+        what = f" ({detail})" if detail else ""
+        self._write(f"{self.label}: {n}/{self.total} ({pct}%)  {status} {name}{what}"
+                    f"  {self._stats()}\n")  # fmt: skip
+
+    def message(self, text: str) -> None:
+        """A line of its own (above the bar on a terminal)."""
+        if not self._open:
+            self._write(text + "\n")
+            return
+        self._write(f"\r\x1b[K{text}\n")
+        self._write(self._bar())
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line (at the end, or when the batch stops)."""
+        if self._open:
+            self._open = False
+            self._write("\n")
 
 
 class SaveEvery:

@@ -115,7 +115,7 @@ _PARTS: dict[str, Any] = {
     "stop": Stop,
 }
 #: Fields written only when set.
-_OPTIONAL = ("guides", "files", "zoom", "stop", "tiling", "batch", "video")
+_OPTIONAL = ("guides", "files", "zoom", "stop", "tiling", "batch", "video", "blas")
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,7 @@ class Recipe:
     batch: dict[str, Any] | None = None  # reserved (batch runs)
     #: a video frame or a whole video (:mod:`inceptionism.engine.video.recipe`)
     video: dict[str, Any] | None = None
+    blas: dict[str, Any] | None = None  # {"threads": N, "core": ...}: engine/blas.py
     version: str = field(default_factory=version)
 
     def __post_init__(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from inceptionism.engine import blas
 from inceptionism.engine.dream import DreamConfig, run, zoom_frames
 from inceptionism.engine.image import downsize, load_image, save_animation, save_image
 from inceptionism.engine.recipe import (
@@ -120,6 +121,7 @@ def create(
         bits=bits,
         guides=tuple(guides),
         files=tuple(files),
+        blas=blas.describe() if device == "cpu" else None,
     )
     return Job(recipe, net, rgb, alpha, inp)
 
@@ -226,6 +228,7 @@ def prepare(
             ReplayWarning,
             stacklevel=2,
         )
+    _check_blas(recipe, device, source)
     recipe = dataclasses.replace(
         recipe,
         input=input_ref,
@@ -248,6 +251,21 @@ def prepare(
             f"weights now give {net.model.preprocess}; pass the right --weights"
         )
     return Job(recipe, net, rgb, alpha, path)
+
+
+def _check_blas(recipe: Recipe, device: str | None, source: str) -> None:
+    """Warn when this CPU's OpenBLAS kernels differ from the recorded ones
+    (the thread count is pinned by :func:`render`; kernels cannot be)."""
+    made, here = (recipe.blas or {}).get("core"), blas.core()
+    if (device or recipe.device) != "cpu" or not made or not here or made == here:
+        return
+    warnings.warn(
+        f"{source} was made with OpenBLAS's {made} kernels, this CPU uses "
+        f"{here}; pixels may differ in the last bits (OPENBLAS_CORETYPE={made} "
+        "selects the same ones)",
+        ReplayWarning,
+        stacklevel=3,
+    )
 
 
 # -- running and writing -------------------------------------------------------
@@ -310,7 +328,15 @@ def render(job: Job, *, pm: Any = None, observers: Iterable[Any] = ()) -> Any:
     from inceptionism.plugins import get_plugin_manager
 
     pm = pm or get_plugin_manager()
-    r, observers = job.recipe, list(observers)
+    threads = (
+        (job.recipe.blas or {}).get("threads") if job.net.device == "cpu" else None
+    )
+    with blas.pinned(threads):  # the thread count the recipe was made with
+        return _render(job, pm, list(observers))
+
+
+def _render(job: Job, pm: Any, observers: list[Any]) -> Any:
+    r = job.recipe
     if r.zoom is not None:
         count = r.zoom.frames if r.zoom.frame is None else r.zoom.frame + 1
         frames = list(

@@ -6,9 +6,10 @@ and a contact sheet.
 combination (the product, first key slowest) with a label naming its
 values; :func:`run_sweep` dreams each as a batch task
 (:func:`inceptionism.engine.batch.dream_task`: the net loaded once, outputs
-atomic, existing ones skipped); :func:`contact_sheet` lays the results out
-in a grid, one row per value of the first key, labelled (it lives in
-:mod:`inceptionism.engine.sheet`, shared with the atlas).
+atomic, existing ones skipped), in this process or on Dask;
+:func:`contact_sheet` lays the results out in a grid, one row per value of
+the first key, labelled (it lives in :mod:`inceptionism.engine.sheet`,
+shared with the atlas).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from inceptionism.engine.batch import Outcome, Spec, dream_task
+from inceptionism.engine.batch import Outcome, Spec, run_here
 from inceptionism.engine.dream import DreamConfig
 from inceptionism.engine.sheet import contact_sheet
 
@@ -79,13 +80,24 @@ def run_sweep(
     spec: Spec,
     cells: list[tuple[str, DreamConfig]],
     on_done: Callable[[Outcome, int, int], None] | None = None,
+    *,
+    scheduler: str | None = None,
+    client: Any = None,
+    on_connect: Callable[[Any], None] | None = None,
 ) -> list[Outcome]:
-    """Dream ``inp`` with each cell's config into ``folder``."""
-    outcomes = []
-    for label, config in cells:
-        out = folder / file_name(inp.stem, label)
-        cell_spec = dataclasses.replace(spec, config=config)
-        outcomes.append(dream_task(inp, out, cell_spec))
-        if on_done is not None:
-            on_done(outcomes[-1], len(outcomes), len(cells))
-    return outcomes
+    """Dream ``inp`` with each cell's config into ``folder``: here, one cell
+    after another, or with ``scheduler``/``client`` one Dask task per cell
+    (:func:`inceptionism.engine.batch_dask.run_on_dask`, the batch's runner;
+    workers must see ``inp`` and ``folder`` at the same paths). Outcomes in
+    cell order."""
+    tasks = [
+        (inp, folder / file_name(inp.stem, label),
+         dataclasses.replace(spec, config=config))
+        for label, config in cells
+    ]  # fmt: skip
+    if scheduler is None and client is None:
+        return run_here(tasks, spec, on_done)
+    from inceptionism.engine.batch_dask import run_on_dask
+
+    return run_on_dask(tasks, spec, scheduler=scheduler, client=client,
+                       on_done=on_done, on_connect=on_connect)  # fmt: skip

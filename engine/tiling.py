@@ -181,11 +181,19 @@ def halo(fields: dict[str, Fields], layers: Iterable[str]) -> tuple[int, int]:
     return tuple(out)  # type: ignore[return-value]
 
 
-def _cuts(size: int, tile: int, align: int) -> list[tuple[int, int]]:
+def step_of(tile: int, align: int) -> int:
+    """The tile interior's side: ``tile`` rounded down to ``align``."""
+    return max(align, tile // align * align)
+
+
+def _cuts(size: int, tile: int, align: int, shift: int = 0) -> list[tuple[int, int]]:
     """``[(t0, t1), ...]`` covering ``[0, size)``, inner edges on multiples
-    of ``align``, each at most ``tile`` (rounded down to ``align``) long."""
-    step = max(align, tile // align * align)
-    edges = list(range(0, size, step)) + [size]
+    of ``align``, each at most ``tile`` (rounded down to ``align``) long;
+    the inner edges sit at ``shift + k * step`` (``shift`` a multiple of
+    ``align``; a first, thinner tile then ends at ``shift``)."""
+    step = step_of(tile, align)
+    first = shift % step
+    edges = [0, *range(first or step, size, step), size]
     return list(zip(edges[:-1], edges[1:]))
 
 
@@ -198,7 +206,12 @@ def _share(t0: int, t1: int, size: int, stride: int, n: int) -> tuple[int, int]:
 
 
 def plan(
-    graph, hw: tuple[int, int], layers: Iterable[str], tile, halo: int | None = None
+    graph,
+    hw: tuple[int, int],
+    layers: Iterable[str],
+    tile,
+    halo: int | None = None,
+    shift: tuple[int, int] = (0, 0),
 ) -> list[Tile]:
     """Tiles for an ``hw`` picture and the objective's ``layers`` (resolved
     names): interiors at most ``tile`` pixels (an int or an (H, W) pair,
@@ -206,13 +219,14 @@ def plan(
     with at most ``halo`` pixels beyond the interior (approximate: share
     positions near the crop's edge then see zero padding instead of their
     neighbours; crops still reach far enough for every share position to
-    exist)."""
+    exist). ``shift`` (H, W), multiples of the alignment, moves the inner
+    tile edges (:func:`_cuts`)."""
     layers = list(dict.fromkeys(layers))
     fields = receptive_fields(graph, layers)
     align = alignment(fields, layers)
     shapes = graph.shapes((1, 3, int(hw[0]), int(hw[1])))
     tile_hw = (tile, tile) if isinstance(tile, int) else tuple(tile)
-    cuts = [_cuts(int(hw[a]), int(tile_hw[a]), align[a]) for a in (0, 1)]
+    cuts = [_cuts(int(hw[a]), int(tile_hw[a]), align[a], shift[a]) for a in (0, 1)]
     tiles = []
     for ty in cuts[0]:
         for tx in cuts[1]:

@@ -53,7 +53,8 @@ class Tiling:
     halo : ``"exact"``: the receptive field's reach, so the tiled dream equals
         the untiled one to float rounding; ``"auto"`` (half the reach) or a
         pixel count: cheaper, approximate near tile borders (measured in
-        ``tests/engine/test_tiling.py``; jitter moves the seams every step).
+        ``tests/engine/test_tiling.py``); the tiles then move every step
+        (:class:`Shifting`) so the border errors do not add up to seams.
     memory : the budget in bytes; None for :data:`DEFAULT_SHARE` of what is
         available.
     """
@@ -77,6 +78,8 @@ class Tiling:
             raise ValueError(
                 f"tile halo must be exact, auto or pixels >= 0, not {self.halo!r}"
             )
+        if self.memory is not None and self.memory <= 0:
+            raise ValueError(f"memory must be > 0 bytes, not {self.memory!r}")
 
     def halo_px(self, net, layers) -> int | None:
         """The halo in pixels for ``layers``; None for the exact one."""
@@ -86,8 +89,6 @@ class Tiling:
             fields = tiling.receptive_fields(net.graph, layers)
             return max(tiling.halo(fields, layers)) // 2
         return int(self.halo)
-        if self.memory is not None and self.memory <= 0:
-            raise ValueError(f"memory must be > 0 bytes, not {self.memory!r}")
 
 
 def parse_memory(text: str) -> int:
@@ -205,9 +206,54 @@ def choose_tile(
     return lo * align
 
 
+class Shifting:
+    """Tiles of one octave with an approximate halo, cut afresh each step.
+
+    With a halo narrower than the receptive field's reach, positions near a
+    tile's edge see zero padding instead of their neighbours, so the
+    gradient errs along the tile borders. Were the borders fixed, every step
+    would push the same error into the same lines of pixels and they would
+    add up to visible seams; instead :meth:`draw` moves the inner tile edges
+    by a random multiple of the alignment in ``[0, tile)`` on each axis,
+    drawn from the dream's generator (after jitter's draw), so the errors
+    land somewhere else each step and a replay draws the same offsets. It
+    costs up to one more row and column of (thinner) tiles. ``len()`` is the
+    tile count without offsets (the progress bar's nominal count).
+    """
+
+    def __init__(self, graph, hw, layers, tile: int, halo: int):
+        self.graph, self.hw, self.layers = graph, hw, list(layers)
+        self.tile, self.halo = tile, halo
+        fields = tiling.receptive_fields(graph, self.layers)
+        self.align = tiling.alignment(fields, self.layers)
+        self.choices = tuple(tiling.step_of(tile, a) // a for a in self.align)
+        self._plans: dict = {}
+        self._n = len(self.tiles((0, 0)))
+
+    def __len__(self) -> int:
+        return self._n
+
+    def tiles(self, shift: tuple[int, int]) -> list:
+        """The non-empty tiles with inner edges moved by ``shift`` pixels."""
+        if shift not in self._plans:
+            if len(self._plans) >= 64:  # plans are cheap; keep a few
+                self._plans.pop(next(iter(self._plans)))
+            tiles = tiling.plan(
+                self.graph, self.hw, self.layers, self.tile, self.halo, shift
+            )
+            self._plans[shift] = [t for t in tiles if not t.empty]
+        return self._plans[shift]
+
+    def draw(self, rng) -> list:
+        """This step's tiles: one ``rng.integers`` draw for both offsets."""
+        k = rng.integers(0, self.choices)
+        return self.tiles((int(k[0]) * self.align[0], int(k[1]) * self.align[1]))
+
+
 def tile_plans(net, octaves, layers, config, pointwise) -> list:
     """Each octave's tiles (:func:`inceptionism.engine.tiling.plan`, empty
-    tiles left out), or None where it runs untiled (``config``: a
+    tiles left out; with an approximate halo a :class:`Shifting` plan that
+    moves them each step), or None where it runs untiled (``config``: a
     :class:`Tiling` or a tile size): the tile size is chosen
     once, for the largest octave
     (:func:`~inceptionism.engine.tiling_budget.choose_tile`), and every
@@ -216,13 +262,14 @@ def tile_plans(net, octaves, layers, config, pointwise) -> list:
     largest = max((tuple(b.shape[-2:]) for b in octaves), key=lambda hw: hw[0] * hw[1])
     tile = choose_tile(net, largest, layers, config, pointwise)
     halo = config.halo_px(net, layers)
-    out = []
+    out: list[Shifting | list[tiling.Tile] | None] = []
     for base in octaves:
         hw = (int(base.shape[-2]), int(base.shape[-1]))
-        tiles = (
-            None
-            if tile is None or max(hw) <= tile
-            else tiling.plan(net.graph, hw, layers, tile, halo)
-        )
-        out.append([t for t in tiles if not t.empty] if tiles else None)
+        if tile is None or max(hw) <= tile:
+            out.append(None)
+        elif halo is not None:
+            out.append(Shifting(net.graph, hw, layers, tile, halo))
+        else:
+            tiles = tiling.plan(net.graph, hw, layers, tile)
+            out.append([t for t in tiles if not t.empty])
     return out

@@ -147,8 +147,34 @@ def ave_forward(x: Array, win: Window, inv_count: Array) -> Array:
 
 
 def max_backward(dy: Array, argmax: Array, in_shape: Shape, win: Window) -> Array:
-    """``dx`` as :func:`.pool.max_backward`."""
-    return _backward(dy, argmax, in_shape, win)
+    """``dx`` as :func:`.pool.max_backward`: one scatter pass.
+
+    Each output's first-max offset ``o = i*kw + j`` becomes the flat index of
+    the input it came from, ``c*H*W + (oh*sh - ph + i)*W + (ow*sw - pw + j)``
+    (max pooling pads with -inf, so it is always inside the image), and
+    ``np.add.at`` adds every ``dy`` there in one pass. Measured against one
+    masked pass per window offset (:func:`_backward`): 1.5-2x faster for
+    3x3/s1 and 3x3/s2 at GoogLeNet sizes (``np.bincount`` with weights was
+    slower: it works in float64 over the whole padded grid).
+    """
+    n, c, h, w = in_shape
+    (kh, kw), (sh, sw), (ph, pw), (oh, ow) = win
+    # a window wholly in the padding (Caffe's ceil rule allows one) has its
+    # "maximum" outside the image: the offset passes drop it
+    empty = (oh - 1) * sh - ph >= h or (ow - 1) * sw - pw >= w
+    if _one_window(win) or empty:
+        return _backward(dy, argmax, in_shape, win)
+    it = np.int32 if n * c * h * w < 2**31 else np.intp
+    idx = np.empty(argmax.shape, dtype=it)
+    np.floor_divide(argmax, kw, out=idx, casting="unsafe")  # window row i
+    idx *= w - kw  # i*W + j = o + i*(W - kw)
+    idx += argmax
+    rows = np.arange(oh, dtype=it) * sh - ph
+    idx += (rows[:, None] * w + (np.arange(ow, dtype=it) * sw - pw)).astype(it)
+    idx += (np.arange(n * c, dtype=it) * (h * w)).reshape(n, c, 1, 1)
+    dx = np.zeros(in_shape, dtype=dy.dtype)
+    np.add.at(dx.reshape(-1), idx.reshape(-1), dy.reshape(-1))
+    return dx
 
 
 def ave_backward(dy: Array, inv_count: Array, in_shape: Shape, win: Window) -> Array:

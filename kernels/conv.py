@@ -12,8 +12,9 @@ with ``g = o // (O/group)``, ``Cg = C/group``, and output size
 already NCHW; a 1x1 stride-1 unpadded convolution multiplies ``x`` itself.
 Backward: ``dcols = W^T @ dy`` then col2im. No weight gradients. That is the
 reference below; on NumPy, strided forwards and most backwards take the
-long-run layouts of :mod:`._conv_cpu` instead, and on a GPU im2col/col2im
-are CUDA kernels (:mod:`._im2col`).
+long-run layouts of :mod:`._conv_cpu` instead (3x3 stride-1 ones Winograd
+F(2x2, 3x3), :mod:`._winograd`, when it is switched on), and on a GPU
+im2col/col2im are CUDA kernels (:mod:`._im2col`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from inceptionism.kernels import _conv_cpu
+from inceptionism.kernels import _conv_cpu, _winograd
 from inceptionism.kernels._contract import Array, Shape, single, weight_and_bias
 from inceptionism.kernels._geometry import (
     check_bias,
@@ -145,6 +146,11 @@ def forward(
     out_hw = conv_out_hw(x.shape[2:], p.kernel, p.stride, p.pad, p.dilation)
     weight = weight.astype(x.dtype, copy=False)
     w3 = _grouped(weight, p.group)
+    geometry = (p.kernel, p.stride, p.dilation, p.group, p.pad)
+    if _winograd.takes(x, *geometry):
+        b = None if bias is None else bias.astype(x.dtype, copy=False)
+        y = _winograd.conv(x, _winograd.filters(weight), p.pad, b)
+        return (y,), Ctx(tuple(x.shape), params, weight)
     if _conv_cpu.forward_takes(x, p.stride, p.dilation):
         y = _conv_cpu.forward(x, w3, p.kernel, p.stride, p.pad, out_hw)
     else:
@@ -175,6 +181,9 @@ def backward(dys: tuple[Array, ...], ctx: Ctx) -> tuple[Array, ...]:
             f"{OP}: upstream gradient shape {tuple(dy.shape)} does not match "
             f"the output shape {(n, p.num_output, ho, wo)}"
         )
+    if _winograd.takes(dy, p.kernel, p.stride, p.dilation, p.group, p.pad):
+        u = _winograd.backward_filters(ctx.weight.astype(dy.dtype, copy=False))
+        return (_winograd.conv(dy, u, (2 - p.pad[0], 2 - p.pad[1])),)
     g, og = p.group, p.num_output // p.group
     wt = _grouped(ctx.weight.astype(dy.dtype, copy=False), g).transpose(0, 2, 1)
 

@@ -13,6 +13,12 @@ value.
     blobs = tnet(x)                      # every layer, input included
     blobs = tnet(x, end=["inception_4c/output"])  # only what that needs
     dx = tnet.input_grad(x, {"inception_4c/output": g})
+    fast = TorchNet(model.graph, model.params, lrn="analytic")  # see CaffeLRN
+
+``lrn="analytic"`` runs Caffe's LRN as :class:`CaffeLRN`, a
+``torch.autograd.Function`` with Caffe's closed-form backward (what a careful
+PyTorch user writes); the default builds it from ``F.local_response_norm``
+(avg_pool3d and element-wise ops, differentiated by autograd).
 """
 
 from __future__ import annotations
@@ -74,16 +80,58 @@ def _pool(x, name: str, p: dict):
     return y
 
 
-def _lrn(x, p: dict):
-    """Caffe ACROSS_CHANNELS LRN: x * (k + alpha/n * sum_window x^2)^-beta with
-    window c-(n-1)/2 .. c+n/2. torch's local_response_norm already divides
-    alpha by n; its window is c-n/2 .. c+(n-1)/2, the same for odd n."""
+def _lrn_params(p: dict) -> tuple[int, float, float, float]:
     n = int(p.get("local_size", 5))
     alpha, beta, k = (
         float(p.get(a, d)) for a, d in (("alpha", 1.0), ("beta", 0.75), ("k", 1.0))
     )
     if str(p.get("norm_region", "ACROSS_CHANNELS")).upper() != "ACROSS_CHANNELS":
         raise ValueError("only ACROSS_CHANNELS LRN is built")
+    return n, alpha, beta, k
+
+
+def _window_sum(v, n: int, adjoint: bool = False):
+    """Sum over channels c-(n-1)/2 .. c+n/2 (Caffe's window), zero-padded;
+    ``adjoint``: over c-n/2 .. c+(n-1)/2 (the same for odd n)."""
+    lo, hi = (n - 1) // 2, n // 2
+    if adjoint:
+        lo, hi = hi, lo
+    pad = F.pad(v, (0, 0, 0, 0, lo, hi))
+    out = pad[:, : v.shape[1]].clone()
+    for i in range(1, n):
+        out += pad[:, i : i + v.shape[1]]
+    return out
+
+
+class CaffeLRN(torch.autograd.Function):
+    """Caffe ``lrn_layer.cpp`` ACROSS_CHANNELS, forward and analytic backward:
+
+    scale = k + alpha/n * sum_window x^2,   y = x * scale^-beta
+    dx = dy * scale^-beta - 2 alpha beta / n * x * sum_window(dy * y / scale)
+    """
+
+    @staticmethod
+    def forward(ctx, x, n, alpha, beta, k):
+        scale = _window_sum(x * x, n).mul_(alpha / n).add_(k)
+        y = x * scale.pow(-beta)
+        ctx.save_for_backward(x, y, scale)
+        ctx.consts = (n, alpha, beta)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, y, scale = ctx.saved_tensors
+        n, alpha, beta = ctx.consts
+        ratio = _window_sum(dy * y / scale, n, adjoint=True)
+        dx = dy * scale.pow(-beta) - (2 * alpha * beta / n) * x * ratio
+        return dx, None, None, None, None
+
+
+def _lrn(x, p: dict):
+    """Caffe ACROSS_CHANNELS LRN: x * (k + alpha/n * sum_window x^2)^-beta with
+    window c-(n-1)/2 .. c+n/2. torch's local_response_norm already divides
+    alpha by n; its window is c-n/2 .. c+(n-1)/2, the same for odd n."""
+    n, alpha, beta, k = _lrn_params(p)
     if n % 2:
         return F.local_response_norm(x, n, alpha=alpha, beta=beta, k=k)
     sq = F.pad(x * x, (0, 0, 0, 0, (n - 1) // 2, n // 2))
@@ -95,9 +143,14 @@ class TorchNet(torch.nn.Module):
     """graph : design-section-4 dict; params : {layer: {"weight", "bias"}}
     (NumPy arrays); dtype : torch dtype of weights and computation."""
 
-    def __init__(self, graph: dict, params: dict, dtype=torch.float32):
+    def __init__(
+        self, graph: dict, params: dict, dtype=torch.float32, lrn: str = "autograd"
+    ):
         super().__init__()
+        if lrn not in ("autograd", "analytic"):
+            raise ValueError(f"lrn must be 'autograd' or 'analytic', got {lrn!r}")
         self.dtype = dtype
+        self.lrn = lrn
         self.input_name = graph["input"]["name"]
         self.layers = [ly for ly in graph["layers"] if ly["type"] not in INPUT_TYPES]
         self.w = {}
@@ -155,6 +208,8 @@ class TorchNet(torch.nn.Module):
         if t == "Pooling":
             return _pool(x, name, p)
         if t == "LRN":
+            if self.lrn == "analytic":
+                return CaffeLRN.apply(x, *_lrn_params(p))
             return _lrn(x, p)
         if t == "Concat":
             return torch.cat(ins, dim=int(p.get("axis", 1)))

@@ -14,8 +14,10 @@ in this process and, when the cache directory exists, in its ``checked-hdf5``
 (the last 256 files), so the check costs one child (about 0.4 s) per file,
 not per load. Rewriting or replacing a file changes its key.
 
-The limit is ``5 s + 1 s per 20 MB`` of file, or ``$INCEPTIONISM_HDF5_TIMEOUT``
-seconds.
+The limit is ``30 s + 1 s per 20 MB`` of file, or ``$INCEPTIONISM_HDF5_TIMEOUT``
+seconds: generous, because a busy machine (Dask workers starting together
+on two cores) made a 5 s base refuse good files; a hanging file still
+fails within a minute.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def timeout_s(size: int) -> float:
     env = os.environ.get("INCEPTIONISM_HDF5_TIMEOUT")
     if env:
         return float(env)
-    return 5.0 + size / 20e6
+    return 30.0 + size / 20e6
 
 
 def _key(st: os.stat_result) -> str:

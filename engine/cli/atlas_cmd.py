@@ -262,7 +262,7 @@ def _run_layers(
 
     layers = [x for x in args.layers.split(",") if x] if args.layers else None
     p = atlas.prepare(inp, Path(args.output), sources, spec, layers, args.all)
-    report = _Report(args.quiet, {}, by_output=True)
+    report = _Report(args.quiet, {}, len(p.cells), by_output=True)
     print(
         f"atlas: {len(p.cells)} dreams ({len(p.sources)} model(s) x "
         f"{len(p.layers)} layers) of {inp} at {p.hw[1]}x{p.hw[0]}",

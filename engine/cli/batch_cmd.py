@@ -124,11 +124,19 @@ def _output_folder(args: argparse.Namespace, inputs: list[Path]) -> Path:
 
 
 class _Report:
-    """Per-task lines (progress: tasks done / total) and the final summary."""
+    """Progress (one bar, or a line per picture, with done / total and an
+    ETA: :class:`~inceptionism.engine.progress.BatchProgress`) and the
+    final summary."""
 
-    def __init__(self, quiet: bool, names: dict[str, str], by_output: bool = False):
-        self.quiet, self.t0, self.names = quiet, time.monotonic(), names
+    def __init__(
+        self, quiet: bool, names: dict[str, str], total: int, by_output: bool = False
+    ):
+        from inceptionism.engine.progress import BatchProgress
+
+        self.t0, self.names = time.monotonic(), names
         self.by_output = by_output  # a sweep: one input, many outputs
+        unit = "cell" if by_output else "picture"
+        self.progress = BatchProgress(total, sys.stderr, unit=unit, enabled=not quiet)
         self.outcomes: list[batch.Outcome] = []
 
     def done(self, outcome: batch.Outcome, n: int, total: int) -> None:
@@ -137,15 +145,15 @@ class _Report:
             outcome.reason = outcome.reason.removeprefix(f"{prefix}: ")
         self.outcomes.append(outcome)
         for w in outcome.warnings:
-            print(f"inceptionism: warning: {outcome.input}: {w}", file=sys.stderr)
+            self.progress.message(f"inceptionism: warning: {outcome.input}: {w}")
         if outcome.status == "done":
             print(outcome.output, flush=True)
-        if not self.quiet:
-            what = {"done": f"{outcome.seconds:.1f} s", "skipped": "already there",
-                    "failed": outcome.reason}[outcome.status]  # fmt: skip
-            shown = outcome.output if self.by_output else outcome.input
-            print(f"batch: [{n}/{total}] {outcome.status} {shown}: {what}",
-                  file=sys.stderr, flush=True)  # fmt: skip
+        what = {"done": f"{outcome.seconds:.1f} s", "skipped": "already there",
+                "failed": outcome.reason}[outcome.status]  # fmt: skip
+        shown = outcome.output if self.by_output else outcome.input
+        if outcome.status == "failed" and self.progress.tty:  # above the bar
+            self.progress.message(f"batch: failed {shown}: {what}")
+        self.progress.update(outcome.status, str(shown), what)
 
     def connected(self, client: Any) -> None:
         info = client.scheduler_info()
@@ -156,6 +164,7 @@ class _Report:
               f"dashboard {board}", file=sys.stderr)  # fmt: skip
 
     def summary(self, total: int, what: str = "inputs") -> int:
+        self.progress.close()
         count = {s: [o for o in self.outcomes if o.status == s]
                  for s in ("done", "skipped", "failed")}  # fmt: skip
         parts = [f"{len(count['done'])} done"]
@@ -198,7 +207,7 @@ def run_batch(args: argparse.Namespace) -> int:
         inputs, folder = [p.resolve() for p in inputs], folder.resolve()
     batch.check_names(inputs, folder)
     tasks = [(p, batch.output_name(p, folder)) for p in inputs]
-    report = _Report(args.quiet, names)
+    report = _Report(args.quiet, names, len(tasks))
     try:
         if args.scheduler:
             from inceptionism.engine.batch_dask import run_on_dask
@@ -211,6 +220,7 @@ def run_batch(args: argparse.Namespace) -> int:
             batch.loaded_net(spec)  # a bad --weights fails once, up front
             batch.run_here(tasks, spec, on_done=report.done)
     except KeyboardInterrupt:
+        report.progress.close()
         print(f"batch: stopped after {len(report.outcomes)} of {len(tasks)}; "
               "the same command resumes", file=sys.stderr)  # fmt: skip
         raise
@@ -227,9 +237,8 @@ def _run_sweep(args: argparse.Namespace, inputs: list[Path], folder: Path) -> in
     from inceptionism.engine.cli.dream_cmd import dream_config, tiling_settings
     from inceptionism.engine.image import load_image, save_image
 
-    if len(inputs) != 1 or args.scheduler:
-        raise ValueError("--sweep dreams one IN in this process; give one file "
-                         "and no --scheduler")  # fmt: skip
+    if len(inputs) != 1:
+        raise ValueError("--sweep dreams one IN over a grid; give one file")
     axes = dict(sweep.parse(text) for text in args.sweep)
     if "layer" in axes and (args.objective or args.guide):
         raise ValueError("--sweep layer= sets a DeepDream objective; drop "
@@ -241,9 +250,24 @@ def _run_sweep(args: argparse.Namespace, inputs: list[Path], folder: Path) -> in
         device=args.device or "cpu", bits=args.bits, overwrite=args.overwrite,
         tiling=tiling_settings(args),
     )  # fmt: skip
-    report = _Report(args.quiet, {}, by_output=True)
-    batch.loaded_net(spec)
-    outcomes = sweep.run_sweep(inputs[0], folder, spec, cells, report.done)
+    report = _Report(args.quiet, {}, len(cells), by_output=True)
+    inp = inputs[0]
+    if args.scheduler:  # workers may run elsewhere: absolute paths
+        inp, folder = inp.resolve(), folder.resolve()
+        if spec.weights and not Path(spec.weights).is_file():
+            raise ValueError(f"{args.weights}: no such weight file")
+    else:
+        batch.loaded_net(spec)  # a bad --weights fails once, up front
+    try:
+        outcomes = sweep.run_sweep(
+            inp, folder, spec, cells, report.done,
+            scheduler=args.scheduler, on_connect=report.connected,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        report.progress.close()
+        print(f"batch: stopped after {len(report.outcomes)} of {len(cells)} sweep "
+              "cells; the same command resumes", file=sys.stderr)  # fmt: skip
+        raise
     images: list[np.ndarray | None] = [
         np.asarray(load_image(o.output)) if o.output and o.output.is_file() else None
         for o in outcomes

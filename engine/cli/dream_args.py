@@ -228,7 +228,8 @@ def _add_tiling(p: argparse.ArgumentParser) -> None:
         metavar="exact|auto|PX",
         help="margin each tile computes beyond its interior: exact = the "
         "receptive field's reach, equal to untiled; auto = half of it, or PX: "
-        "cheaper, approximate at tile borders (default: exact)",
+        "cheaper, approximate at tile borders, tiles moved each step so no "
+        "seam builds up (default: exact)",
     )
     g.add_argument(
         "--memory",

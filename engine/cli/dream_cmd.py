@@ -138,10 +138,12 @@ def _progress(args: argparse.Namespace, runs: int = 1, label: str = "dream") -> 
     return Progress(sys.stderr, label=label, enabled=enabled, runs=runs)
 
 
-def _dream_quietly(fn: Callable[[], T], hw: tuple[int, ...] | None = None) -> T:
+def _dream_quietly(
+    fn: Callable[[], T], hw: tuple[int, ...] | None = None, tile: int | None = None
+) -> T:
     """Run ``fn()``; print each warning (e.g. a skipped octave) as one line.
-    While dreaming an ``hw`` image, a GPU out-of-memory error becomes one
-    that names the way out."""
+    While dreaming an ``hw`` image (in ``tile``-pixel tiles), running out of
+    host or GPU memory becomes an error that names the way out."""
     from inceptionism.kernels.backend import is_out_of_memory
 
     with warnings.catch_warnings(record=True) as caught:
@@ -149,7 +151,11 @@ def _dream_quietly(fn: Callable[[], T], hw: tuple[int, ...] | None = None) -> T:
         try:
             result = fn()
         except Exception as exc:
-            if hw is None or not is_out_of_memory(exc):
+            if hw is None:  # e.g. preflight's refusal: it says what to do
+                raise
+            if isinstance(exc, MemoryError) and not is_out_of_memory(exc):
+                raise preflight.out_of_memory(hw, tile) from exc  # host memory
+            if not is_out_of_memory(exc):
                 raise
             height, width = hw
             raise RuntimeError(
@@ -300,6 +306,7 @@ def run_dream(args: argparse.Namespace) -> int:
             result = _dream_quietly(
                 lambda: remake.render(job, pm=pm, observers=observers),
                 job.rgb.shape[:2],
+                (job.recipe.tiling or {}).get("tile"),
             )
         finally:
             progress.close()

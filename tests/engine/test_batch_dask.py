@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from inceptionism.engine import batch
-from inceptionism.engine.image import load_image
+from inceptionism.engine.image import load_image, read_recipe
 from tests.engine.test_batch import CONFIG, _names, _png, _summary
 from tests.engine.test_cli_dream import FAST
 
@@ -219,3 +219,69 @@ def test_tcp_to_a_dask_scheduler_process(
     assert done.returncode == 0, done.stderr
     assert f"batch: Dask scheduler {dask_pair}, 1 workers" in done.stderr
     _same_pictures(out, sequential)
+
+
+# -- sweeps on Dask, and Ctrl-C ----------------------------------------------------
+
+
+def test_sweep_on_dask_api_and_cli(client, photos, googlenet_h5, tmp_path):
+    """A sweep runs one Dask task per cell through the batch's runner, from
+    Python (``run_sweep(client=...)``) and from ``--sweep ... --scheduler``,
+    which makes the same cells and a contact sheet."""
+    from inceptionism.engine import sweep
+
+    cells = sweep.grid(CONFIG, {"seed": ["1", "2"]})
+    spec = batch.Spec(weights=str(googlenet_h5))
+    api = tmp_path / "api"
+    api.mkdir()
+    got = sweep.run_sweep(photos / "p1.png", api, spec, cells, client=client)
+    assert [o.status for o in got] == ["done", "done"], [o.reason for o in got]
+    assert _names(api) == ["p1-seed-1.png", "p1-seed-2.png"]
+    cli = tmp_path / "cli"
+    where = client.scheduler.address
+    done = _dream(photos / "p1.png", "-o", cli, "--weights", googlenet_h5, *FAST,
+                  "--sweep", "seed=1,2", "--scheduler", where)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "2 sweep cells: 2 done, 0 failed" in done.stderr
+    assert ", 2 workers, dashboard " in done.stderr
+    assert _names(cli) == [*_names(api), "p1-sweep.png"]
+    for name in _names(api):
+        np.testing.assert_array_equal(load_image(api / name), load_image(cli / name))
+
+
+@pytest.mark.slow  # two LocalCluster starts: about a minute on 2 busy cores
+def test_ctrl_c_on_a_local_cluster_keeps_whole_files_and_resumes(
+    googlenet_h5, tmp_path
+):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it)
+    after the first picture: exit 130, only whole outputs, and the same
+    command finishes the rest without touching them."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(10):
+        _png(folder / f"p{i}.png", seed=i, size=(96, 128))
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "inceptionism.engine", "dream", str(folder), "-o",
+            str(out), "--weights", str(googlenet_h5), "--scheduler", "local:2",
+            *FAST[:-3], "8", "--seed", "4"]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not any(out.glob("*-dream.png")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    first = _names(out)
+    assert first and all(n.endswith("-dream.png") for n in first)  # no temp files
+    assert len(first) < 10, "the batch ended before Ctrl-C; use slower pictures"
+    assert b"the same command resumes" in err
+    for name in first:  # whole pictures with their recipes
+        assert load_image(out / name).shape == (96, 128, 3)
+        assert read_recipe(out / name)["config"]["seed"] == 4
+    kept = {n: (out / n).stat().st_mtime_ns for n in first}
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"{10 - len(first)} done, {len(first)} skipped" in _summary(again.stderr)
+    assert _names(out) == [f"p{i}-dream.png" for i in range(10)]
+    assert {n: (out / n).stat().st_mtime_ns for n in first} == kept

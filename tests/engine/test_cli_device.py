@@ -160,4 +160,6 @@ def test_other_errors_are_not_called_out_of_memory(
         capsys, "dream", picture, "-o", tmp_path / "o.png", "--weights", googlenet_h5,
         *FAST,
     )  # fmt: skip
-    assert "--max-size" not in line
+    # host memory is not the GPU's: the host hint (issue 11), not the GPU one
+    assert "GPU" not in line and "--device cpu" not in line
+    assert line.startswith("memory ran out while dreaming") and "--memory" in line

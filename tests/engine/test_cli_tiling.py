@@ -124,3 +124,53 @@ def test_zoom_frames_record_the_tiling(run, picture, tmp_path):
 )
 def test_parse_memory(text, n):
     assert tiling_budget.parse_memory(text) == n
+
+
+@pytest.fixture
+def runs_out_of_memory(monkeypatch):
+    """The second tiled gradient of a dream asks NumPy for 4 EiB: a real
+    allocation failure in the middle of the dream."""
+    from inceptionism.engine import tiling
+
+    real, calls = tiling.tiled_gradient, []
+
+    def tiled_gradient(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            np.empty(2**62, dtype=np.uint8)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tiling, "tiled_gradient", tiled_gradient)
+    return calls
+
+
+def test_running_out_of_memory_mid_dream_names_the_way_out(
+    run_fails, runs_out_of_memory, picture, tmp_path
+):
+    out = tmp_path / "o" / "out.png"
+    out.parent.mkdir()
+    line = run_fails("dream", picture, "-o", out, *TILED, "--tile", "16",
+                     match="memory ran out while dreaming this 56x40")  # fmt: skip
+    assert "--memory" in line and "--tile 64" in line and "nothing was written" in line
+    assert len(runs_out_of_memory) == 2
+    assert list(out.parent.iterdir()) == []  # no output, no temporary file
+    # the default name claimed before the dream is given back too
+    runs_out_of_memory.clear()
+    run_fails("dream", picture, *TILED, "--tile", "16", match="--memory")
+    assert sorted(p.name for p in picture.parent.iterdir()) == sorted(["in.png", "o"])
+
+
+def test_batch_reports_running_out_of_memory(
+    runs_out_of_memory, googlenet_h5, picture, tmp_path
+):
+    from inceptionism.engine.batch import Spec, dream_task
+    from inceptionism.engine.dream import DreamConfig
+    from inceptionism.engine.tiling_budget import Tiling
+
+    config = DreamConfig("deepdream:conv2/3x3", octaves=1, steps=2, seed=4)
+    spec = Spec(config=config, weights=str(googlenet_h5), tiling=Tiling(tile=16))
+    out = tmp_path / "b" / "in-dream.png"
+    out.parent.mkdir()
+    outcome = dream_task(picture, out, spec)
+    assert outcome.status == "failed" and "--memory" in outcome.reason
+    assert list(out.parent.iterdir()) == []

@@ -103,3 +103,24 @@ def test_input_gradient_float32(f32, googlenet, names):
 def _fwd(net, x, names):
     blobs = net.forward(x, end=names)
     return {n: blobs[n] for n in names}
+
+
+@pytest.mark.parametrize("n", [5, 4, 1])
+def test_analytic_lrn_matches_autograd(n):
+    """The benchmarks' strongest PyTorch rival: CaffeLRN's closed-form
+    backward against autograd through the composite LRN, and gradcheck."""
+    from tests.torch_net import CaffeLRN, _lrn
+
+    p = {"local_size": n, "alpha": 1e-2, "beta": 0.75, "k": 1.0}
+    x = torch.randn(2, 7, 5, 6, dtype=torch.float64, requires_grad=True)
+    dy = torch.randn(2, 7, 5, 6, dtype=torch.float64)
+    y = CaffeLRN.apply(x, n, 1e-2, 0.75, 1.0)
+    (dx,) = torch.autograd.grad(y, x, dy)
+    y_ref = _lrn(x, p)
+    (dx_ref,) = torch.autograd.grad(y_ref, x, dy)
+    t = tol(np.float64)
+    torch.testing.assert_close(y, y_ref, **t)
+    torch.testing.assert_close(dx, dx_ref, **t)
+    assert torch.autograd.gradcheck(
+        lambda v: CaffeLRN.apply(v, n, 1e-2, 0.75, 1.0), (x[:1, :, :2, :3],)
+    )
