@@ -7,7 +7,10 @@ Routes (every one but ``/static/*`` needs the token):
 ``GET /static/NAME``        the page's own files (a fixed list, nothing else)
 ``GET /api/options``        models, devices, objectives/regularizers/priors
                             from the plugin manager, defaults, limits
-``GET /api/layers?model=``  the model's layers grouped by stage
+``GET /api/layers?model=``  the model's layers grouped by stage, each
+                            with its ``thumb`` URL where one exists
+``GET /api/thumbs?model=&layer=``  that layer's thumbnail (an indexed file
+                            only, :mod:`~inceptionism.engine.studio.thumbs`)
 ``POST /api/uploads``       a picture as the raw body (``X-Filename``)
 ``GET /api/uploads/ID``     a stored picture (``sample`` is the sample)
 ``POST /api/jobs``          start a dream (JSON settings) -> 202 and the job
@@ -36,7 +39,7 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -120,6 +123,7 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
     cookie = "studio-" + hashlib.sha256(token.encode()).hexdigest()[:12]
     pm = get_plugin_manager()
     graphs: dict[str, Any] = {}
+    sha1s: dict[str, str] = {}
 
     def allowed(request: Request) -> bool:
         given = (
@@ -185,15 +189,50 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
                 graphs[model.id] = resolve_spec(str(model.name), pm).graph()
         return graphs[model.id]
 
+    def thumbs_of(model: st.Model) -> dict[str, Any]:
+        """The model's thumbnails by layer (its weights' SHA-1 computed once)."""
+        if not studio.thumbs.folders:
+            return {}
+        if model.id not in sha1s:
+            from inceptionism.weights.files import cached_model, sha1_file
+
+            path = model.weights or cached_model(str(model.name))
+            sha1s[model.id] = sha1_file(path) if Path(path).is_file() else ""
+        return studio.thumbs.index(sha1s[model.id]) if sha1s[model.id] else {}
+
     async def layers(request: Request) -> Response:
         model = studio.models.get(request.query_params.get("model", ""))
         if model is None:
             return _error(404, "unknown model; choose one listed")
         try:
             graph = await asyncio.to_thread(graph_of, model)
+            found = await asyncio.to_thread(thumbs_of, model)
         except (OSError, ValueError) as exc:
             return _error(400, f"cannot read model {model.label}: {exc}")
-        return JSONResponse({"model": model.id, "groups": layer_groups(graph)})
+        groups = layer_groups(graph)
+        for layer in (x for g in groups for x in g["layers"]):
+            thumb = found.get(layer["name"])
+            if thumb is not None:
+                query = urlencode({"model": model.id, "layer": layer["name"]})
+                layer["thumb"] = {"url": f"api/thumbs?{query}", "kind": thumb.kind}
+        return JSONResponse({"model": model.id, "groups": groups})
+
+    async def thumb(request: Request) -> Response:
+        model = studio.models.get(request.query_params.get("model", ""))
+        if model is None:
+            return _error(404, "unknown model; choose one listed")
+        layer = request.query_params.get("layer", "")
+        try:
+            found = (await asyncio.to_thread(thumbs_of, model)).get(layer)
+        except OSError as exc:
+            return _error(400, f"cannot read model {model.label}: {exc}")
+        if found is None or not found.path.is_file():
+            return _error(404, "no thumbnail for this layer")
+        return FileResponse(
+            found.path,
+            media_type="image/png",
+            headers={**NOSNIFF, "Cache-Control": "no-cache"},
+        )
 
     async def upload(request: Request) -> Response:
         name = unquote(request.headers.get("x-filename", "picture"))
@@ -343,6 +382,7 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
     api = [
         Route("/api/options", options),
         Route("/api/layers", layers),
+        Route("/api/thumbs", thumb),
         Route("/api/uploads", upload, methods=["POST"]),
         Route("/api/uploads/{upload}", uploaded),
         Route("/api/jobs", start, methods=["POST"]),
