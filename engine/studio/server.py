@@ -39,7 +39,7 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -56,6 +56,7 @@ from starlette.routing import Route
 from inceptionism.engine.studio import settings as st
 from inceptionism.engine.studio import uploads
 from inceptionism.engine.studio.jobs import Job, Studio
+from inceptionism.engine.studio.thumbs import with_thumbs
 
 #: The page's files, served by name from this fixed table only.
 STATIC = {
@@ -123,7 +124,6 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
     cookie = "studio-" + hashlib.sha256(token.encode()).hexdigest()[:12]
     pm = get_plugin_manager()
     graphs: dict[str, Any] = {}
-    sha1s: dict[str, str] = {}
 
     def allowed(request: Request) -> bool:
         given = (
@@ -189,32 +189,16 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
                 graphs[model.id] = resolve_spec(str(model.name), pm).graph()
         return graphs[model.id]
 
-    def thumbs_of(model: st.Model) -> dict[str, Any]:
-        """The model's thumbnails by layer (its weights' SHA-1 computed once)."""
-        if not studio.thumbs.folders:
-            return {}
-        if model.id not in sha1s:
-            from inceptionism.weights.files import cached_model, sha1_file
-
-            path = model.weights or cached_model(str(model.name))
-            sha1s[model.id] = sha1_file(path) if Path(path).is_file() else ""
-        return studio.thumbs.index(sha1s[model.id]) if sha1s[model.id] else {}
-
     async def layers(request: Request) -> Response:
         model = studio.models.get(request.query_params.get("model", ""))
         if model is None:
             return _error(404, "unknown model; choose one listed")
         try:
             graph = await asyncio.to_thread(graph_of, model)
-            found = await asyncio.to_thread(thumbs_of, model)
+            found = await asyncio.to_thread(studio.thumbs.of_model, model)
         except (OSError, ValueError) as exc:
             return _error(400, f"cannot read model {model.label}: {exc}")
-        groups = layer_groups(graph)
-        for layer in (x for g in groups for x in g["layers"]):
-            thumb = found.get(layer["name"])
-            if thumb is not None:
-                query = urlencode({"model": model.id, "layer": layer["name"]})
-                layer["thumb"] = {"url": f"api/thumbs?{query}", "kind": thumb.kind}
+        groups = with_thumbs(layer_groups(graph), found, model.id)
         return JSONResponse({"model": model.id, "groups": groups})
 
     async def thumb(request: Request) -> Response:
@@ -223,7 +207,8 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
             return _error(404, "unknown model; choose one listed")
         layer = request.query_params.get("layer", "")
         try:
-            found = (await asyncio.to_thread(thumbs_of, model)).get(layer)
+            got = await asyncio.to_thread(studio.thumbs.of_model, model, False)
+            found = got.get(layer)
         except OSError as exc:
             return _error(400, f"cannot read model {model.label}: {exc}")
         if found is None or not found.path.is_file():

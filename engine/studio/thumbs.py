@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 #: The objective of an atlas single: one DeepDream layer.
 ATLAS_OBJECTIVE = "deepdream:"
@@ -92,13 +93,35 @@ class Thumbs:
         self.folders = [Path(f).resolve() for f in folders]
         self._seen: dict[Path, tuple[int, int, Thumb | None]] = {}
         self._lock = threading.Lock()
+        self._sha1s: dict[str, str] = {}
+        self._found: dict[str, dict[str, Thumb]] = {}
+
+    def of_model(self, model: Any, rescan: bool = True) -> dict[str, Thumb]:
+        """:meth:`index` for a studio model (a
+        :class:`~inceptionism.engine.studio.settings.Model`: its weight
+        file, or its registry name's cached file; SHA-1 computed once).
+        ``rescan=False``: the last index of these weights, if any (serving
+        each picture does not rescan the folders)."""
+        if not self.folders:
+            return {}
+        if model.id not in self._sha1s:
+            from inceptionism.weights.files import cached_model, sha1_file
+
+            path = Path(model.weights or cached_model(str(model.name)))
+            self._sha1s[model.id] = sha1_file(path) if path.is_file() else ""
+        sha1 = self._sha1s[model.id]
+        if not rescan and sha1 in self._found:
+            return self._found[sha1]
+        return self.index(sha1) if sha1 else {}
 
     def _files(self) -> list[Path]:
         files: list[Path] = []
         for folder in self.folders:
             try:
                 files += sorted(
-                    p for p in folder.glob("*.png") if p.is_file() and not p.is_symlink()
+                    p
+                    for p in folder.glob("*.png")
+                    if p.is_file() and not p.is_symlink()
                 )
             except OSError:
                 continue  # a folder gone or unreadable: no thumbnails from it
@@ -125,7 +148,7 @@ class Thumbs:
                 best = found.get(thumb.layer)
                 if best is None or thumb.rank < best.rank:
                     found[thumb.layer] = thumb
-            self._seen = seen
+            self._seen, self._found[weights_sha1] = seen, found
             return found
 
 
@@ -149,3 +172,14 @@ def folders(atlas: Sequence[str | Path], cache: Path | None) -> list[Path]:
     if cache is not None:
         out.append(Path(cache) / "channels")
     return out
+
+
+def with_thumbs(groups: list, found: dict[str, Thumb], model_id: str) -> list:
+    """The layer groups of ``/api/layers`` with ``thumb: {url, kind}`` on
+    each layer that has one (the URL names the model and layer, no path)."""
+    for layer in (x for g in groups for x in g["layers"]):
+        thumb = found.get(layer["name"])
+        if thumb is not None:
+            query = urlencode({"model": model_id, "layer": layer["name"]})
+            layer["thumb"] = {"url": f"api/thumbs?{query}", "kind": thumb.kind}
+    return groups
