@@ -213,11 +213,12 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
             return _error(400, f"cannot read model {model.label}: {exc}")
         if found is None or not found.path.is_file():
             return _error(404, "no thumbnail for this layer")
-        return FileResponse(
-            found.path,
-            media_type="image/png",
-            headers={**NOSNIFF, "Cache-Control": "no-cache"},
-        )
+        try:
+            data = await asyncio.to_thread(studio.thumbs.picture, found)
+        except (OSError, ValueError):  # gone or damaged since the scan
+            return _error(404, "no thumbnail for this layer")
+        headers = {**NOSNIFF, "Cache-Control": "no-cache"}
+        return Response(data, media_type="image/png", headers=headers)
 
     async def upload(request: Request) -> Response:
         name = unquote(request.headers.get("x-filename", "picture"))

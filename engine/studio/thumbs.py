@@ -15,7 +15,8 @@ A thumbnail belongs to a model when its weights' SHA-1 is the model's
 as this model's. Per layer, an atlas single wins over a channel render (it
 shows the whole layer, not one channel); among several, the lowest channel
 and then the first file name. The server serves a thumbnail only by
-(model, layer) from this index — never by a path from the request.
+(model, layer) from this index — never by a path from the request — and
+downsized to :data:`SIDE` pixels a side (:meth:`Thumbs.picture`).
 
 Files are read once: :meth:`Thumbs.index` remembers each file's recipe by
 its path, size and modification time, so a rescan (each time the page asks
@@ -25,6 +26,7 @@ usable recipe, or unreadable, are skipped.
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +34,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+#: Largest side of a thumbnail served (larger pictures are downsized).
+SIDE = 128
+#: Thumbnails remembered (each at most SIDE x SIDE).
+KEEP = 512
 #: The objective of an atlas single: one DeepDream layer.
 ATLAS_OBJECTIVE = "deepdream:"
 
@@ -95,6 +101,7 @@ class Thumbs:
         self._lock = threading.Lock()
         self._sha1s: dict[str, str] = {}
         self._found: dict[str, dict[str, Thumb]] = {}
+        self._small: dict[tuple[Path, int, int], bytes] = {}
 
     def of_model(self, model: Any, rescan: bool = True) -> dict[str, Thumb]:
         """:meth:`index` for a studio model (a
@@ -113,6 +120,34 @@ class Thumbs:
         if not rescan and sha1 in self._found:
             return self._found[sha1]
         return self.index(sha1) if sha1 else {}
+
+    def picture(self, thumb: Thumb) -> bytes:
+        """The PNG to show: the file itself when it is at most :data:`SIDE`
+        pixels a side, else a copy downsized to fit (remembered by the
+        file's size and modification time). ``OSError`` if it is gone or not
+        a picture, ``ValueError`` for a decompression bomb."""
+        from PIL import Image
+
+        st = thumb.path.stat()
+        key = (thumb.path, st.st_size, st.st_mtime_ns)
+        with self._lock:
+            if key in self._small:
+                return self._small[key]
+        data = thumb.path.read_bytes()
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                if max(im.size) > SIDE:
+                    im.thumbnail((SIDE, SIDE), Image.Resampling.LANCZOS)
+                    buf = io.BytesIO()
+                    im.convert("RGB").save(buf, "PNG")
+                    data = buf.getvalue()
+        except Image.DecompressionBombError as exc:
+            raise ValueError(str(exc)) from None
+        with self._lock:
+            if len(self._small) >= KEEP:
+                self._small.pop(next(iter(self._small)))
+            self._small[key] = data
+        return data
 
     def _files(self) -> list[Path]:
         files: list[Path] = []

@@ -4,17 +4,21 @@ layers and served by (model, layer) only."""
 
 from __future__ import annotations
 
+import io
 import shutil
 
+import numpy as np
 import pytest
+from PIL import Image
 from starlette.testclient import TestClient
 
 from inceptionism.engine.atlas_channels import channel_sheet
 from inceptionism.engine.cli.studio_cmd import models
 from inceptionism.engine.dream import DreamConfig
+from inceptionism.engine.image import read_recipe, save_image
 from inceptionism.engine.studio import create_app
 from inceptionism.engine.studio.jobs import Studio
-from inceptionism.engine.studio.thumbs import Thumbs, folders
+from inceptionism.engine.studio.thumbs import SIDE, Thumbs, folders
 from inceptionism.weights.files import sha1_file
 from tests.engine.conftest import ATLAS_LAYERS
 from tests.engine.test_cli_dream import fails
@@ -96,6 +100,23 @@ def test_a_moved_away_single_is_not_served(googlenet_h5, studio_atlas, tmp_path)
         (copy / "photo-layer-conv2_3x3.png").unlink()
         assert c.get(url).status_code == 404
         assert sorted(thumbs_listed(c)) == ["inception_3a/output"]
+
+
+def test_large_pictures_are_served_downsized(googlenet_h5, studio_atlas, tmp_path):
+    """A thumbnail is at most SIDE px a side, the aspect kept; the page never
+    loads a full-size atlas picture per layer."""
+    folder = tmp_path / "big"
+    folder.mkdir()
+    recipe = read_recipe(studio_atlas / "photo-layer-conv2_3x3.png")
+    rgb = np.random.default_rng(0).uniform(0, 255, size=(200, 300, 3))
+    save_image(folder / "big.png", rgb.astype(np.float32), recipe=recipe)
+    with client_for(googlenet_h5, tmp_path / "w", Thumbs([folder])) as c:
+        url = thumbs_listed(c)["conv2/3x3"]["url"]
+        r = c.get(url)
+        assert r.status_code == 200
+        small = Image.open(io.BytesIO(r.content))
+        assert small.size == (SIDE, round(SIDE * 200 / 300))
+        assert c.get(url).content == r.content  # remembered
 
 
 def test_channel_renders_are_shown_and_atlas_singles_win(
