@@ -77,7 +77,7 @@ def register(subparsers) -> None:
         metavar="DIR",
         help="show the single images of this layer atlas (the folder beside "
         "the sheet `inceptionism atlas` wrote) as layer thumbnails; repeatable "
-        "(channel renders in the cache are shown too)",
+        "(default: only the channel renders in the cache)",
     )
     p.add_argument(
         "--max-upload-mb", type=int, default=64, metavar="MB", help="upload limit"
