@@ -122,8 +122,8 @@ class Thumbs:
         return self.index(sha1) if sha1 else {}
 
     def picture(self, thumb: Thumb) -> bytes:
-        """The PNG to show: the file itself when it is at most :data:`SIDE`
-        pixels a side, else a copy downsized to fit (remembered by the
+        """The PNG to show: the file itself when it is a PNG at most
+        :data:`SIDE` pixels a side, else a PNG copy downsized to fit (remembered by the
         file's size and modification time). ``OSError`` if it is gone or not
         a picture, ``ValueError`` for a decompression bomb."""
         from PIL import Image
@@ -136,7 +136,7 @@ class Thumbs:
         data = thumb.path.read_bytes()
         try:
             with Image.open(io.BytesIO(data)) as im:
-                if max(im.size) > SIDE:
+                if max(im.size) > SIDE or im.format != "PNG":
                     im.thumbnail((SIDE, SIDE), Image.Resampling.LANCZOS)
                     buf = io.BytesIO()
                     im.convert("RGB").save(buf, "PNG")
