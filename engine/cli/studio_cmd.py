@@ -8,7 +8,8 @@ URL printed (and opened unless ``--no-browser``) carries the random token.
 The work folder (uploads by content hash, results) defaults to ``studio/``
 in the cache folder (``$INCEPTIONISM_HOME``). Models offered: each
 ``--weights FILE``, then every registry model (those not downloaded are
-listed as such).
+listed as such). Layer thumbnails: each ``--atlas DIR`` and the channel
+renders in ``<cache>/channels`` (:mod:`inceptionism.engine.studio.thumbs`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ EXAMPLES = """\
 examples:
   inceptionism studio                         # opens http://127.0.0.1:8765/?token=...
   inceptionism studio --weights synth.h5 --no-browser
+  inceptionism studio --atlas atlas           # layer thumbnails: atlas.png's singles
   inceptionism studio --host 0.0.0.0 --allow-remote --port 9000"""
 
 
@@ -67,6 +69,15 @@ def register(subparsers) -> None:
         "--work",
         metavar="DIR",
         help="folder for uploads and results (default: studio/ in the cache)",
+    )
+    p.add_argument(
+        "--atlas",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="show the single images of this layer atlas (the folder beside "
+        "the sheet `inceptionism atlas` wrote) as layer thumbnails; repeatable "
+        "(default: only the channel renders in the cache)",
     )
     p.add_argument(
         "--max-upload-mb", type=int, default=64, metavar="MB", help="upload limit"
@@ -143,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
 
     from inceptionism.engine.studio.jobs import Studio
     from inceptionism.engine.studio.server import create_app
+    from inceptionism.engine.studio.thumbs import Thumbs, folders
     from inceptionism.weights.files import cache_dir
 
     if not is_local(args.host) and not args.allow_remote:
@@ -153,12 +165,14 @@ def run(args: argparse.Namespace) -> int:
     if args.max_upload_mb < 1 or args.max_pixels < 1:
         raise ValueError("--max-upload-mb and --max-pixels must be >= 1")
     work = Path(args.work) if args.work else cache_dir() / "studio"
+    thumbs = Thumbs(folders(args.atlas, cache_dir()))
     studio = Studio(
         work,
         models(args.weights),
         devices(),
         max_bytes=args.max_upload_mb * 2**20,
         max_pixels=args.max_pixels,
+        thumbs=thumbs,
     )
     app = create_app(studio)
     sock = bind(args.host, args.port)

@@ -48,6 +48,7 @@ from PIL import Image
 from inceptionism.engine.batch import Spec
 from inceptionism.engine.progress import Progress
 from inceptionism.engine.studio.settings import Model
+from inceptionism.engine.studio.thumbs import Thumbs
 from inceptionism.plugins import hookimpl
 
 State = Literal["queued", "running", "done", "failed", "cancelled"]
@@ -261,6 +262,7 @@ class Studio:
     work : the work folder (``uploads/``, ``results/``).
     models : the models offered, by id.
     devices : the devices offered, the default first.
+    thumbs : the layer thumbnails (:mod:`~inceptionism.engine.studio.thumbs`).
     """
 
     def __init__(
@@ -271,6 +273,7 @@ class Studio:
         *,
         max_bytes: int | None = None,
         max_pixels: int | None = None,
+        thumbs: Thumbs | None = None,
     ):
         from inceptionism.engine.studio import uploads
 
@@ -286,6 +289,8 @@ class Studio:
         self.models, self.devices = models, devices
         self.max_bytes = max_bytes or uploads.MAX_BYTES
         self.max_pixels = max_pixels or uploads.MAX_PIXELS
+        #: the layer thumbnails (none unless folders are given)
+        self.thumbs = thumbs or Thumbs()
         self.jobs: dict[str, Job] = {}
         #: the first name each upload came with (this session), for the page
         self.names: dict[str, str] = {}

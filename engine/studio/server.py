@@ -7,7 +7,10 @@ Routes (every one but ``/static/*`` needs the token):
 ``GET /static/NAME``        the page's own files (a fixed list, nothing else)
 ``GET /api/options``        models, devices, objectives/regularizers/priors
                             from the plugin manager, defaults, limits
-``GET /api/layers?model=``  the model's layers grouped by stage
+``GET /api/layers?model=``  the model's layers grouped by stage, each
+                            with its ``thumb`` URL where one exists
+``GET /api/thumbs?model=&layer=``  that layer's thumbnail (an indexed file
+                            only, :mod:`~inceptionism.engine.studio.thumbs`)
 ``POST /api/uploads``       a picture as the raw body (``X-Filename``)
 ``GET /api/uploads/ID``     a stored picture (``sample`` is the sample)
 ``POST /api/jobs``          start a dream (JSON settings) -> 202 and the job
@@ -53,6 +56,7 @@ from starlette.routing import Route
 from inceptionism.engine.studio import settings as st
 from inceptionism.engine.studio import uploads
 from inceptionism.engine.studio.jobs import Job, Studio
+from inceptionism.engine.studio.thumbs import with_thumbs
 
 #: The page's files, served by name from this fixed table only.
 STATIC = {
@@ -191,9 +195,30 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
             return _error(404, "unknown model; choose one listed")
         try:
             graph = await asyncio.to_thread(graph_of, model)
+            found = await asyncio.to_thread(studio.thumbs.of_model, model)
         except (OSError, ValueError) as exc:
             return _error(400, f"cannot read model {model.label}: {exc}")
-        return JSONResponse({"model": model.id, "groups": layer_groups(graph)})
+        groups = with_thumbs(layer_groups(graph), found, model.id)
+        return JSONResponse({"model": model.id, "groups": groups})
+
+    async def thumb(request: Request) -> Response:
+        model = studio.models.get(request.query_params.get("model", ""))
+        if model is None:
+            return _error(404, "unknown model; choose one listed")
+        layer = request.query_params.get("layer", "")
+        try:
+            got = await asyncio.to_thread(studio.thumbs.of_model, model, False)
+            found = got.get(layer)
+        except OSError as exc:
+            return _error(400, f"cannot read model {model.label}: {exc}")
+        if found is None or not found.path.is_file():
+            return _error(404, "no thumbnail for this layer")
+        try:
+            data = await asyncio.to_thread(studio.thumbs.picture, found)
+        except (OSError, ValueError):  # gone or damaged since the scan
+            return _error(404, "no thumbnail for this layer")
+        headers = {**NOSNIFF, "Cache-Control": "no-cache"}
+        return Response(data, media_type="image/png", headers=headers)
 
     async def upload(request: Request) -> Response:
         name = unquote(request.headers.get("x-filename", "picture"))
@@ -343,6 +368,7 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
     api = [
         Route("/api/options", options),
         Route("/api/layers", layers),
+        Route("/api/thumbs", thumb),
         Route("/api/uploads", upload, methods=["POST"]),
         Route("/api/uploads/{upload}", uploaded),
         Route("/api/jobs", start, methods=["POST"]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -50,3 +52,24 @@ def run_fails(capsys, googlenet_h5):
     return lambda *argv, match: fails(
         capsys, *argv, "--weights", googlenet_h5, match=match
     )
+
+
+#: The layers of :func:`studio_atlas`.
+ATLAS_LAYERS = ("conv2/3x3", "inception_3a/output")
+
+
+@pytest.fixture(scope="module")
+def studio_atlas(googlenet_h5, tmp_path_factory) -> Path:
+    """The singles folder of a tiny layer atlas made by the real ``atlas``
+    command on :func:`googlenet_h5` (64 px, one octave, one step)."""
+    from inceptionism.engine.cli import main
+
+    folder = tmp_path_factory.mktemp("atlas")
+    photo = folder / "photo.png"
+    a = np.random.default_rng(3).integers(0, 256, size=(48, 64, 3)).astype(np.uint8)
+    Image.fromarray(a).save(photo)
+    out = folder / "atlas.png"
+    argv = ["atlas", photo, "-o", out, "--weights", googlenet_h5]
+    argv += ["--layers", ",".join(ATLAS_LAYERS), "--max-size", "64"]
+    assert main([str(x) for x in [*argv, "--octaves", "1", "--steps", "1"]]) == 0
+    return out.with_suffix("")

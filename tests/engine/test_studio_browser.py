@@ -29,6 +29,8 @@ from inceptionism.engine.cli.studio_cmd import bind, models
 from inceptionism.engine.image import read_recipe
 from inceptionism.engine.studio.jobs import Studio
 from inceptionism.engine.studio.server import create_app
+from inceptionism.engine.studio.thumbs import Thumbs
+from tests.engine.conftest import ATLAS_LAYERS
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -67,9 +69,14 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def server(googlenet_h5, tmp_path_factory):
-    """``(url with token, studio)`` of a server in a thread."""
-    studio = Studio(tmp_path_factory.mktemp("studio"), models([str(googlenet_h5)]))
+def server(googlenet_h5, studio_atlas, tmp_path_factory):
+    """``(url with token, studio)`` of a server in a thread, with the layer
+    thumbnails of a tiny atlas."""
+    studio = Studio(
+        tmp_path_factory.mktemp("studio"),
+        models([str(googlenet_h5)]),
+        thumbs=Thumbs([studio_atlas]),
+    )
     app = create_app(studio)
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
@@ -234,3 +241,25 @@ def test_a_guide_picture_chosen_on_the_page(page, server, tmp_path):
     (guide,) = recipe["guides"]
     assert Path(guide["path"]).parent == studio.uploads
     assert recipe["config"]["objective"] == f'guide:{LAYER}:"{guide["path"]}"'
+
+
+def test_layer_thumbnails_from_an_atlas(page):
+    """The atlas's layers show their picture in the layer list's stage
+    groups (loaded: the cookie and the CSP let it through); one click
+    chooses that layer."""
+    box = page.locator("#layer-thumbs")
+    expect(box).to_be_visible()
+    for layer in ATLAS_LAYERS:
+        img = box.locator(f'img[data-layer="{layer}"]')
+        expect(img).to_be_visible()
+        expect(img).to_have_js_property("complete", True)
+        assert img.evaluate("i => i.naturalWidth") > 0, f"{layer}: not loaded"
+    assert box.locator("img").count() == len(ATLAS_LAYERS)
+    stages = box.locator(".stage > span").all_text_contents()
+    assert stages == [x.split("/")[0] for x in ATLAS_LAYERS]
+    box.locator('button[data-layer="inception_3a/output"]').click()
+    expect(page.locator("#layer")).to_have_value("inception_3a/output")
+    expect(page.locator("#spec")).to_have_value(re.compile("inception_3a/output"))
+    expect(box.locator("button.chosen")).to_have_attribute(
+        "data-layer", "inception_3a/output"
+    )

@@ -150,7 +150,53 @@ async function loadLayers(wanted) {
   }
   if ([...select.options].some((o) => o.value === keep)) select.value = keep;
   state.layersFor = model;
+  showThumbs(data.groups);
   composeSpec();
+}
+
+// The layers that have a thumbnail (an atlas picture or a channel render),
+// by stage; clicking one chooses that layer.
+function showThumbs(groups) {
+  const box = $("layer-thumbs");
+  box.replaceChildren();
+  for (const g of groups) {
+    const withThumb = g.layers.filter((l) => l.thumb);
+    if (!withThumb.length) continue;
+    const stage = document.createElement("div");
+    stage.className = "stage";
+    const title = document.createElement("span");
+    title.className = "muted";
+    title.textContent = g.stage;
+    stage.append(title);
+    for (const l of withThumb) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "thumb";
+      b.dataset.layer = l.name;
+      b.title = `${l.name} (${l.thumb.kind === "atlas" ? "atlas" : "a channel"})`;
+      const img = document.createElement("img");
+      img.src = l.thumb.url;
+      img.alt = l.name;
+      img.dataset.layer = l.name;
+      const name = document.createElement("span");
+      name.textContent = l.name.slice(g.stage.length + 1) || l.name;
+      b.append(img, name);
+      b.addEventListener("click", () => {
+        $("layer").value = l.name;
+        $("layer").dispatchEvent(new Event("change"));
+      });
+      stage.append(b);
+    }
+    box.append(stage);
+  }
+  box.hidden = !box.children.length;
+  markThumb();
+}
+
+function markThumb() {
+  for (const b of $("layer-thumbs").querySelectorAll("button.thumb")) {
+    b.classList.toggle("chosen", b.dataset.layer === $("layer").value);
+  }
 }
 
 // -- settings ---------------------------------------------------------------
@@ -401,7 +447,7 @@ async function start() {
   try { await defaults(); } catch (e) { showError(e.message); }
 
   $("model").addEventListener("change", () => loadLayers().catch((e) => showError(e.message)));
-  $("layer").addEventListener("change", composeSpec);
+  $("layer").addEventListener("change", () => { markThumb(); composeSpec(); });
   $("objective").addEventListener("change", objectiveChanged);
   $("objective-args").addEventListener("input", composeSpec);
   $("file").addEventListener("change", () => { if ($("file").files[0]) upload($("file").files[0]); });
