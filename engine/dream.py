@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inceptionism.engine import fvis
+from inceptionism.engine.dream_plugins import _manager, resolve  # noqa: F401
 from inceptionism.engine.finite import Watch
 from inceptionism.engine.octaves import (  # noqa: F401 - re-exported
     OctaveSkippedWarning,
@@ -51,8 +52,6 @@ from inceptionism.engine.octaves import (  # noqa: F401 - re-exported
 from inceptionism.engine.resample import resize, zoom_in
 from inceptionism.plugins.base import (
     Objective,
-    Prior,
-    Regularizer,
     StepState,
     as_value,
 )
@@ -139,44 +138,8 @@ class DreamConfig:
 # -- resolving plugins -------------------------------------------------------
 
 
-def _manager(pm):
-    if pm is None:
-        from inceptionism.plugins import get_plugin_manager
-
-        pm = get_plugin_manager()
-    return pm
-
-
 def _spec(item) -> str:
     return item if isinstance(item, str) else repr(item)
-
-
-def resolve(config: DreamConfig, pm, objective=None, regularizers=None, priors=None):
-    """Objective, regularizers and priors for ``config``.
-
-    Objects passed in are used as they are; otherwise the config's spec
-    strings are parsed through the plugin manager. Priors are ``[clip,
-    jitter, *priors]`` so that, ``after_step`` running in reverse, the image
-    is un-rolled and then clipped, as in ``make_step``.
-    """
-    from inceptionism.plugins.spec import make_prior, make_regularizer, parse_objective
-
-    if not isinstance(objective, Objective):
-        objective = parse_objective(config.objective, pm)
-    regs = [
-        r if isinstance(r, Regularizer) else make_regularizer(r, pm)
-        for r in (config.regularizers if regularizers is None else regularizers)
-    ]
-    user = [
-        p if isinstance(p, Prior) else make_prior(p, pm)
-        for p in (config.priors if priors is None else priors)
-    ]
-    builtin = []
-    if config.clip:
-        builtin.append(make_prior("clip", pm))
-    if config.jitter:
-        builtin.append(make_prior(f"jitter:{config.jitter}", pm))
-    return objective, regs, builtin + user
 
 
 # -- the loop ----------------------------------------------------------------
@@ -233,6 +196,7 @@ def make_step(
     for p in priors:
         g = p.grad(g, state)
     x = extras.step(x, g, step_size, watch, state.step)
+    del g  # before the un-roll's copy (issue 11's memory)
     for p in reversed(priors):
         x = p.after_step(x, state)
     return extras.blend(x0, x), value
@@ -288,13 +252,17 @@ def run(
     try:
         objective.bind(net)
         pm.hook.inceptionism_dream_start(net=net, config=config, rgb=rgb)
+        batch, rgb = rgb.ndim == 4, None  # lean: the observers have had it
         detail = net.xp.zeros_like(todo[0])
         watch = Watch(net.xp)
-        x = todo[0]
-        for octave, base in enumerate(todo):
+        last = len(todo) - 1
+        for octave in range(len(todo)):
+            base, todo[octave] = todo[octave], None  # each base only while used
             if octave > 0:
                 detail = resize(detail, base.shape[-2:])
-            x = base + detail
+            x, detail = detail, None
+            x += base  # = base + detail, in the detail's buffer (ours alone)
+            base = None if octave == last else base  # no detail after the last
             extras.octave(tuple(x.shape[-2:]), net.xp, x.dtype)
             state = None
             for step in range(config.steps):
@@ -317,8 +285,8 @@ def run(
             watch.check(x, octave, len(todo), config.steps)
             if state is not None:
                 pm.hook.inceptionism_octave_end(net=net, state=state, x=x)
-            detail = x - base
-        out = fvis.from_input(net, x, rgb.ndim == 4)
+            detail = None if base is None else x - base
+        out = fvis.from_input(net, x, batch)
         pm.hook.inceptionism_dream_end(net=net, config=config, rgb=out)
     finally:
         for obs in observers:

@@ -239,7 +239,9 @@ class Net:
             raise ValueError(f"expected an RGB image of shape (H, W, 3), got {a.shape}")
         if self.channel_order == "BGR":
             a = a[:, :, ::-1]
-        a = a.astype(np.float64) * (self.scale / 255.0) - self._mean_host
+        a = a.astype(np.float64)  # in place from here: no more picture copies
+        a *= self.scale / 255.0
+        a -= self._mean_host
         x = np.ascontiguousarray(a.transpose(2, 0, 1)[None], dtype=self.dtype)
         return self.xp.asarray(x)
 
@@ -254,9 +256,9 @@ class Net:
             a = a[0]
         if a.ndim != 3 or a.shape[0] != 3:
             raise ValueError(f"expected (1, 3, H, W) or (3, H, W), got {a.shape}")
-        a = (a.astype(np.float64) + self._mean_host[:, None, None]) * (
-            255.0 / self.scale
-        )
+        a = a.astype(np.float64)  # in place from here: no more picture copies
+        a += self._mean_host[:, None, None]
+        a *= 255.0 / self.scale
         if self.channel_order == "BGR":
             a = a[::-1]
         return np.ascontiguousarray(a.transpose(1, 2, 0), dtype=np.float32)

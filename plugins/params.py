@@ -199,12 +199,18 @@ def step(param: Parameterization, x, g, step_size: float, watch=None, n: int = 0
     step_size = step_size * getattr(param, "step_scale", 1.0)
     p = param.from_image(x)
     gp = param.backward(p, g)
-    m = xp.abs(gp).mean()
+    a = xp.abs(gp)
+    m = a.mean()
     if watch is not None:
         watch.step(m, n)
     m = xp.where(m > 0, m, xp.ones_like(m))  # g == 0: no update, no 0/0
-    p = p + (step_size / m).astype(p.dtype) * gp
-    return param.to_image(p)
+    k = (step_size / m).astype(p.dtype)
+    if a.dtype != p.dtype or a.shape != p.shape:
+        return param.to_image(p + k * gp)
+    # p + k * gp computed in |gp|'s buffer (ours alone): the same bits, one
+    # picture-sized array fewer; p and gp may be the caller's, never written
+    xp.multiply(k, gp, out=a)
+    return param.to_image(xp.add(p, a, out=a))
 
 
 @hookimpl

@@ -59,12 +59,12 @@ class Jitter(Prior):
         state.extras[self] = (ox, oy)
         state.roll = (state.roll[0] + oy, state.roll[1] + ox)
         xp = get_array_module(x)
-        return xp.roll(xp.roll(x, ox, -1), oy, -2)
+        return xp.roll(x, (oy, ox), (-2, -1))  # one copy, the same pixels
 
     def after_step(self, x, state: StepState):
         ox, oy = state.extras.pop(self)
         xp = get_array_module(x)
-        return xp.roll(xp.roll(x, -ox, -1), -oy, -2)
+        return xp.roll(x, (-oy, -ox), (-2, -1))
 
     def __repr__(self):
         return f"jitter:{self.n}"
