@@ -37,6 +37,7 @@ import threading
 import time
 import traceback
 import warnings
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,8 @@ FINISHED = ("done", "failed", "cancelled")
 #: Seconds between intermediate pictures; their longest side in pixels.
 PREVIEW_EVERY = 0.4
 PREVIEW_SIDE = 512
+#: progress updates a job keeps for event streams that poll between them
+PROGRESS_LOG = 512
 
 
 class Cancelled(Exception):
@@ -84,11 +87,20 @@ class Job:
     seconds: float | None = None
     version: int = 0
     cancel: threading.Event = field(default_factory=threading.Event)
+    #: every progress update as ``(version, progress)``, the latest last: the
+    #: event stream polls, and a fast dream would otherwise skip steps
+    progress_log: deque = field(default_factory=lambda: deque(maxlen=PROGRESS_LOG))
 
     def update(self, **changes: Any) -> None:
         for key, value in changes.items():
             setattr(self, key, value)
         self.version += 1
+        if "progress" in changes:
+            self.progress_log.append((self.version, changes["progress"]))
+
+    def progress_since(self, version: int) -> list[tuple[int, dict[str, Any]]]:
+        """The progress updates made after ``version``, oldest first."""
+        return [(v, p) for v, p in list(self.progress_log) if v > version]
 
     @property
     def finished(self) -> bool:

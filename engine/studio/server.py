@@ -350,6 +350,10 @@ def create_app(studio: Studio, token: str | None = None) -> Starlette:
             seen = shown = -1
             while True:
                 if job.version != seen:
+                    # every progress update since the last poll, then the job
+                    for _, p in job.progress_since(seen)[:-1]:
+                        step = {**job.snapshot(), "state": "running", "progress": p}
+                        yield f"event: job\ndata: {json.dumps(step)}\n\n"
                     seen, snap = job.version, job.snapshot()
                     if job.previews != shown and job.preview is not None:
                         shown, snap["preview"] = job.previews, job.preview
