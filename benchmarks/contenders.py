@@ -39,6 +39,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.compare_revisions import _package
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 END = "inception_4c/output"
@@ -119,16 +121,6 @@ for line in sys.stdin:
     step()
     print(time.perf_counter() - t, time.process_time() - c, flush=True)
 """
-
-
-def _package(checkout: Path, into: Path) -> Path:
-    """``into/inceptionism`` -> the checkout's four folders; returns ``into``."""
-    pkg = into / "inceptionism"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text("")
-    for name in ("engine", "kernels", "plugins", "weights"):
-        (pkg / name).symlink_to(checkout.resolve() / name)
-    return into
 
 
 def _start(script, impl, hw, checkout, root, env):

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from inceptionism.engine.cli.dream_args import AddSource, add_common
+from inceptionism.engine.cli.net_cmd import _positive
 
 DESCRIPTION = """\
 Choose a layer by looking: dream one picture at many layers (a labelled
@@ -45,16 +46,6 @@ examples:
   inceptionism atlas --channels inception_4c/output -o channels.png --range 0:32
   inceptionism atlas photo.jpg --channels inception_4c/output --top 16 -o top.png
   inceptionism atlas --channels inception_4c/output --range 0:8 --diverse 4 -o d.png"""
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number >= 1")
-    return n
 
 
 def register(subparsers) -> None:
