@@ -273,15 +273,30 @@ def replay(
 
     Returns the image (float32 (H, W, 3) RGB 0..255; for a zoom animation,
     the frames stacked (F, H, W, 3)) and writes it to ``out`` when given,
-    with the same recipe. Raises :class:`ReplayError` (one sentence) when
-    the output cannot be re-made exactly. ``inp``, ``weights``, ``device``:
-    see :func:`inceptionism.engine.remake.prepare`.
+    with the same recipe (replacing a file there, as Python's writers do;
+    never the recipe's own file or its input). Raises :class:`ReplayError`
+    (one sentence) when the output cannot be re-made exactly, and
+    ``ValueError`` when ``out`` cannot be written or the recipe's guides,
+    masks or memory do not check out: both before any dreaming, as the
+    CLI's ``--replay``. ``inp``, ``weights``, ``device``: see
+    :func:`inceptionism.engine.remake.prepare`.
     """
+    from inceptionism.engine import preflight
     from inceptionism.engine.remake import prepare, render, write
 
     job = prepare(
         Recipe.read(path), str(path), inp=inp, weights=weights, device=device, pm=pm
     )
+    if out is not None:
+        zoom = job.recipe.zoom
+        preflight.check_output(
+            Path(out),
+            bits=job.recipe.bits,
+            animation=zoom is not None and zoom.frame is None,
+            overwrite=True,
+            protect=[Path(path), job.input_path],
+        )
+    preflight.check_job(job, pm)
     result = render(job, pm=pm, observers=observers)
     if out is not None:
         write(job, out, result, protect=[path])

@@ -25,6 +25,7 @@ from inceptionism.engine.recipe import (
     Zoom,
     replay,
 )
+from inceptionism.plugins import hookimpl
 from tests.engine.test_image import decode_png16
 
 FAST = ["--layer", "conv2/3x3", "--octaves", "1", "--steps", "2", "--seed", "4"]
@@ -121,6 +122,37 @@ def test_dream_replays_from_python(make, picture, tmp_path):
     same_pixels(first, again)
     assert np.array_equal(np.rint(rgb).astype(np.uint8), np.asarray(Image.open(first)))
     assert read_recipe(again) == read_recipe(first)
+
+
+class _Steps:
+    """Counts the steps a replay dreams."""
+
+    def __init__(self):
+        self.steps = 0
+
+    @hookimpl
+    def inceptionism_step_end(self, net, state, x, value):
+        self.steps += 1
+
+
+def test_python_replay_checks_its_output_before_dreaming(make, picture, tmp_path):
+    first, again = tmp_path / "first.png", tmp_path / "again.png"
+    make("dream", picture, "-o", first, *FAST)
+    seen = _Steps()
+    (tmp_path / "d.png").mkdir()
+    for bad, match in [
+        (tmp_path / "again.txt", "write .png"),
+        (first, "refusing to overwrite the input"),
+        (picture, "refusing to overwrite the input"),
+        (tmp_path / "d.png", "is a folder"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            replay(first, bad, observers=[seen])
+    assert seen.steps == 0 and not (tmp_path / "again.txt").exists()
+    again.write_bytes(b"an older file")  # Python's writers replace a file
+    replay(first, again, observers=[seen])
+    assert seen.steps == 2
+    same_pixels(first, again)
 
 
 def test_zoom_frame_n_replays(cli, make, picture, tmp_path):
