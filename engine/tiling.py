@@ -85,6 +85,17 @@ class Field:
 Fields = tuple[Field, Field]  # (along H, along W)
 
 
+class Untileable(ValueError):
+    """A layer on the objective's path sees the whole picture (``what``)."""
+
+    def __init__(self, what: str):
+        super().__init__(
+            f"{what}, so its blobs cannot be tiled; choose an objective on an "
+            "earlier layer or --tile off"
+        )
+        self.what = what
+
+
 def _window_params(node) -> tuple | None:
     """``((kh, kw), (sh, sw), (ph, pw), (dh, dw))`` for a window layer, None
     for a layer that keeps the grid; ValueError for one that sees the whole
@@ -100,11 +111,7 @@ def _window_params(node) -> tuple | None:
         p, "global_pooling", False
     ):
         return p.kernel, p.stride, p.pad, getattr(p, "dilation", (1, 1))
-    raise ValueError(
-        f"layer {node.name!r} ({node.type}) sees the whole picture, so its "
-        "blobs cannot be tiled; choose an objective on an earlier layer or "
-        "--tile off"
-    )
+    raise Untileable(f"layer {node.name!r} ({node.type}) sees the whole picture")
 
 
 def receptive_fields(graph, layers: Iterable[str]) -> dict[str, Fields]:

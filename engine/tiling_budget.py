@@ -127,7 +127,9 @@ def _size(n: float) -> str:
     """Bytes as --memory takes them, rounded up: ``1.25GB``, ``300MB``."""
     if n >= 2**30:
         return f"{math.ceil(n / 2**30 * 100) / 100:g}GB"
-    return f"{max(1, math.ceil(n / 2**20))}MB"
+    if n >= 2**20:
+        return f"{math.ceil(n / 2**20)}MB"
+    return f"{max(1, math.ceil(n / 2**10))}KB"
 
 
 def step_bytes(
@@ -175,7 +177,25 @@ def choose_tile(
     layers = list(dict.fromkeys(layers))
     if config.tile == "off":
         return None
-    fields = tiling.receptive_fields(net.graph, layers)
+    if isinstance(config.tile, int) and config.tile >= max(hw):
+        return None  # one tile: the untiled dream
+    limit = need = 0
+    if config.tile == "auto":  # tile only what does not fit
+        limit = budget(net, config)
+        need = step_bytes(net, hw, layers, None, pointwise)
+        if need <= limit:
+            return None
+    try:
+        fields = tiling.receptive_fields(net.graph, layers)
+    except tiling.Untileable as exc:
+        if config.tile != "auto":
+            raise
+        raise ValueError(
+            f"dreaming this {hw[1]}x{hw[0]} picture at {', '.join(layers)} needs "
+            f"about {_size(need)}, over the {_size(limit)} memory budget, and "
+            f"{exc.what}, so it cannot be dreamed in tiles; give a smaller "
+            "--max-size or a larger --memory"
+        ) from None
     align = max(tiling.alignment(fields, layers))
     reach = max(tiling.halo(fields, layers))
     smallest = max(align, -(-reach // align) * align)
@@ -187,10 +207,7 @@ def choose_tile(
                 f"compute mostly its neighbours' pixels; use --tile {smallest} "
                 "or more, or --tile auto"
             )
-        return config.tile if config.tile < max(hw) else None
-    limit = budget(net, config)
-    if step_bytes(net, hw, layers, None, pointwise) <= limit:
-        return None
+        return config.tile
     least = step_bytes(net, hw, layers, smallest, pointwise)
     if least > limit:
         raise ValueError(
@@ -264,7 +281,7 @@ def tile_plans(net, octaves, layers, config, pointwise) -> list:
     config = config if isinstance(config, Tiling) else Tiling(tile=config)
     largest = max((tuple(b.shape[-2:]) for b in octaves), key=lambda hw: hw[0] * hw[1])
     tile = choose_tile(net, largest, layers, config, pointwise)
-    halo = config.halo_px(net, layers)
+    halo = None if tile is None else config.halo_px(net, layers)
     out: list[Shifting | list[tiling.Tile] | None] = []
     for base in octaves:
         hw = (int(base.shape[-2]), int(base.shape[-1]))

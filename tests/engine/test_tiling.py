@@ -69,6 +69,37 @@ def test_whole_picture_layers_are_refused(net64):
         tiling.receptive_fields(net64.graph, ["loss3/classifier"])
 
 
+def test_whole_picture_layers_run_untiled_when_they_fit(net64):
+    """--tile auto (the default) must not refuse a classifier objective that
+    needs no tiles; a budget it overflows names the layer and the way out."""
+    from inceptionism.engine.tiling_budget import Tiling, choose_tile, tile_plans
+
+    layers, hw = ["loss3/classifier"], (224, 224)
+    assert choose_tile(net64, hw, layers, Tiling(), False) is None
+    assert choose_tile(net64, hw, layers, Tiling(tile=224, halo="auto"), False) is None
+    x = np.zeros((1, 3, *hw))
+    assert tile_plans(net64, [x], layers, Tiling(halo="auto"), False) == [None]
+    with pytest.raises(ValueError, match="whole") as info:
+        choose_tile(net64, hw, layers, Tiling(memory=2**20), False)
+    message = str(info.value)
+    assert "over the 1MB memory budget" in message
+    assert "'loss3/classifier' (InnerProduct) sees the whole picture" in message
+    assert "--max-size" in message and "--tile off" not in message
+    with pytest.raises(ValueError, match="whole picture.*--tile off"):
+        choose_tile(net64, hw, layers, Tiling(tile=64), False)
+
+
+@pytest.mark.parametrize(
+    "n, text",
+    [(1, "1KB"), (1000, "1KB"), (1025, "2KB"), (2**20, "1MB"), (3 * 2**29, "1.5GB")],
+)
+def test_sizes_are_written_as_memory_takes_them(n, text):
+    from inceptionism.engine.tiling_budget import _size, parse_memory
+
+    assert _size(n) == text
+    assert parse_memory(text) >= n
+
+
 @pytest.mark.parametrize(
     "blobs, hw, tile",
     [
