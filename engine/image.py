@@ -139,7 +139,15 @@ def _to_rgb_alpha(img: Image.Image):
         a = np.clip(a, 0.0, 255.0).astype(np.float32)
         return np.repeat(a[..., None], 3, axis=2), None
     if mode == "F":
-        a = np.clip(np.asarray(img, dtype=np.float32), 0.0, 255.0)
+        a = np.asarray(img, dtype=np.float32)
+        finite = np.isfinite(a)
+        if not finite.all():  # would dream NaN from the first step
+            bad = int(a.size - np.count_nonzero(finite))
+            raise ValueError(
+                f"{bad} pixel(s) are NaN or infinite; fix or convert the image "
+                "(e.g. to 16-bit PNG) first"
+            )
+        a = np.clip(a, 0.0, 255.0)
         return np.repeat(a[..., None], 3, axis=2), None
     alpha = None
     if mode in ("RGBA", "LA", "PA", "RGBa", "La"):

@@ -85,6 +85,20 @@ def test_16bit_grey_keeps_precision(tmp_path, rng):
     np.testing.assert_allclose(rgb[..., 1], a * (255 / 65535), rtol=1e-6)
 
 
+def test_float_images_load_clipped_and_refuse_nan(tmp_path, rng):
+    a = rng.uniform(-50, 300, size=(9, 11)).astype(np.float32)
+    Image.fromarray(a, "F").save(tmp_path / "f.tif")
+    np.testing.assert_array_equal(
+        load_image(tmp_path / "f.tif")[..., 2], np.clip(a, 0, 255)
+    )
+    a[2, 3], a[4, 5] = np.nan, np.inf
+    Image.fromarray(a, "F").save(tmp_path / "nan.tif")
+    with pytest.raises(
+        ImageError, match=r"nan.tif: .*2 pixel\(s\) are NaN or infinite"
+    ):
+        load_image(tmp_path / "nan.tif")
+
+
 def test_exif_orientation_applied(tmp_path, rgb8):
     img = Image.fromarray(rgb8, "RGB")
     exif = Image.Exif()
