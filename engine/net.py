@@ -21,12 +21,20 @@ between host and device. ``preprocess``/``deprocess`` are the edges.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from inceptionism.engine.graph import Graph
 from inceptionism.kernels.backend import get_array_module, to_numpy, xp_for_device
+
+
+class _Sibling(NamedTuple):
+    """The backward state of a layer that ran with its siblings."""
+
+    group: tuple[str, ...]
+    index: int
+    ctx: Any
 
 
 class Net:
@@ -37,6 +45,10 @@ class Net:
     device : "cpu" or "cuda"
     dtype : float32 (dreaming) or float64 (tests); the stored weights are
         cast once.
+    merge_siblings : run layers that share an input and an op as one op
+        where the op supports it (an inception module's 1x1 convolutions:
+        one GEMM with the filters stacked, forward and backward); False
+        runs every layer on its own. Same values to float rounding.
 
     Attributes: ``model``, ``device``, ``xp`` (numpy or cupy), ``dtype``,
     ``graph`` (:class:`~inceptionism.engine.graph.Graph`), ``input_name``,
@@ -45,8 +57,11 @@ class Net:
     the net's channel order), ``scale``, ``channel_order``.
     """
 
-    def __init__(self, model, device: str = "cpu", dtype=np.float32):
+    def __init__(
+        self, model, device: str = "cpu", dtype=np.float32, merge_siblings: bool = True
+    ):
         self.model = model
+        self.merge_siblings = merge_siblings
         self.device = device
         self.xp = xp_for_device(device)
         self.dtype = np.dtype(dtype)
@@ -134,8 +149,14 @@ class Net:
         self._ctx = {}
         self._blob_shapes = {}
         blobs = {self.input_name: x}
+        groups = self._sibling_groups(order)
         for name in order:
+            if name in blobs:  # computed with its siblings
+                continue
             node = self.graph.nodes[name]
+            if name in groups:
+                self._forward_siblings(groups[name], blobs, keep)
+                continue
             xs = tuple(blobs[i] for i in node.inputs)
             try:
                 (y,), ctx = node.op.forward(xs, node.params, self._weights[name])
@@ -199,15 +220,68 @@ class Net:
                     f"net's {self._dtype_last}"
                 )
             add(name, g)
-        for name in reversed(self.graph.order(self.graph.ancestors(grads))):
+        order = self.graph.order(self.graph.ancestors(grads))
+        # siblings run one backward, at the last of them this loop visits
+        last: dict[tuple[str, ...], str] = {}
+        for name in order:
+            ctx = self._ctx.get(name)
+            if isinstance(ctx, _Sibling):
+                last.setdefault(ctx.group, name)
+        pending: dict[tuple[str, ...], list] = {}
+        for name in reversed(order):
             g = grads.pop(name, None)
+            node, ctx = self.graph.nodes[name], self._ctx.get(name)
+            if isinstance(ctx, _Sibling):
+                dys = pending.setdefault(ctx.group, [None] * len(ctx.group))
+                dys[ctx.index] = g
+                if name != last[ctx.group] or all(d is None for d in dys):
+                    continue
+                del pending[ctx.group]
+                add(node.inputs[0], node.op.backward_shared(tuple(dys), ctx.ctx))
+                continue
             if g is None:  # only reachable through unseeded consumers
                 continue
-            node = self.graph.nodes[name]
-            dxs = node.op.backward((g,), self._ctx[name])
+            dxs = node.op.backward((g,), ctx)
             for i, dx in zip(node.inputs, dxs):
                 add(i, dx)
         return grads[self.input_name]
+
+    # -- sibling layers ----------------------------------------------------
+
+    def _sibling_groups(self, order: list[str]) -> dict[str, tuple[str, ...]]:
+        """``{layer: its group}`` for layers of ``order`` that one op runs as
+        one (``share_key``, see :mod:`inceptionism.kernels`): the same op,
+        the same single input and equal keys, e.g. an inception module's
+        1x1 convolutions. Empty with ``merge_siblings=False``."""
+        if not self.merge_siblings:
+            return {}
+        found: dict[tuple, list[str]] = {}
+        for name in order:
+            node = self.graph.nodes[name]
+            key_of = getattr(node.op, "share_key", None)
+            key = None if key_of is None else key_of(node.params)
+            if key is not None and len(node.inputs) == 1:
+                found.setdefault((node.inputs[0], node.op.__name__, key), []).append(
+                    name
+                )
+        return {m: tuple(g) for g in found.values() if len(g) > 1 for m in g}
+
+    def _forward_siblings(self, group: tuple[str, ...], blobs: dict, keep: bool):
+        nodes = [self.graph.nodes[m] for m in group]
+        op = nodes[0].op
+        try:
+            ys, ctx = op.forward_shared(
+                blobs[nodes[0].inputs[0]],
+                tuple(n.params for n in nodes),
+                tuple(self._weights[m] for m in group),
+            )
+        except ValueError as exc:
+            names = ", ".join(repr(m) for m in group)
+            raise ValueError(f"layers {names} ({nodes[0].type}): {exc}") from exc
+        for i, (name, y) in enumerate(zip(group, ys)):
+            blobs[name] = y
+            if keep:
+                self._ctx[name] = _Sibling(group, i, ctx)
 
     def _check_input(self, x) -> None:
         if get_array_module(x) is not self.xp:

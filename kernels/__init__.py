@@ -22,6 +22,16 @@ arrays both work (``xp = get_array_module(x)``). No weight gradients are
 computed. Kernels know nothing of prototxt spellings: Caffe's parameter
 messages are turned into ``Params`` by
 :func:`inceptionism.weights.caffe_params.layer_params`.
+
+An op may also run several sibling layers on one input as one (the engine
+asks; none has to)::
+
+    share_key(params) -> hashable | None        # equal keys: may run as one
+    forward_shared(x, params_seq, weights_seq) -> (ys, ctx)   # one y per layer
+    backward_shared(dys, ctx) -> dx             # dys: one per layer, or None
+
+Convolution does, for an inception module's 1x1 convolutions: one GEMM with
+the filters stacked instead of three, forward and backward (issue 17).
 """
 
 from __future__ import annotations

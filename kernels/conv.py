@@ -19,6 +19,7 @@ im2col/col2im are CUDA kernels (:mod:`._im2col`).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -201,3 +202,78 @@ def backward(dys: tuple[Array, ...], ctx: Ctx) -> tuple[Array, ...]:
     dcols = scratch(xp, "conv.dcols", (n, c, *p.kernel, ho, wo), dy.dtype)
     gemm(dy, dcols)
     return (col2im(dcols, (h, w), p.stride, p.pad, p.dilation),)
+
+
+# -- sibling layers on one input (optional contract: see the package docs) --
+
+
+def share_key(params: Params):
+    """Convolutions with equal keys on the same input run as one: everything
+    but ``num_output`` and ``bias_term`` (grouped ones never)."""
+    p = params
+    return None if p.group != 1 else (p.kernel, p.stride, p.pad, p.dilation)
+
+
+class SharedCtx(NamedTuple):
+    ctx: Ctx  # of the stacked convolution
+    splits: tuple[int, ...]  # each layer's num_output
+
+
+def _stack(params_seq, weights_seq, dtype, xp):
+    """One convolution holding every layer's filters (and biases) in order."""
+    ws, bs = [], []
+    for p, weights in zip(params_seq, weights_seq):
+        w, b = weight_and_bias(weights, OP)
+        ws.append(xp.asarray(w, dtype=dtype))
+        bs.append(xp.zeros(p.num_output, dtype) if b is None else xp.asarray(b, dtype))
+    total = sum(p.num_output for p in params_seq)
+    first = params_seq[0]
+    if any(
+        share_key(p) != share_key(first) or share_key(p) is None for p in params_seq
+    ):
+        raise ValueError(f"{OP}: only layers of equal share_key run as one")
+    stacked = Params(total, first.kernel, first.stride, first.pad, first.dilation)
+    return stacked, xp.concatenate(ws), xp.concatenate(bs)
+
+
+def forward_shared(
+    x: Array, params_seq: tuple[Params, ...], weights_seq: tuple[tuple, ...]
+) -> tuple[tuple[Array, ...], SharedCtx]:
+    """Every layer of ``params_seq`` on the same ``x`` as one convolution:
+    one im2col (none for 1x1) and one GEMM with the filters stacked. Returns
+    each layer's output (channel slices of one array) and one ctx."""
+    xp = get_array_module(x)
+    stacked, weight, bias = _stack(params_seq, weights_seq, x.dtype, xp)
+    if any(getattr(p, "bias_term", True) for p in params_seq):
+        (y,), ctx = forward((x,), stacked, (weight, bias))
+    else:
+        (y,), ctx = forward(
+            (x,), dataclasses.replace(stacked, bias_term=False), (weight,)
+        )
+    splits = tuple(p.num_output for p in params_seq)
+    ys, start = [], 0
+    for n in splits:
+        ys.append(y[:, start : start + n])
+        start += n
+    return tuple(ys), SharedCtx(ctx, splits)
+
+
+def backward_shared(dys: tuple[Array | None, ...], ctx: SharedCtx) -> Array:
+    """The input gradient of :func:`forward_shared`'s layers: one GEMM of the
+    stacked filters with the stacked output gradients (a None gradient: that
+    layer's filters are left out)."""
+    keep = [i for i, d in enumerate(dys) if d is not None]
+    if not keep:
+        raise ValueError(f"{OP} backward: no gradient for any of the layers")
+    inner = ctx.ctx
+    weight = inner.weight
+    if len(keep) < len(dys):
+        xp = get_array_module(weight)
+        starts = [sum(ctx.splits[:i]) for i in range(len(ctx.splits))]
+        weight = xp.concatenate(
+            [weight[starts[i] : starts[i] + ctx.splits[i]] for i in keep]
+        )
+    xp = get_array_module(dys[keep[0]])
+    dy = xp.concatenate([dys[i] for i in keep], axis=1)
+    params = dataclasses.replace(inner.params, num_output=int(weight.shape[0]))
+    return backward((dy,), Ctx(inner.in_shape, params, weight))[0]

@@ -9,6 +9,11 @@ import pytest
 
 from inceptionism.engine import Net, UnknownBlobError
 from inceptionism.kernels import conv
+from tests.engine.googlenet_checks import (
+    assert_blobs_close,
+    assert_grad32_close,
+    rel_err,
+)
 from tests.engine.test_graph import small_model
 from tests.gradcheck import numerical_grad
 from tests.tolerances import tol
@@ -142,7 +147,7 @@ def test_forward_runs_only_the_needed_layers(net32, rng, monkeypatch):
     real = conv.forward
 
     def spy(xs, params, weights=()):
-        ran.append(xs[0].shape)
+        ran.append(params.num_output)
         return real(xs, params, weights)
 
     monkeypatch.setattr(conv, "forward", spy)
@@ -151,9 +156,14 @@ def test_forward_runs_only_the_needed_layers(net32, rng, monkeypatch):
     assert not any(k.startswith(("inception_4", "inception_5", "pool3")) for k in blobs)
     assert "inception_3b/relu_5x5_reduce" not in blobs
     assert "inception_3b/3x3" not in blobs and "inception_3a/output" in blobs
-    # conv1, conv2 x2, all six of 3a, and 3b's 5x5_reduce
-    assert len(ran) == 3 + 6 + 1
+    # conv1, conv2 x2; 3a's 1x1, 3x3_reduce and 5x5_reduce (64 + 96 + 16
+    # filters, one input) as one, its 3x3, 5x5 and pool_proj; 3b's
+    # 5x5_reduce alone (its siblings are not needed)
+    assert ran == [64, 64, 192, 176, 128, 32, 32, 32]
     assert set(net32._ctx) == set(blobs) - {"data"}
+    ran.clear()
+    Net(net32.model, merge_siblings=False).forward(x, end="inception_3b/5x5_reduce")
+    assert ran == [64, 64, 192, 64, 96, 128, 16, 32, 32, 32]
 
 
 def test_pre_and_post_relu_names(net32, rng):
@@ -371,3 +381,45 @@ def test_alias_names_are_keys_and_seeds():
     np.testing.assert_array_equal(
         net.backward({"b1_out": g}), net.backward({"relu_b1": g})
     )
+
+
+@pytest.mark.parametrize(
+    "seeds",
+    [
+        ["inception_4c/output"],
+        ["inception_3a/1x1"],  # one sibling's own blob, the others unseeded
+        ["inception_3a/5x5_reduce", "inception_3a/relu_1x1"],
+        ["inception_3b/relu_3x3_reduce", "inception_3a/output"],
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_merged_siblings_equal_separate_layers(googlenet, rng, seeds, dtype):
+    """An inception module's 1x1 convolutions run as one GEMM (forward and
+    backward, any subset of them seeded) and give what the layers give one
+    by one: float64 to rounding, float32 to its tolerance."""
+    merged, alone = (
+        Net(googlenet, dtype=dtype),
+        Net(googlenet, dtype=dtype, merge_siblings=False),
+    )
+    x = rng.standard_normal((1, 3, 83, 71)).astype(dtype) * 50
+    a, b = merged.forward(x, end=seeds), alone.forward(x, end=seeds)
+    assert set(a) == set(b)
+    assert_blobs_close(a, b, tol(dtype)["rtol"])  # normwise: ReLU makes zeros
+    g = {s: rng.standard_normal(a[s].shape).astype(dtype) for s in seeds}
+    dx, want = merged.backward(g), alone.backward(g)
+    if dtype == np.float64:
+        assert rel_err(dx, want) <= tol(dtype)["rtol"]
+    else:  # a near-tie in a max pool may route a float32 gradient elsewhere
+        assert_grad32_close(dx, want)
+
+
+def test_siblings_are_merged_only_on_one_input(googlenet):
+    net = Net(googlenet)
+    order = net.graph.order(net.graph.ancestors(["inception_4c/output"]))
+    groups = set(net._sibling_groups(order).values())
+    want = {
+        tuple(f"inception_{m}/{b}" for b in ("1x1", "3x3_reduce", "5x5_reduce"))
+        for m in ("3a", "3b", "4a", "4b", "4c")
+    }
+    assert groups == want
+    assert Net(googlenet, merge_siblings=False)._sibling_groups(order) == {}

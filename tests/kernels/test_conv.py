@@ -337,3 +337,56 @@ def test_backward_rejects_wrong_gradient_shape(rng):
     (y,), ctx = conv.forward((x,), conv.Params(4, (3, 3)), (w, b))
     with pytest.raises(ValueError, match="upstream gradient shape"):
         conv.backward((y[:, :, :-1],), ctx)[0]
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        {"kernel": (1, 1)},
+        {"kernel": (3, 3), "pad": (1, 1)},
+        {"kernel": (3, 2), "stride": (2, 1), "pad": (1, 0)},
+    ],
+    ids=["1x1", "3x3", "3x2-s2"],
+)
+def test_shared_siblings_equal_the_layers_one_by_one(geometry, rng):
+    """forward_shared/backward_shared (stacked filters, one GEMM) against
+    each layer's own forward and the sum of their backwards (float64)."""
+    x = rng.standard_normal((2, 5, 9, 8))
+    params = (
+        conv.Params(4, **geometry),
+        conv.Params(3, **geometry, bias_term=False),
+        conv.Params(2, **geometry),
+    )
+    weights = tuple(
+        tuple(
+            rng.standard_normal(s) for s in conv.weight_shapes((x.shape,), p).values()
+        )
+        for p in params
+    )
+    assert len({conv.share_key(p) for p in params}) == 1
+    ys, ctx = conv.forward_shared(x, params, weights)
+    alone = [conv.forward((x,), p, w) for p, w in zip(params, weights)]
+    dys = [rng.standard_normal(y.shape) for y in ys]
+    for y, ((want,), _) in zip(ys, alone):
+        np.testing.assert_allclose(y, want, **tol(np.float64))
+    for drop in (None, 0, 1, 2):  # a layer without a gradient is left out
+        given = tuple(None if i == drop else d for i, d in enumerate(dys))
+        want = sum(
+            conv.backward((d,), c)[0]
+            for d, (_, c) in zip(given, alone)
+            if d is not None
+        )
+        np.testing.assert_allclose(
+            conv.backward_shared(given, ctx), want, **tol(np.float64)
+        )
+    with pytest.raises(ValueError, match="no gradient"):
+        conv.backward_shared((None, None, None), ctx)
+
+
+def test_shared_siblings_need_equal_keys(rng):
+    x = rng.standard_normal((1, 4, 6, 6))
+    a, b = conv.Params(2, (1, 1)), conv.Params(2, (3, 3), pad=(1, 1))
+    w = [rng.standard_normal((2, 4, *p.kernel)) for p in (a, b)]
+    with pytest.raises(ValueError, match="equal share_key"):
+        conv.forward_shared(x, (a, b), ((w[0], None), (w[1], None)))
+    assert conv.share_key(conv.Params(4, (1, 1), group=2)) is None
