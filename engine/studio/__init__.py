@@ -13,8 +13,12 @@ result (a PNG with its recipe) and restores every setting from such a PNG.
   (:func:`inceptionism.engine.batch.loaded_net`).
 - :mod:`~inceptionism.engine.studio.uploads`: pictures sent by the page,
   size- and pixel-limited, stored in the work folder under their SHA-256.
-- :mod:`~inceptionism.engine.studio.server`: the Starlette app (token check,
-  routes, the event stream).
+- :mod:`~inceptionism.engine.studio.server`: the Starlette app, put together
+  from :mod:`~inceptionism.engine.studio.access` (the token and its check),
+  :mod:`~inceptionism.engine.studio.page` (the page and its files) and the
+  API's routes: :mod:`~inceptionism.engine.studio.api_models` (options,
+  layers, thumbnails), :mod:`~inceptionism.engine.studio.api_uploads` and
+  :mod:`~inceptionism.engine.studio.api_jobs` (jobs and the event stream).
 
 Starlette and uvicorn are the optional extra ``studio``, imported only here.
 """

@@ -106,6 +106,11 @@ class Job:
     def finished(self) -> bool:
         return self.state in FINISHED
 
+    @property
+    def download_name(self) -> str:
+        """The result's file name in the browser: ``<input's stem>-dream.png``."""
+        return f"{Path(self.input_name).stem}-dream.png"
+
     def snapshot(self) -> dict[str, Any]:
         """The job as the page shows it (without the intermediate picture)."""
         return {
@@ -117,7 +122,7 @@ class Job:
             "error": self.error,
             "notes": list(self.notes),
             "result": f"api/jobs/{self.id}/result" if self.result else None,
-            "download_name": f"{Path(self.input_name).stem}-dream.png",
+            "download_name": self.download_name,
             "recipe": self.recipe,
             "created": self.created,
             "seconds": self.seconds,

@@ -53,16 +53,15 @@ class Model:
 def _number(config: dict[str, Any], key: str, kind: type) -> Any:
     value = config[key]
     what = "a whole number" if kind is int else "a number"
+    wrong = f"{key.replace('_', ' ')} must be {what}, got {value!r}"
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"{key.replace('_', ' ')} must be {what}, got {value!r}")
+        raise ValueError(wrong)
     try:
         number = kind(value)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"{key.replace('_', ' ')} must be {what}, got {value!r}"
-        ) from None
+        raise ValueError(wrong) from None
     if kind is int and isinstance(value, float) and number != value:
-        raise ValueError(f"{key.replace('_', ' ')} must be {what}, got {value!r}")
+        raise ValueError(wrong)
     return number
 
 

@@ -64,6 +64,15 @@ def clean(name: str) -> str:
     return name or "picture"
 
 
+def over_limit(shown: str, max_bytes: int, size: int | None = None) -> str:
+    """The sentence for a picture over ``max_bytes`` (with its size if known)."""
+    what = "" if size is None else f"{size / 2**20:.1f} MB, "
+    return (
+        f"{shown} is {what}over the studio's limit of "
+        f"{max_bytes / 2**20:.0f} MB; downsize it first"
+    )
+
+
 def store(
     folder: Path,
     data: bytes,
@@ -77,10 +86,7 @@ def store(
     if not data:
         raise UploadError(f"{shown} is empty; choose a picture file")
     if len(data) > max_bytes:
-        raise UploadError(
-            f"{shown} is {len(data) / 2**20:.1f} MB, over the studio's limit of "
-            f"{max_bytes / 2**20:.0f} MB; downsize it first"
-        )
+        raise UploadError(over_limit(shown, max_bytes, len(data)))
     folder.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(data).hexdigest()
     incoming = folder / f"{digest}.incoming"

@@ -10,6 +10,8 @@ if (params.get("token")) {
   history.replaceState(null, "", location.pathname); // the cookie keeps us in
 }
 
+const FINISHED = ["done", "failed", "cancelled"];
+
 const state = {
   options: null, input: null, inputName: "", job: null, source: null,
   layersFor: null,
@@ -24,6 +26,14 @@ async function api(path, opts = {}) {
     throw new Error((body && body.error) || `the studio answered ${res.status}`);
   }
   return body;
+}
+
+// A picture to the studio: its stored id, name, size and any restored settings.
+function sendPicture(file) {
+  return api("api/uploads", {
+    method: "POST", body: file,
+    headers: { "X-Filename": encodeURIComponent(file.name).slice(0, 200) },
+  });
 }
 
 function showError(message) {
@@ -77,10 +87,7 @@ function objectiveChanged() {
 async function pickGuide(file) {
   showError("");
   try {
-    const up = await api("api/uploads", {
-      method: "POST", body: file,
-      headers: { "X-Filename": encodeURIComponent(file.name).slice(0, 200) },
-    });
+    const up = await sendPicture(file);
     $("objective-args").value = JSON.stringify(up.path); // quoted: taken verbatim
     $("guide-name").textContent = up.name;
     composeSpec();
@@ -271,10 +278,7 @@ async function upload(file) {
   showError("");
   $("input-name").textContent = `sending ${file.name}…`;
   try {
-    const up = await api("api/uploads", {
-      method: "POST", body: file,
-      headers: { "X-Filename": encodeURIComponent(file.name).slice(0, 200) },
-    });
+    const up = await sendPicture(file);
     const notes = [];
     if (up.settings) {
       await applySettings(up.settings);
@@ -348,7 +352,7 @@ function follow(job) {
     state.job = j;
     if (j.preview) $("picture").src = j.preview;
     showProgress(j);
-    if (["done", "failed", "cancelled"].includes(j.state)) {
+    if (FINISHED.includes(j.state)) {
       source.close(); state.source = null;
       finished(j);
     }
@@ -408,9 +412,7 @@ async function refreshHistory() {
     restore.className = "restore";
     restore.addEventListener("click", async () => {
       await applySettings(j.settings);
-      const url = j.settings.input === "sample" ? "api/uploads/sample"
-        : `api/uploads/${j.settings.input}`;
-      setInput(j.settings.input, j.input_name, url);
+      setInput(j.settings.input, j.input_name, `api/uploads/${j.settings.input}`);
     });
     li.append(restore);
     if (j.result) {
@@ -466,7 +468,7 @@ async function start() {
   await refreshHistory();
   // a dream still going (the page was reloaded): follow it again
   try {
-    const going = (await api("api/jobs")).filter((j) => !["done", "failed", "cancelled"].includes(j.state));
+    const going = (await api("api/jobs")).filter((j) => !FINISHED.includes(j.state));
     if (going.length) {
       const j = going[going.length - 1];
       $("dream").disabled = true; $("stop").disabled = false;
