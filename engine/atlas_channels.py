@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,11 @@ def _mean(net: Any) -> list[float]:
     return [float(m) for m in net.model.preprocess.get("mean", (0, 0, 0))]
 
 
+#: ``(base, layer, channel) -> config`` of one render: :func:`channel_config`,
+#: or a variant's (:func:`inceptionism.engine.atlas_diverse.diverse_config`).
+ConfigMaker = Callable[[DreamConfig, str, int], DreamConfig]
+
+
 def _path(
     net: Any,
     sha1: str,
@@ -118,11 +123,14 @@ def _path(
     base: DreamConfig,
     size: int,
     root: Path | None,
+    make_config: ConfigMaker = channel_config,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
-    config = channel_config(base, layer, k)
-    return cache_path(
-        cache_key(net.model.name, sha1, layer, k, config, size, _mean(net)), root
-    )
+    """Where channel ``k``'s render is cached; ``make_config`` and ``extra``
+    (more settings in the key) serve variants such as diverse renders."""
+    config = make_config(base, layer, k)
+    key = cache_key(net.model.name, sha1, layer, k, config, size, _mean(net), extra)
+    return cache_path(key, root)
 
 
 def cached_count(
@@ -133,11 +141,17 @@ def cached_count(
     base: DreamConfig,
     size: int,
     root: Path | None = None,
+    make_config: ConfigMaker = channel_config,
+    extra: dict[str, Any] | None = None,
 ) -> int:
-    """How many of the channels :func:`render` would read from the cache."""
+    """How many of the channels :func:`render` would read from the cache
+    (``make_config``, ``extra``: as :func:`_path`)."""
     layer = net.resolve(layer)
     return sum(
-        _path(net, weights_sha1, layer, k, base, size, root).is_file() for k in channels
+        _path(
+            net, weights_sha1, layer, k, base, size, root, make_config, extra
+        ).is_file()
+        for k in channels
     )
 
 
