@@ -183,10 +183,8 @@ def render(
     or None. ``observers`` see every dream (one progress display for all)."""
     from inceptionism.engine.dream import run  # looked up per call (tests)
     from inceptionism.engine.image import load_image, save_image
-    from inceptionism.engine.recipe import version
 
     layer = net.resolve(layer)
-    mean = _mean(net)
     start = noise(size, base.seed)
     out = Rendered([])
     for k in channels:
@@ -208,22 +206,39 @@ def render(
             tiling=_tile(net, layer, config, size, tiling, pm),
         )
         path.parent.mkdir(parents=True, exist_ok=True)
-        recipe = {
-            "inceptionism": version(),
-            "channel": {
-                "model": net.model.name,
-                "weights_sha1": weights_sha1,
-                "layer": layer,
-                "channel": int(k),
-                "config": config.to_dict(),
-                "size": size,
-                "mean": mean,
-            },
-        }
+        recipe = _recipe(net, weights_sha1, layer, k, config, size)
         save_image(path, rgb, recipe=recipe)
         out.images.append(np.clip(np.rint(rgb), 0, 255))  # as the PNG has it
         out.rendered += 1
     return out
+
+
+def _recipe(
+    net: Any,
+    weights_sha1: str,
+    layer: str,
+    k: int,
+    config: DreamConfig,
+    size: int,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The recipe saved in a cached render's PNG: what its key holds
+    (``extra``: a variant's settings, as in :func:`_path`)."""
+    from inceptionism.engine.recipe import version
+
+    return {
+        "inceptionism": version(),
+        "channel": {
+            "model": net.model.name,
+            "weights_sha1": weights_sha1,
+            "layer": layer,
+            "channel": int(k),
+            "config": config.to_dict(),
+            "size": size,
+            "mean": _mean(net),
+            **(extra or {}),
+        },
+    }
 
 
 def _tile(

@@ -116,11 +116,9 @@ def render(
     channel by channel) through the cache; one batched dream per channel."""
     from inceptionism.engine.dream import run  # looked up per call (tests)
     from inceptionism.engine.image import load_image, save_image
-    from inceptionism.engine.recipe import version
 
     check(n, weight)
     layer = net.resolve(layer)
-    mean = ac._mean(net)
     starts = noises(size, base.seed, n)
     make, extra = cache_variant(n, weight)
     out = ac.Rendered([])
@@ -138,19 +136,7 @@ def render(
         config = make(base, layer, k)
         rgbs = run(net, starts, config, observers=observers)
         path.parent.mkdir(parents=True, exist_ok=True)
-        recipe = {
-            "inceptionism": version(),
-            "channel": {
-                "model": net.model.name,
-                "weights_sha1": weights_sha1,
-                "layer": layer,
-                "channel": int(k),
-                "config": config.to_dict(),
-                "size": size,
-                "mean": mean,
-                **extra,  # N and W, as in the cache key
-            },
-        }
+        recipe = ac._recipe(net, weights_sha1, layer, k, config, size, extra)
         save_image(path, np.concatenate(list(rgbs), axis=1), recipe=recipe)
         out.images += [np.clip(np.rint(im), 0, 255) for im in rgbs]  # as saved
         out.rendered += 1
