@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,11 @@ def _mean(net: Any) -> list[float]:
     return [float(m) for m in net.model.preprocess.get("mean", (0, 0, 0))]
 
 
+#: ``(base, layer, channel) -> config`` of one render: :func:`channel_config`,
+#: or a variant's (:func:`inceptionism.engine.atlas_diverse.diverse_config`).
+ConfigMaker = Callable[[DreamConfig, str, int], DreamConfig]
+
+
 def _path(
     net: Any,
     sha1: str,
@@ -118,11 +123,14 @@ def _path(
     base: DreamConfig,
     size: int,
     root: Path | None,
+    make_config: ConfigMaker = channel_config,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
-    config = channel_config(base, layer, k)
-    return cache_path(
-        cache_key(net.model.name, sha1, layer, k, config, size, _mean(net)), root
-    )
+    """Where channel ``k``'s render is cached; ``make_config`` and ``extra``
+    (more settings in the key) serve variants such as diverse renders."""
+    config = make_config(base, layer, k)
+    key = cache_key(net.model.name, sha1, layer, k, config, size, _mean(net), extra)
+    return cache_path(key, root)
 
 
 def cached_count(
@@ -133,11 +141,17 @@ def cached_count(
     base: DreamConfig,
     size: int,
     root: Path | None = None,
+    make_config: ConfigMaker = channel_config,
+    extra: dict[str, Any] | None = None,
 ) -> int:
-    """How many of the channels :func:`render` would read from the cache."""
+    """How many of the channels :func:`render` would read from the cache
+    (``make_config``, ``extra``: as :func:`_path`)."""
     layer = net.resolve(layer)
     return sum(
-        _path(net, weights_sha1, layer, k, base, size, root).is_file() for k in channels
+        _path(
+            net, weights_sha1, layer, k, base, size, root, make_config, extra
+        ).is_file()
+        for k in channels
     )
 
 
@@ -169,10 +183,8 @@ def render(
     or None. ``observers`` see every dream (one progress display for all)."""
     from inceptionism.engine.dream import run  # looked up per call (tests)
     from inceptionism.engine.image import load_image, save_image
-    from inceptionism.engine.recipe import version
 
     layer = net.resolve(layer)
-    mean = _mean(net)
     start = noise(size, base.seed)
     out = Rendered([])
     for k in channels:
@@ -194,22 +206,39 @@ def render(
             tiling=_tile(net, layer, config, size, tiling, pm),
         )
         path.parent.mkdir(parents=True, exist_ok=True)
-        recipe = {
-            "inceptionism": version(),
-            "channel": {
-                "model": net.model.name,
-                "weights_sha1": weights_sha1,
-                "layer": layer,
-                "channel": int(k),
-                "config": config.to_dict(),
-                "size": size,
-                "mean": mean,
-            },
-        }
+        recipe = _recipe(net, weights_sha1, layer, k, config, size)
         save_image(path, rgb, recipe=recipe)
         out.images.append(np.clip(np.rint(rgb), 0, 255))  # as the PNG has it
         out.rendered += 1
     return out
+
+
+def _recipe(
+    net: Any,
+    weights_sha1: str,
+    layer: str,
+    k: int,
+    config: DreamConfig,
+    size: int,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The recipe saved in a cached render's PNG: what its key holds
+    (``extra``: a variant's settings, as in :func:`_path`)."""
+    from inceptionism.engine.recipe import version
+
+    return {
+        "inceptionism": version(),
+        "channel": {
+            "model": net.model.name,
+            "weights_sha1": weights_sha1,
+            "layer": layer,
+            "channel": int(k),
+            "config": config.to_dict(),
+            "size": size,
+            "mean": _mean(net),
+            **(extra or {}),
+        },
+    }
 
 
 def _tile(

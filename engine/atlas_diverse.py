@@ -30,6 +30,7 @@ A diverse render is N pictures dreamed together, not one dream, so
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -72,23 +73,12 @@ def noises(size: int, seed: int | None, n: int) -> np.ndarray:
     return (rng.uniform(size=(n, size, size, 3)) + 100.0).astype(np.float32)
 
 
-def _path(
-    net: Any,
-    sha1: str,
-    layer: str,
-    k: int,
-    base: DreamConfig,
-    size: int,
-    n: int,
-    weight: float,
-    root: Path | None,
-) -> Path:
-    config = diverse_config(base, layer, k, weight)
+def cache_variant(n: int, weight: float) -> tuple[ac.ConfigMaker, dict[str, Any]]:
+    """The ``make_config`` and ``extra`` of N pictures at weight W for
+    :mod:`~inceptionism.engine.atlas_channels`' cache paths (N and W are in
+    the key)."""
     extra = {"diverse": int(n), "diversity_weight": float(weight)}
-    key = ac.cache_key(
-        net.model.name, sha1, layer, k, config, size, ac._mean(net), extra
-    )
-    return ac.cache_path(key, root)
+    return functools.partial(diverse_config, weight=weight), extra
 
 
 def cached_count(
@@ -103,10 +93,9 @@ def cached_count(
     root: Path | None = None,
 ) -> int:
     """How many of the channels :func:`render` would read from the cache."""
-    layer = net.resolve(layer)
-    return sum(
-        _path(net, weights_sha1, layer, k, base, size, n, weight, root).is_file()
-        for k in channels
+    make, extra = cache_variant(n, weight)
+    return ac.cached_count(
+        net, weights_sha1, layer, channels, base, size, root, make, extra
     )
 
 
@@ -127,15 +116,14 @@ def render(
     channel by channel) through the cache; one batched dream per channel."""
     from inceptionism.engine.dream import run  # looked up per call (tests)
     from inceptionism.engine.image import load_image, save_image
-    from inceptionism.engine.recipe import version
 
     check(n, weight)
     layer = net.resolve(layer)
-    mean = ac._mean(net)
     starts = noises(size, base.seed, n)
+    make, extra = cache_variant(n, weight)
     out = ac.Rendered([])
     for k in channels:
-        path = _path(net, weights_sha1, layer, k, base, size, n, weight, root)
+        path = ac._path(net, weights_sha1, layer, k, base, size, root, make, extra)
         if path.is_file():
             try:
                 strip = np.asarray(load_image(path))
@@ -145,23 +133,10 @@ def render(
                     continue
             except ValueError:
                 pass  # damaged: render it again
-        config = diverse_config(base, layer, k, weight)
+        config = make(base, layer, k)
         rgbs = run(net, starts, config, observers=observers)
         path.parent.mkdir(parents=True, exist_ok=True)
-        recipe = {
-            "inceptionism": version(),
-            "channel": {
-                "model": net.model.name,
-                "weights_sha1": weights_sha1,
-                "layer": layer,
-                "channel": int(k),
-                "config": config.to_dict(),
-                "size": size,
-                "mean": mean,
-                "diverse": int(n),
-                "diversity_weight": float(weight),
-            },
-        }
+        recipe = ac._recipe(net, weights_sha1, layer, k, config, size, extra)
         save_image(path, np.concatenate(list(rgbs), axis=1), recipe=recipe)
         out.images += [np.clip(np.rint(im), 0, 255) for im in rgbs]  # as saved
         out.rendered += 1

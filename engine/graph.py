@@ -28,6 +28,7 @@ from types import ModuleType
 
 from inceptionism.kernels import get_op
 from inceptionism.weights.caffe_params import layer_params
+from inceptionism.weights.shapes import shapes_by_name
 
 #: Caffe layer types that only declare the net's input.
 INPUT_TYPES = ("Input", "Data", "ImageData", "MemoryData")
@@ -217,22 +218,12 @@ class Graph:
         than its padded input) is left out of the result, and so is
         everything that depends on it; ``forward`` to it fails. If
         ``problems`` is a dict, it receives ``{layer: reason}`` for the first
-        layers left out.
+        layers left out. The walk is
+        :func:`inceptionism.weights.shapes.walk_shapes`, keyed by node name.
         """
-        shapes: dict[str, tuple[int, ...]] = {self.input_name: tuple(input_shape)}
-        for node in self.nodes.values():
-            if any(i not in shapes for i in node.inputs):
-                continue
-            ins = tuple(shapes[i] for i in node.inputs)
-            try:
-                (out,) = node.op.output_shapes(ins, node.params)
-            except ValueError as exc:  # the op says why (e.g. window too big)
-                if problems is not None:
-                    problems[node.name] = str(exc)
-                continue
-            out = tuple(int(d) for d in out)
-            if all(d > 0 for d in out):
-                shapes[node.name] = out
-            elif problems is not None:
-                problems[node.name] = f"empty output {out}"
-        return shapes
+        steps = (
+            (n.name, n.op, n.params, n.inputs, (n.name,)) for n in self.nodes.values()
+        )
+        return shapes_by_name(
+            self.input_name, tuple(input_shape), steps, strict=False, problems=problems
+        )

@@ -30,8 +30,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from inceptionism.engine.cli.argtypes import positive_int
 from inceptionism.engine.cli.dream_args import AddSource, add_common
-from inceptionism.engine.cli.net_cmd import _positive
 
 DESCRIPTION = """\
 Choose a layer by looking: dream one picture at many layers (a labelled
@@ -99,13 +99,13 @@ def register(subparsers) -> None:
     )
     pick.add_argument(
         "--top",
-        type=_positive,
+        type=positive_int,
         metavar="K",
         help="--channels: the K channels most active on IN (default: all)",
     )
     p.add_argument(
         "--size",
-        type=_positive,
+        type=positive_int,
         default=128,
         metavar="PX",
         help="--channels: side of each noise picture",
@@ -126,14 +126,14 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--cell",
-        type=_positive,
+        type=positive_int,
         default=256,
         metavar="PX",
         help="largest side of each picture on the sheet",
     )
     p.add_argument(
         "--columns",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="pictures per row with one model (default: 5; channel sheets: 8)",
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import math
 
+from inceptionism.engine.cli.argtypes import positive_int
 from inceptionism.engine.dream import DEFAULT_OBJECTIVE, DreamConfig
 from inceptionism.engine.models import DEFAULT_MODEL
 
@@ -14,13 +15,6 @@ DEFAULT_LAYER = DEFAULT_OBJECTIVE.split(":", 1)[1]
 
 
 # -- arguments ---------------------------------------------------------------
-
-
-def _positive_int(text: str) -> int:
-    v = int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
 
 
 #: Numeric options: (flag, smallest, largest or None, is the smallest
@@ -184,7 +178,7 @@ def add_common(
     )
     p.add_argument(
         "--max-size",
-        type=_positive_int,
+        type=positive_int,
         metavar="PX",
         help="downsize inputs larger than PX on their long side (default: none)",
     )
@@ -330,7 +324,7 @@ def add_parsers(subparsers) -> tuple[argparse.ArgumentParser, argparse.ArgumentP
     )
     p.add_argument(
         "--save-every",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="also save every N steps, as OUT-o<octave>-s<step>.png (default: never)",
     )
@@ -351,7 +345,7 @@ def add_parsers(subparsers) -> tuple[argparse.ArgumentParser, argparse.ArgumentP
         "-o", "--output", metavar="FOLDER", required=True, help="folder of frames"
     )
     z.add_argument(
-        "--frames", type=_positive_int, default=10, metavar="N", help="frames"
+        "--frames", type=positive_int, default=10, metavar="N", help="frames"
     )
     z.add_argument(
         "--scale", type=float, default=0.05, metavar="F", help="zoom per frame"

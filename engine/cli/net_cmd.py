@@ -22,6 +22,7 @@ import argparse
 
 import numpy as np
 
+from inceptionism.engine.cli.argtypes import positive_int
 from inceptionism.engine.models import DEFAULT_MODEL
 
 
@@ -39,16 +40,6 @@ def parse_size(text: str) -> tuple[int, int]:
             f"size {text!r}: write WIDTHxHEIGHT (e.g. 224x224) or one number"
         )
     return nums[1], nums[0]
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a positive integer")
-    return n
 
 
 def load_cli_model(weights: str | None, model: str | None):
@@ -190,7 +181,7 @@ def register(subparsers) -> None:
     )
     c.add_argument("image", help="image file; - reads it from stdin")
     _source_args(c)
-    c.add_argument("--top", type=_positive, default=5, help="classes to print")
+    c.add_argument("--top", type=positive_int, default=5, help="classes to print")
     c.add_argument(
         "--resize",
         action="store_true",

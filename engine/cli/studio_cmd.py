@@ -23,6 +23,8 @@ import threading
 import webbrowser
 from pathlib import Path
 
+from inceptionism.engine.cli.argtypes import positive_int
+
 DEFAULT_PORT = 8765
 #: Ports tried after a busy --port (Jupyter's habit).
 PORT_TRIES = 20
@@ -80,11 +82,15 @@ def register(subparsers) -> None:
         "(default: only the channel renders in the cache)",
     )
     p.add_argument(
-        "--max-upload-mb", type=int, default=64, metavar="MB", help="upload limit"
+        "--max-upload-mb",
+        type=positive_int,
+        default=64,
+        metavar="MB",
+        help="upload limit",
     )
     p.add_argument(
         "--max-pixels",
-        type=int,
+        type=positive_int,
         default=40_000_000,
         metavar="N",
         help="largest picture accepted, in pixels (decompression-bomb guard)",
@@ -162,8 +168,6 @@ def run(args: argparse.Namespace) -> int:
             f"--host {args.host} lets other machines reach the studio; add "
             "--allow-remote if you mean it"
         )
-    if args.max_upload_mb < 1 or args.max_pixels < 1:
-        raise ValueError("--max-upload-mb and --max-pixels must be >= 1")
     work = Path(args.work) if args.work else cache_dir() / "studio"
     thumbs = Thumbs(folders(args.atlas, cache_dir()))
     studio = Studio(

@@ -13,7 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from inceptionism.engine.cli.dream_args import _positive_int, add_common
+from inceptionism.engine.cli.argtypes import positive_int
+from inceptionism.engine.cli.dream_args import add_common
 
 DESCRIPTION = """\
 Dream a video frame by frame with dream's options, carrying each frame's
@@ -89,7 +90,7 @@ def register(subparsers) -> None:
         "input video, if it moved) (default: a new video)",
     )  # fmt: skip
     v.add_argument(
-        "--segments", type=_positive_int, metavar="N",
+        "--segments", type=positive_int, metavar="N",
         help="split into segments of about N frames (and at scene cuts) "
         "dreamed in parallel on Dask (--scheduler); less coherent at joins "
         "(default: one sequence)",

@@ -145,6 +145,37 @@ def test_a_diverse_render_is_one_batched_dream(googlenet, tmp_path):
         np.testing.assert_array_equal(a, np.clip(np.rint(b), 0, 255))
 
 
+def test_shared_cache_paths_keep_the_old_keys(googlenet, tmp_path):
+    """Plain and diverse renders share atlas_channels' path code; their keys
+    are still exactly ``cache_key`` of the config and extras each used to
+    pass, so renders cached before stay found."""
+    net = Net(googlenet)
+    base = DreamConfig(octaves=2, steps=5, seed=7)
+    mean = [float(m) for m in googlenet.preprocess["mean"]]
+
+    def old_path(config, extra=None):
+        key = ac.cache_key(net.model.name, "sha", LAYER, 4, config, 40, mean, extra)
+        return ac.cache_path(key, tmp_path)
+
+    plain = old_path(ac.channel_config(base, LAYER, 4))
+    diverse = old_path(
+        ad.diverse_config(base, LAYER, 4, 12.5),
+        {"diverse": 3, "diversity_weight": 12.5},
+    )
+    assert plain != diverse
+    assert ac._path(net, "sha", LAYER, 4, base, 40, tmp_path) == plain
+    variant = ad.cache_variant(3, 12.5)
+    assert ac._path(net, "sha", LAYER, 4, base, 40, tmp_path, *variant) == diverse
+    # the public counts look exactly there
+    plain.parent.mkdir(parents=True)
+    plain.write_bytes(b"")
+    args = (net, "sha", LAYER, [4, 5], base, 40)
+    assert ac.cached_count(*args, root=tmp_path) == 1
+    assert ad.cached_count(*args, 3, 12.5, root=tmp_path) == 0
+    diverse.write_bytes(b"")
+    assert ad.cached_count(*args, 3, 12.5, root=tmp_path) == 1
+
+
 @pytest.mark.parametrize(
     "extra, match",
     [

@@ -7,6 +7,8 @@ import pytest
 
 from inceptionism.engine.graph import Graph, UnknownBlobError
 from inceptionism.weights.model import Model
+from inceptionism.weights.shapes import infer_shapes
+from inceptionism.weights.topologies import graph_for
 
 
 def small_graph() -> dict:
@@ -186,3 +188,15 @@ def test_shapes_leave_out_empty_layers_and_say_why():
     assert s["b2"] == (1, 2, 5, 6)
     assert "b3" not in s and "cat" not in s and "prob" not in s
     assert list(problems) == ["b3"] and "larger" in problems["b3"]
+
+
+@pytest.mark.parametrize("hw", [(224, 224), (97, 131), (20, 9)], ids=str)
+def test_graph_shapes_and_infer_shapes_agree(hw):
+    """Both are the one walk of :mod:`inceptionism.weights.shapes`: node names
+    and blob-name tops give the same shapes, and leave out the same layers."""
+    graph = graph_for("bvlc_googlenet")
+    problems: dict = {}
+    s = Graph(graph).shapes((1, 3, *hw), problems)
+    inferred = infer_shapes(graph, size=hw, strict=False)
+    assert list(s.items()) == list(inferred.items())
+    assert ("prob" in s) == (not problems)
