@@ -20,7 +20,6 @@ def run_channels(
     from inceptionism.engine import batch
     from inceptionism.engine.atlas import describe
     from inceptionism.engine.image import load_image
-    from inceptionism.engine.progress import Progress
 
     if len(sources) > 1:
         raise ValueError(
@@ -70,29 +69,11 @@ def run_channels(
         f"{len(channels) - todo} cached",
         file=sys.stderr,
     )
-    enabled = True if args.progress else False if args.quiet else None
-    progress = Progress(
-        sys.stderr, label="channels", enabled=enabled, runs=max(todo, 1), unit="channel"
-    )
     try:
-        if args.diverse:
-            result = ad.render(
-                net, sha1, layer, channels, spec.config, args.size, *nw,
-                observers=[progress],
-            )  # fmt: skip
-        else:
-            result = ac.render(
-                net,
-                sha1,
-                layer,
-                channels,
-                spec.config,
-                args.size,
-                tiling=spec.tiling,
-                observers=[progress],
-            )
-    finally:
-        progress.close()
+        result, rc = _render(args, spec, sources[0], net, sha1, layer, channels, todo)
+    except KeyboardInterrupt:
+        print("atlas: stopped; the same command resumes", file=sys.stderr)
+        raise
     labels = None
     if args.top:
         labels = [f"ch {k}\nmean {means[k]:.3g}" for k in channels]
@@ -112,9 +93,59 @@ def run_channels(
         protect=[inp] if inp else [],
         diverse=nw if args.diverse else None,
     )
+    failed = f", {len(result.failed)} failed" if result.failed else ""
     print(
-        f"atlas: {result.rendered} rendered, {result.cached} from the cache",
+        f"atlas: {result.rendered} rendered, {result.cached} from the cache{failed}",
         file=sys.stderr,
     )
     print(out)
-    return 0
+    return rc
+
+
+def _render(
+    args: argparse.Namespace,
+    spec: Any,
+    source: Any,
+    net: Any,
+    sha1: str,
+    layer: str,
+    channels: list[int],
+    todo: int,
+) -> tuple[Any, int]:
+    """The channels through the cache, here (a progress bar over every
+    step) or on Dask (the batch's progress, a line per channel); the exit
+    status (1 when a task failed)."""
+    from inceptionism.engine import atlas_channels as ac
+    from inceptionism.engine import atlas_diverse as ad
+    from inceptionism.engine.atlas_tasks import Where
+    from inceptionism.engine.progress import Progress
+
+    report = progress = None
+    if args.scheduler and todo:
+        from inceptionism.engine.cli.batch_cmd import _Report
+
+        report = _Report(args.quiet, {}, todo, unit="channel", listing=False)
+        where = Where(source.spec(spec), args.scheduler, None, report.done,
+                      report.connected)  # fmt: skip
+        observers = []
+    else:  # nothing to render on Dask: no cluster to start
+        enabled = True if args.progress else False if args.quiet else None
+        progress = Progress(sys.stderr, label="channels", enabled=enabled,
+                            runs=max(todo, 1), unit="channel")  # fmt: skip
+        where, observers = Where(), [progress]
+    try:
+        if args.diverse:
+            result = ad.render(
+                net, sha1, layer, channels, spec.config, args.size,
+                args.diverse, args.diversity_weight, observers=observers, where=where,
+            )  # fmt: skip
+        else:
+            result = ac.render(
+                net, sha1, layer, channels, spec.config, args.size,
+                tiling=spec.tiling, observers=observers, where=where,
+            )  # fmt: skip
+    finally:
+        if progress is not None:
+            progress.close()
+    rc = 0 if report is None else report.summary(todo, "channels")
+    return result, rc
