@@ -61,6 +61,11 @@ def run_channels(
     else:
         cached = ac.cached_count(net, sha1, layer, channels, spec.config, args.size)
     todo = len(channels) - cached
+    dask = None
+    if args.scheduler and todo:  # a bad address: one line, before any work
+        from inceptionism.engine.batch_dask import connect
+
+        dask = connect(args.scheduler)
     what = describe(net, layer, (args.size, args.size))
     print(
         f"atlas: {len(channels)} channels of {layer} ({what})"
@@ -70,10 +75,16 @@ def run_channels(
         file=sys.stderr,
     )
     try:
-        result, rc = _render(args, spec, sources[0], net, sha1, layer, channels, todo)
+        result, rc = _render(args, spec, sources[0], net, sha1, layer, channels,
+                             todo, dask)  # fmt: skip
     except KeyboardInterrupt:
         print("atlas: stopped; the same command resumes", file=sys.stderr)
         raise
+    finally:
+        if dask is not None:
+            for part in dask:  # the client, then the local cluster if any
+                if part is not None:
+                    part.close()
     labels = None
     if args.top:
         labels = [f"ch {k}\nmean {means[k]:.3g}" for k in channels]
@@ -111,21 +122,23 @@ def _render(
     layer: str,
     channels: list[int],
     todo: int,
+    dask: tuple[Any, Any] | None,
 ) -> tuple[Any, int]:
     """The channels through the cache, here (a progress bar over every
-    step) or on Dask (the batch's progress, a line per channel); the exit
-    status (1 when a task failed)."""
+    step) or with ``dask`` (``(client, cluster)``) as Dask tasks (the
+    batch's progress, a line per channel); the exit status (1 when a task
+    failed)."""
     from inceptionism.engine import atlas_channels as ac
     from inceptionism.engine import atlas_diverse as ad
     from inceptionism.engine.atlas_tasks import Where
     from inceptionism.engine.progress import Progress
 
     report = progress = None
-    if args.scheduler and todo:
+    if dask is not None:
         from inceptionism.engine.cli.batch_cmd import _Report
 
         report = _Report(args.quiet, {}, todo, unit="channel", listing=False)
-        where = Where(source.spec(spec), args.scheduler, None, report.done,
+        where = Where(source.spec(spec), None, dask[0], report.done,
                       report.connected)  # fmt: skip
         observers = []
     else:  # nothing to render on Dask: no cluster to start
