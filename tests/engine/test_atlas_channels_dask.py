@@ -69,45 +69,51 @@ def _same_cache(a, b):
 
 
 def test_sheet_on_dask_same_as_here_cached_channels_not_sent(
-    client, googlenet_h5, tmp_path
+    capsys, client, home, googlenet_h5, tmp_path
 ):
-    args = ["--channels", LAYER, "--weights", googlenet_h5, *FAST]
+    """The reference in a process with a worker's BLAS threads; the Dask
+    runs in this one (the workers dream, this process only writes)."""
+    args = ["atlas", "--channels", LAYER, "--weights", googlenet_h5, *FAST]
     here = tmp_path / "here.png"
-    _atlas(tmp_path / "h1", *args, "--range", "0:4", "-o", here)
+    _atlas(tmp_path / "h1", *args[1:], "--range", "0:4", "-o", here)
     where = client.scheduler.address
-    home = tmp_path / "h2"
     with distributed.get_task_stream(client) as first:
-        _atlas(home, *args, "--range", "0:2", "-o", tmp_path / "first.png",
-               "--scheduler", where)  # fmt: skip
+        rc, _, err = cli(capsys, *args, "--range", "0:2", "-o",
+                         tmp_path / "first.png", "--scheduler", where)  # fmt: skip
+    assert rc == 0, err
     assert len(_dream_tasks(first)) == 2
     there = tmp_path / "there.png"
     with distributed.get_task_stream(client) as second:
-        done = _atlas(home, *args, "--range", "0:4", "-o", there, "--scheduler", where)
+        rc, stdout, err = cli(capsys, *args, "--range", "0:4", "-o", there,
+                              "--scheduler", where)  # fmt: skip
+    assert rc == 0, err
     assert len(_dream_tasks(second)) == 2  # channels 0 and 1 were cached
-    err = done.stderr
     assert ", 2 to render, 2 cached" in err
     assert f"batch: Dask scheduler {where}, 2 workers, dashboard " in err
     assert "batch: 2 channels: 2 done, 0 failed" in err
     assert "atlas: 2 rendered, 2 from the cache" in err
-    assert done.stdout.split() == [str(there)]  # the sheet only
+    assert stdout.split() == [str(there)]  # the sheet only
     np.testing.assert_array_equal(load_image(here), load_image(there))
     assert read_recipe(here)["atlas"] == read_recipe(there)["atlas"]
     _same_cache(tmp_path / "h1", home)  # what the client wrote: whole files
     assert not list((home / "channels").glob("*.part*"))
 
 
-def test_diverse_sheet_on_a_local_cluster_same_as_here(googlenet_h5, tmp_path):
+def test_diverse_sheet_on_a_local_cluster_same_as_here(
+    capsys, home, googlenet_h5, tmp_path
+):
     """``--scheduler local:2`` starts its own cluster; each channel's N
     pictures are one task (one batched dream), as here."""
     args = ["--channels", LAYER, "--weights", googlenet_h5, *FAST, "--range",
             "3:5", "--diverse", "2"]  # fmt: skip
     here, there = tmp_path / "here.png", tmp_path / "there.png"
     _atlas(tmp_path / "h1", *args, "-o", here)
-    done = _atlas(tmp_path / "h2", *args, "-o", there, "--scheduler", "local:2")
-    assert ", 2 workers, dashboard " in done.stderr
-    assert "batch: 2 channels: 2 done, 0 failed" in done.stderr
+    rc, _, err = cli(capsys, "atlas", *args, "-o", there, "--scheduler", "local:2")
+    assert rc == 0, err
+    assert ", 2 workers, dashboard " in err
+    assert "batch: 2 channels: 2 done, 0 failed" in err
     np.testing.assert_array_equal(load_image(here), load_image(there))
-    _same_cache(tmp_path / "h1", tmp_path / "h2")
+    _same_cache(tmp_path / "h1", home)
 
 
 def _break_channel_1():
