@@ -327,8 +327,8 @@ def channel_sheet(
     ``"local:N"``, ``"tcp://HOST:PORT"``, or a ``distributed.Client``);
     ValueError naming the channels whose tasks failed (the others are
     cached, so the same call renders only those)."""
-    from inceptionism.engine.atlas_tasks import Where
     from inceptionism.engine import atlas_diverse, batch
+    from inceptionism.engine.atlas_tasks import Where
 
     w = atlas_diverse.DEFAULT_WEIGHT if diversity_weight is None else diversity_weight
     if diverse is not None:

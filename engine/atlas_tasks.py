@@ -167,5 +167,6 @@ def pictures(
     cell on the sheet) for each picture of a channel that failed."""
     out: list[np.ndarray | None] = []
     for i in range(count):
-        out += got.get(i) or [None] * n
+        pics = got.get(i)
+        out += [None] * n if pics is None else pics
     return out

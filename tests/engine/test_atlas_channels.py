@@ -147,7 +147,13 @@ def test_tiled_channel_render_matches_untiled(googlenet, tmp_path):
         (["--channels", "prob"], "prob has no channels"),
         (["--scheduler", "local:0"], "N must be a whole number >= 1"),
     ],
-    ids=["top-without-picture", "empty-range", "bad-range", "no-channels", "bad-scheduler"],
+    ids=[
+        "top-without-picture",
+        "empty-range",
+        "bad-range",
+        "no-channels",
+        "bad-scheduler",
+    ],
 )
 def test_bad_channel_sheets_refused(capsys, home, googlenet_h5, tmp_path, extra, match):
     out = tmp_path / "s.png"

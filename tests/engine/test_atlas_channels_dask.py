@@ -5,6 +5,7 @@ workers return pixels; the client writes the cache."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -218,3 +219,42 @@ def test_ctrl_c_keeps_whole_cache_files_and_resumes(googlenet_h5, tmp_path):
     assert f", {16 - len(first)} to render, {len(first)} cached" in again.stderr
     assert {p: p.stat().st_mtime_ns for p in first} == kept
     assert out.is_file() and len(list((home / "channels").iterdir())) == 16
+
+
+def test_array_task_takes_the_spec_tiling(googlenet_h5):
+    """A batch task on an array dreams with ``spec.tiling`` as the local
+    channel render does (the float result: rounding hides the difference)."""
+    from inceptionism.engine import batch
+    from inceptionism.engine.dream import run
+    from inceptionism.engine.tiling_budget import Tiling
+
+    config = ac.channel_config(DreamConfig(octaves=1, steps=2, seed=0), LAYER, 3)
+    spec = batch.Spec(config=config, weights=str(googlenet_h5))
+    net = batch.loaded_net(spec)[0]
+    start = ac.noise(64, 0)
+    tiled = batch.dream_task(
+        start, None, dataclasses.replace(spec, tiling=Tiling(tile=32))
+    )
+    np.testing.assert_array_equal(tiled.image, run(net, start, config, tiling=32))
+    untiled = batch.dream_task(start, None, spec).image
+    assert not np.array_equal(tiled.image, untiled)
+
+
+def test_tiled_channels_on_dask_same_as_here(client, googlenet_h5, tmp_path):
+    from inceptionism.engine import batch, blas
+    from inceptionism.engine.atlas_tasks import Where
+    from inceptionism.engine.tiling_budget import Tiling
+
+    base = DreamConfig(octaves=1, steps=2, seed=0)
+    spec = batch.Spec(weights=str(googlenet_h5))
+    net, _, sha1 = batch.loaded_net(spec)
+    args = (net, sha1, LAYER, [3, 4], base, 64)
+    tiling = Tiling(tile=32)
+    with blas.pinned(int(batch_dask.blas_env(2)["OPENBLAS_NUM_THREADS"])):
+        here = ac.render(*args, root=tmp_path / "a", tiling=tiling)
+    with distributed.get_task_stream(client) as stream:
+        there = ac.render(*args, root=tmp_path / "b", tiling=tiling,
+                          where=Where(spec, client=client))  # fmt: skip
+    assert len(_dream_tasks(stream)) == 2 and there.rendered == 2
+    for a, b in zip(here.images, there.images, strict=True):
+        np.testing.assert_array_equal(a, b)
