@@ -11,6 +11,8 @@ under the SHA-1 of everything that changes their pixels (:func:`cache_key`:
 model name, weights SHA-1, layer, channel, config, size, mean), so a second
 sheet of the same layer dreams nothing. The device and the tiling are not
 in the key: they change the last bits only (tiles take the exact halo).
+The channels the cache lacks are dreamed here, or as batch tasks on Dask
+(``scheduler=``; :mod:`inceptionism.engine.atlas_tasks`), the same pictures.
 """
 
 from __future__ import annotations
