@@ -81,10 +81,7 @@ def run_channels(
         print("atlas: stopped; the same command resumes", file=sys.stderr)
         raise
     finally:
-        if dask is not None:
-            for part in dask:  # the client, then the local cluster if any
-                if part is not None:
-                    part.close()
+        close(dask)
     labels = None
     if args.top:
         labels = [f"ch {k}\nmean {means[k]:.3g}" for k in channels]
@@ -111,6 +108,13 @@ def run_channels(
     )
     print(out)
     return rc
+
+
+def close(dask: tuple[Any, Any] | None) -> None:
+    """Close ``connect``'s client, then its local cluster if it made one."""
+    for part in dask or ():
+        if part is not None:
+            part.close()
 
 
 def _render(

@@ -252,10 +252,16 @@ def _run_layers(
     args: argparse.Namespace, spec: Any, sources: list[Any], inp: Path
 ) -> int:
     from inceptionism.engine import atlas
+    from inceptionism.engine.cli.atlas_channels_cmd import close
     from inceptionism.engine.cli.batch_cmd import _Report
 
     layers = [x for x in args.layers.split(",") if x] if args.layers else None
     p = atlas.prepare(inp, Path(args.output), sources, spec, layers, args.all)
+    dask = None
+    if args.scheduler:  # a bad address: one line, before the first dream
+        from inceptionism.engine.batch_dask import connect
+
+        dask = connect(args.scheduler)
     report = _Report(args.quiet, {}, len(p.cells), by_output=True)
     print(
         f"atlas: {len(p.cells)} dreams ({len(p.sources)} model(s) x "
@@ -268,13 +274,15 @@ def _run_layers(
             p.cells,
             p.sources,
             spec,
-            scheduler=args.scheduler,
             on_done=report.done,
             on_connect=report.connected,
+            client=None if dask is None else dask[0],
         )
     except KeyboardInterrupt:
         print("atlas: stopped; the same command resumes", file=sys.stderr)
         raise
+    finally:
+        close(dask)
     sheet = atlas.finish(p, outcomes, spec, cell=args.cell, columns=args.columns)
     if sheet is not None:
         print(sheet)
