@@ -174,19 +174,20 @@ def run(
     scheduler: str | None = None,
     on_done: Callable[[batch.Outcome, int, int], None] | None = None,
     on_connect: Callable[[Any], None] | None = None,
+    client: Any = None,
 ) -> list[batch.Outcome]:
-    """Dream every cell (its own spec: its model and config) as batch tasks."""
+    """Dream every cell (its own spec: its model and config) as batch tasks,
+    here or on Dask (``scheduler``, or a connected ``client``)."""
     tasks = [
         (inp, c.out, dataclasses.replace(sources[c.source].spec(spec), config=c.config))
         for c in cells
     ]
-    if scheduler is None:
+    if scheduler is None and client is None:
         return batch.run_here(tasks, spec, on_done)
     from inceptionism.engine.batch_dask import run_on_dask
 
-    return run_on_dask(
-        tasks, spec, scheduler=scheduler, on_done=on_done, on_connect=on_connect
-    )
+    return run_on_dask(tasks, spec, scheduler=scheduler, client=client,
+                       on_done=on_done, on_connect=on_connect)  # fmt: skip
 
 
 def caption(config: DreamConfig, extra: str = "") -> str:

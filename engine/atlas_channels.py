@@ -11,6 +11,8 @@ under the SHA-1 of everything that changes their pixels (:func:`cache_key`:
 model name, weights SHA-1, layer, channel, config, size, mean), so a second
 sheet of the same layer dreams nothing. The device and the tiling are not
 in the key: they change the last bits only (tiles take the exact halo).
+The channels the cache lacks are dreamed here, or as batch tasks on Dask
+(``scheduler=``; :mod:`inceptionism.engine.atlas_tasks`), the same pictures.
 """
 
 from __future__ import annotations
@@ -157,63 +159,17 @@ def cached_count(
 
 @dataclasses.dataclass
 class Rendered:
-    """The channels' pictures (in the order asked) and how many were
-    dreamed now (``rendered``) or read from the cache (``cached``)."""
+    """The channels' pictures (in the order asked; None where a task on
+    Dask failed) and how many were dreamed now (``rendered``) or read from
+    the cache (``cached``); ``failed``: ``(channel, reason)`` of those."""
 
-    images: list[np.ndarray]
+    images: list[np.ndarray | None]
     rendered: int = 0
     cached: int = 0
+    failed: list[tuple[int, str]] = dataclasses.field(default_factory=list)
 
 
-def render(
-    net: Any,
-    weights_sha1: str,
-    layer: str,
-    channels: Sequence[int],
-    base: DreamConfig,
-    size: int,
-    *,
-    tiling: Any = None,
-    pm: Any = None,
-    observers: Iterable[Any] = (),
-    root: Path | None = None,
-) -> Rendered:
-    """Each channel from noise, through the cache (``root``: default the
-    cache dir). ``tiling``: a :class:`~inceptionism.engine.tiling_budget.Tiling`
-    or None. ``observers`` see every dream (one progress display for all)."""
-    from inceptionism.engine.dream import run  # looked up per call (tests)
-    from inceptionism.engine.image import load_image, save_image
-
-    layer = net.resolve(layer)
-    start = noise(size, base.seed)
-    out = Rendered([])
-    for k in channels:
-        config = channel_config(base, layer, k)
-        path = _path(net, weights_sha1, layer, k, base, size, root)
-        if path.is_file():
-            try:
-                out.images.append(np.asarray(load_image(path)))
-                out.cached += 1
-                continue
-            except ValueError:
-                pass  # damaged: render it again
-        rgb = run(
-            net,
-            start,
-            config,
-            pm=pm,
-            observers=observers,
-            tiling=_tile(net, layer, config, size, tiling, pm),
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        recipe = _recipe(net, weights_sha1, layer, k, config, size)
-        save_image(path, rgb, recipe=recipe)
-        out.images.append(np.clip(np.rint(rgb), 0, 255))  # as the PNG has it
-        out.rendered += 1
-    return out
-
-
-def _recipe(
+def render_recipe(
     net: Any,
     weights_sha1: str,
     layer: str,
@@ -222,8 +178,8 @@ def _recipe(
     size: int,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The recipe saved in a cached render's PNG: what its key holds
-    (``extra``: a variant's settings, as in :func:`_path`)."""
+    """What a cached render embeds: what its key holds (``extra``: a
+    variant's settings, as in :func:`_path`)."""
     from inceptionism.engine.recipe import version
 
     return {
@@ -239,6 +195,49 @@ def _recipe(
             **(extra or {}),
         },
     }
+
+
+def render(
+    net: Any,
+    weights_sha1: str,
+    layer: str,
+    channels: Sequence[int],
+    base: DreamConfig,
+    size: int,
+    *,
+    tiling: Any = None,
+    pm: Any = None,
+    observers: Iterable[Any] = (),
+    root: Path | None = None,
+    where: Any = None,
+) -> Rendered:
+    """Each channel from noise, through the cache (``root``: default the
+    cache dir). ``tiling``: a :class:`~inceptionism.engine.tiling_budget.Tiling`
+    or None. ``observers`` see every dream (one progress display for all).
+    ``where``: an :class:`~inceptionism.engine.atlas_tasks.Where` to render
+    the channels the cache lacks as Dask tasks (default: here)."""
+    from inceptionism.engine import atlas_tasks as at
+
+    layer = net.resolve(layer)
+    start = noise(size, base.seed)
+    got: dict[int, list[np.ndarray]] = {}
+    pending = []
+    for i, k in enumerate(channels):
+        path = _path(net, weights_sha1, layer, k, base, size, root)
+        cached = at.read(path, size)
+        if cached is not None:
+            got[i] = cached
+            continue
+        config = channel_config(base, layer, k)
+        tile = _tile(net, layer, config, size, tiling, pm)
+        meta = render_recipe(net, weights_sha1, layer, k, config, size)
+        pending.append(at.Pending(i, k, start, config, path, meta, tile))
+    done, failed = at.render_all(
+        net, pending, where or at.HERE, pm=pm, observers=observers
+    )
+    out = Rendered([], len(done), len(got), failed)
+    out.images = at.pictures({**got, **done}, len(channels))
+    return out
 
 
 def _tile(
@@ -263,7 +262,7 @@ def write_sheet(
     channels: Sequence[int],
     base: DreamConfig,
     size: int,
-    images: Sequence[np.ndarray],
+    images: Sequence[np.ndarray | None],
     *,
     labels: Sequence[str] | None = None,
     columns: int = 8,
@@ -314,6 +313,15 @@ def write_sheet(
     return save_image(out, sheet.astype(np.float32), recipe=recipe, protect=protect)
 
 
+def failures(failed: Sequence[tuple[int, str]], total: int) -> str:
+    """One sentence for the channels whose Dask tasks failed."""
+    first, why = failed[0]
+    return (
+        f"{len(failed)} of {total} channels failed on Dask (channel {first}: "
+        f"{why}); the others are cached, so the same command renders only those"
+    )
+
+
 def channel_sheet(
     out: str | Path,
     layer: str,
@@ -326,6 +334,8 @@ def channel_sheet(
     cell: int | None = 256,
     diverse: int | None = None,
     diversity_weight: float | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
     **spec: Any,
 ) -> Path:
     """Render ``channels`` (default: all) of ``layer`` from noise through
@@ -335,8 +345,14 @@ def channel_sheet(
     ``channel + diversity_weight * diversity`` (default
     :data:`~inceptionism.engine.atlas_diverse.DEFAULT_WEIGHT`), one row each.
     ``spec``: :class:`~inceptionism.engine.batch.Spec` fields (``device``,
-    ``mean``, ``tiling`` ...; diverse renders are untiled)."""
+    ``mean``, ``tiling`` ...; diverse renders are untiled).
+    ``scheduler`` / ``client``: render the channels the cache lacks as Dask
+    tasks (as :func:`inceptionism.engine.atlas.run`; ``"local"``,
+    ``"local:N"``, ``"tcp://HOST:PORT"``, or a ``distributed.Client``);
+    ValueError naming the channels whose tasks failed (the others are
+    cached, so the same call renders only those)."""
     from inceptionism.engine import atlas_diverse, batch
+    from inceptionism.engine.atlas_tasks import Where
 
     w = atlas_diverse.DEFAULT_WEIGHT if diversity_weight is None else diversity_weight
     if diverse is not None:
@@ -346,19 +362,26 @@ def channel_sheet(
 
     s = batch.Spec(
         config=config,
-        weights=None if weights is None else str(weights),
+        weights=None if weights is None else str(Path(weights).resolve()),
         model=model,
         **spec,
     )
+    where = Where(s, scheduler, client)
     net, path, sha1 = batch.loaded_net(s)
     layer = net.resolve(layer)
     if channels is None:
         channels = range(net.shapes((size, size))[layer][1])
     channels = list(channels)
     if diverse is not None:
-        got = atlas_diverse.render(net, sha1, layer, channels, config, size, diverse, w)
+        got = atlas_diverse.render(
+            net, sha1, layer, channels, config, size, diverse, w, where=where
+        )
     else:
-        got = render(net, sha1, layer, channels, config, size, tiling=s.tiling)
+        got = render(
+            net, sha1, layer, channels, config, size, tiling=s.tiling, where=where
+        )
+    if got.failed:
+        raise ValueError(failures(got.failed, len(channels)))
     return write_sheet(
         Path(out), net, path, sha1, layer, channels, config, size, got.images,
         cell=cell, diverse=None if diverse is None else (diverse, w),

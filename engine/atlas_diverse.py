@@ -111,33 +111,30 @@ def render(
     *,
     observers: Iterable[Any] = (),
     root: Path | None = None,
+    where: Any = None,
 ) -> ac.Rendered:
     """N pictures of each channel (``images``: N consecutive per channel,
-    channel by channel) through the cache; one batched dream per channel."""
-    from inceptionism.engine.dream import run  # looked up per call (tests)
-    from inceptionism.engine.image import load_image, save_image
+    channel by channel) through the cache; one batched dream per channel,
+    here or as a Dask task (``where``: see
+    :func:`~inceptionism.engine.atlas_channels.render`)."""
+    from inceptionism.engine import atlas_tasks as at
 
     check(n, weight)
     layer = net.resolve(layer)
     starts = noises(size, base.seed, n)
     make, extra = cache_variant(n, weight)
-    out = ac.Rendered([])
-    for k in channels:
+    got: dict[int, list[np.ndarray]] = {}
+    pending = []
+    for i, k in enumerate(channels):
         path = ac._path(net, weights_sha1, layer, k, base, size, root, make, extra)
-        if path.is_file():
-            try:
-                strip = np.asarray(load_image(path))
-                if strip.shape == (size, n * size, 3):
-                    out.images += np.split(strip, n, axis=1)
-                    out.cached += 1
-                    continue
-            except ValueError:
-                pass  # damaged: render it again
+        cached = at.read(path, size, n)
+        if cached is not None:
+            got[i] = cached
+            continue
         config = make(base, layer, k)
-        rgbs = run(net, starts, config, observers=observers)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        recipe = ac._recipe(net, weights_sha1, layer, k, config, size, extra)
-        save_image(path, np.concatenate(list(rgbs), axis=1), recipe=recipe)
-        out.images += [np.clip(np.rint(im), 0, 255) for im in rgbs]  # as saved
-        out.rendered += 1
+        meta = ac.render_recipe(net, weights_sha1, layer, k, config, size, extra)
+        pending.append(at.Pending(i, k, starts, config, path, meta))
+    done, failed = at.render_all(net, pending, where or at.HERE, observers=observers)
+    out = ac.Rendered([], len(done), len(got), failed)
+    out.images = at.pictures({**got, **done}, len(channels), n)
     return out

@@ -71,6 +71,8 @@ class Outcome:
     reason: str = ""
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
+    #: its place in the tasks given to the runner (set by the runners)
+    task: int = -1
 
 
 def output_name(inp: str | Path, folder: Path) -> Path:
@@ -165,7 +167,8 @@ def _dream_file(inp: Path, out: Path | None, spec: Spec, pm: Any) -> Outcome:
 
 
 def dream_task(inp: str | Path | np.ndarray, out: Path | None, spec: Spec) -> Outcome:
-    """Dream one input (a file, or an RGB array when ``out`` is None) with
+    """Dream one input (a file, or an RGB array or a batch of them when
+    ``out`` is None: ``spec.tiling`` goes to the dream loop as it is) with
     ``spec``; write it to ``out`` with its recipe, or return the image.
     Never raises for a bad input: the outcome says what went wrong."""
     t0 = time.perf_counter()
@@ -180,7 +183,7 @@ def dream_task(inp: str | Path | np.ndarray, out: Path | None, spec: Spec) -> Ou
                 from inceptionism.engine.dream import run
 
                 net = loaded_net(spec, pm)[0]
-                image = run(net, inp, spec.config, pm=pm)
+                image = run(net, inp, spec.config, pm=pm, tiling=spec.tiling)
                 outcome = Outcome(name, "done", image=image)
             else:
                 outcome = _dream_file(Path(inp), out, spec, pm)
@@ -279,8 +282,9 @@ def run_here(
     (Ctrl-C stops between or inside a dream; what is written stays, nothing
     is half written)."""
     outcomes = []
-    for task in tasks:
+    for i, task in enumerate(tasks):
         outcomes.append(dream_task(task[0], task[1], task_spec(task, spec)))
+        outcomes[-1].task = i
         if on_done is not None:
             on_done(outcomes[-1], len(outcomes), len(tasks))
     return outcomes

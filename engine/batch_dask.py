@@ -131,6 +131,7 @@ def run_on_dask(
                     inp, out = tasks[i][:2]
                     outcome = Outcome(str(inp), "failed", output=out,
                                       reason=f"on Dask: {exc}")  # fmt: skip
+                outcome.task = i
                 outcomes[i] = outcome
                 if on_done is not None:
                     on_done(outcome, n, len(futures))

@@ -33,7 +33,7 @@ class _Sibling(NamedTuple):
     """The backward state of a layer that ran with its siblings."""
 
     group: tuple[str, ...]
-    index: int
+    position: int
     ctx: Any
 
 
@@ -233,7 +233,7 @@ class Net:
             node, ctx = self.graph.nodes[name], self._ctx.get(name)
             if isinstance(ctx, _Sibling):
                 dys = pending.setdefault(ctx.group, [None] * len(ctx.group))
-                dys[ctx.index] = g
+                dys[ctx.position] = g
                 if name != last[ctx.group] or all(d is None for d in dys):
                     continue
                 del pending[ctx.group]

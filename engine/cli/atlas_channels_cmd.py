@@ -20,7 +20,6 @@ def run_channels(
     from inceptionism.engine import batch
     from inceptionism.engine.atlas import describe
     from inceptionism.engine.image import load_image
-    from inceptionism.engine.progress import Progress
 
     if len(sources) > 1:
         raise ValueError(
@@ -62,6 +61,11 @@ def run_channels(
     else:
         cached = ac.cached_count(net, sha1, layer, channels, spec.config, args.size)
     todo = len(channels) - cached
+    dask = None
+    if args.scheduler and todo:  # a bad address: one line, before any work
+        from inceptionism.engine.batch_dask import connect
+
+        dask = connect(args.scheduler)
     what = describe(net, layer, (args.size, args.size))
     print(
         f"atlas: {len(channels)} channels of {layer} ({what})"
@@ -70,29 +74,14 @@ def run_channels(
         f"{len(channels) - todo} cached",
         file=sys.stderr,
     )
-    enabled = True if args.progress else False if args.quiet else None
-    progress = Progress(
-        sys.stderr, label="channels", enabled=enabled, runs=max(todo, 1), unit="channel"
-    )
     try:
-        if args.diverse:
-            result = ad.render(
-                net, sha1, layer, channels, spec.config, args.size, *nw,
-                observers=[progress],
-            )  # fmt: skip
-        else:
-            result = ac.render(
-                net,
-                sha1,
-                layer,
-                channels,
-                spec.config,
-                args.size,
-                tiling=spec.tiling,
-                observers=[progress],
-            )
+        result, rc = _render(args, spec, sources[0], net, sha1, layer, channels,
+                             todo, dask)  # fmt: skip
+    except KeyboardInterrupt:
+        print("atlas: stopped; the same command resumes", file=sys.stderr)
+        raise
     finally:
-        progress.close()
+        close(dask)
     labels = None
     if args.top:
         labels = [f"ch {k}\nmean {means[k]:.3g}" for k in channels]
@@ -112,9 +101,68 @@ def run_channels(
         protect=[inp] if inp else [],
         diverse=nw if args.diverse else None,
     )
+    failed = f", {len(result.failed)} failed" if result.failed else ""
     print(
-        f"atlas: {result.rendered} rendered, {result.cached} from the cache",
+        f"atlas: {result.rendered} rendered, {result.cached} from the cache{failed}",
         file=sys.stderr,
     )
     print(out)
-    return 0
+    return rc
+
+
+def close(dask: tuple[Any, Any] | None) -> None:
+    """Close ``connect``'s client, then its local cluster if it made one."""
+    for part in dask or ():
+        if part is not None:
+            part.close()
+
+
+def _render(
+    args: argparse.Namespace,
+    spec: Any,
+    source: Any,
+    net: Any,
+    sha1: str,
+    layer: str,
+    channels: list[int],
+    todo: int,
+    dask: tuple[Any, Any] | None,
+) -> tuple[Any, int]:
+    """The channels through the cache, here (a progress bar over every
+    step) or with ``dask`` (``(client, cluster)``) as Dask tasks (the
+    batch's progress, a line per channel); the exit status (1 when a task
+    failed)."""
+    from inceptionism.engine import atlas_channels as ac
+    from inceptionism.engine import atlas_diverse as ad
+    from inceptionism.engine.atlas_tasks import Where
+    from inceptionism.engine.progress import Progress
+
+    report = progress = None
+    if dask is not None:
+        from inceptionism.engine.cli.batch_cmd import _Report
+
+        report = _Report(args.quiet, {}, todo, unit="channel", listing=False)
+        where = Where(source.spec(spec), None, dask[0], report.done,
+                      report.connected)  # fmt: skip
+        observers = []
+    else:  # nothing to render on Dask: no cluster to start
+        enabled = True if args.progress else False if args.quiet else None
+        progress = Progress(sys.stderr, label="channels", enabled=enabled,
+                            runs=max(todo, 1), unit="channel")  # fmt: skip
+        where, observers = Where(), [progress]
+    try:
+        if args.diverse:
+            result = ad.render(
+                net, sha1, layer, channels, spec.config, args.size,
+                args.diverse, args.diversity_weight, observers=observers, where=where,
+            )  # fmt: skip
+        else:
+            result = ac.render(
+                net, sha1, layer, channels, spec.config, args.size,
+                tiling=spec.tiling, observers=observers, where=where,
+            )  # fmt: skip
+    finally:
+        if progress is not None:
+            progress.close()
+    rc = 0 if report is None else report.summary(todo, "channels")
+    return result, rc

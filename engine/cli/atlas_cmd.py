@@ -20,7 +20,9 @@ Decisions: the seed defaults to 0, not a random one, so an atlas is the
 same every time; the sheet needs ``--overwrite`` to be replaced; singles
 already in the folder are kept when their recipes match the cells (a
 stopped atlas resumes) and refused otherwise; channel sheets render in this
-process (``--scheduler`` is for photo atlases).
+process, or with ``--scheduler`` the channels the cache lacks as Dask tasks
+returning pixels that this process caches
+(:mod:`inceptionism.engine.atlas_tasks`).
 """
 
 from __future__ import annotations
@@ -140,7 +142,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--scheduler",
         metavar="WHERE",
-        help="dream the cells on Dask: "
+        help="dream the cells (or the channels not cached) on Dask: "
         "local, local:N or tcp://HOST:PORT (default: in this process)",
     )
 
@@ -189,10 +191,11 @@ def _check(args: argparse.Namespace) -> None:
     if args.channels is None and (args.channel_range or args.top):
         raise ValueError("--range and --top choose channels; give --channels LAYER")
     _check_diverse(args)
-    if args.channels is not None and args.scheduler:
-        raise ValueError(
-            "--channels renders in this process (and caches); drop --scheduler"
-        )
+    if args.scheduler:
+        from inceptionism.engine.batch_dask import _distributed, parse_local
+
+        parse_local(args.scheduler)  # local:N with a bad N: before any work
+        _distributed()  # Dask missing: how to install it, before any work
 
 
 def _check_diverse(args: argparse.Namespace) -> None:
@@ -249,10 +252,16 @@ def _run_layers(
     args: argparse.Namespace, spec: Any, sources: list[Any], inp: Path
 ) -> int:
     from inceptionism.engine import atlas
+    from inceptionism.engine.cli.atlas_channels_cmd import close
     from inceptionism.engine.cli.batch_cmd import _Report
 
     layers = [x for x in args.layers.split(",") if x] if args.layers else None
     p = atlas.prepare(inp, Path(args.output), sources, spec, layers, args.all)
+    dask = None
+    if args.scheduler:  # a bad address: one line, before the first dream
+        from inceptionism.engine.batch_dask import connect
+
+        dask = connect(args.scheduler)
     report = _Report(args.quiet, {}, len(p.cells), by_output=True)
     print(
         f"atlas: {len(p.cells)} dreams ({len(p.sources)} model(s) x "
@@ -265,13 +274,15 @@ def _run_layers(
             p.cells,
             p.sources,
             spec,
-            scheduler=args.scheduler,
             on_done=report.done,
             on_connect=report.connected,
+            client=None if dask is None else dask[0],
         )
     except KeyboardInterrupt:
         print("atlas: stopped; the same command resumes", file=sys.stderr)
         raise
+    finally:
+        close(dask)
     sheet = atlas.finish(p, outcomes, spec, cell=args.cell, columns=args.columns)
     if sheet is not None:
         print(sheet)

@@ -129,13 +129,21 @@ class _Report:
     final summary."""
 
     def __init__(
-        self, quiet: bool, names: dict[str, str], total: int, by_output: bool = False
+        self,
+        quiet: bool,
+        names: dict[str, str],
+        total: int,
+        by_output: bool = False,
+        *,
+        unit: str | None = None,
+        listing: bool = True,
     ):
         from inceptionism.engine.progress import BatchProgress
 
         self.t0, self.names = time.monotonic(), names
         self.by_output = by_output  # a sweep: one input, many outputs
-        unit = "cell" if by_output else "picture"
+        self.listing = listing  # each output on stdout as it is written
+        unit = unit or ("cell" if by_output else "picture")
         self.progress = BatchProgress(total, sys.stderr, unit=unit, enabled=not quiet)
         self.outcomes: list[batch.Outcome] = []
 
@@ -146,7 +154,7 @@ class _Report:
         self.outcomes.append(outcome)
         for w in outcome.warnings:
             self.progress.message(f"inceptionism: warning: {outcome.input}: {w}")
-        if outcome.status == "done":
+        if outcome.status == "done" and self.listing:
             print(outcome.output, flush=True)
         what = {"done": f"{outcome.seconds:.1f} s", "skipped": "already there",
                 "failed": outcome.reason}[outcome.status]  # fmt: skip

@@ -145,9 +145,15 @@ def test_tiled_channel_render_matches_untiled(googlenet, tmp_path):
         (["--range", "9:3"], "--range 9:3 selects no channel of the 64"),
         (["--range", "x"], "--range x: write A:B"),
         (["--channels", "prob"], "prob has no channels"),
-        (["--scheduler", "local"], "drop --scheduler"),
+        (["--scheduler", "local:0"], "N must be a whole number >= 1"),
     ],
-    ids=["top-without-picture", "empty-range", "bad-range", "no-channels", "dask"],
+    ids=[
+        "top-without-picture",
+        "empty-range",
+        "bad-range",
+        "no-channels",
+        "bad-scheduler",
+    ],
 )
 def test_bad_channel_sheets_refused(capsys, home, googlenet_h5, tmp_path, extra, match):
     out = tmp_path / "s.png"

@@ -60,3 +60,17 @@ def test_atlas_on_a_local_cluster(googlenet_h5, picture, tmp_path):
             load_image(tmp_path / x["file"]), load_image(tmp_path / y["file"])
         )
     np.testing.assert_array_equal(load_image(here), load_image(there))
+
+
+def test_unknown_scheduler_one_line_before_the_first_dream(
+    run_fails, picture, tmp_path, monkeypatch
+):
+    from tests.engine.test_batch_dask import _free_port
+
+    monkeypatch.setattr(batch_dask, "CONNECT_TIMEOUT", 1.0)
+    where = f"tcp://127.0.0.1:{_free_port()}"
+    out = tmp_path / "a.png"
+    answer = f"--scheduler {where}: no Dask scheduler answered"
+    run_fails("atlas", picture, "-o", out, "--layers", "conv2/3x3", "--scheduler",
+              where, match=answer)  # fmt: skip
+    assert not out.exists() and not list(tmp_path.glob("a/*"))
