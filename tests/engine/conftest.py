@@ -73,3 +73,16 @@ def studio_atlas(googlenet_h5, tmp_path_factory) -> Path:
     argv += ["--layers", ",".join(ATLAS_LAYERS), "--max-size", "64"]
     assert main([str(x) for x in [*argv, "--octaves", "1", "--steps", "1"]]) == 0
     return out.with_suffix("")
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    """A real Dask ``LocalCluster`` of 2 workers (as ``--scheduler local:2``
+    makes it) and its client, one per test module."""
+    distributed = pytest.importorskip("distributed")
+    batch_dask = pytest.importorskip("inceptionism.engine.batch_dask")
+    cluster = batch_dask.local_cluster(2, dashboard_address=":0")
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()

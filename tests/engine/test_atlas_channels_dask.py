@@ -27,12 +27,8 @@ batch_dask = pytest.importorskip("inceptionism.engine.batch_dask")
 
 
 @pytest.fixture(scope="module")
-def client():
-    cluster = batch_dask.local_cluster(2, dashboard_address=":0")
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
+def client(dask_client):
+    return dask_client
 
 
 @pytest.fixture
