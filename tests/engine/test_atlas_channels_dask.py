@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -19,7 +17,7 @@ from inceptionism.engine import atlas_channels as ac
 from inceptionism.engine.dream import DreamConfig
 from inceptionism.engine.image import load_image, read_recipe
 from tests.engine.test_atlas_channels import FAST, LAYER
-from tests.engine.test_batch_dask import _free_port
+from tests.engine.test_batch_dask import _free_port, interrupt_after_first
 from tests.engine.test_cli_dream import cli
 
 distributed = pytest.importorskip("distributed")
@@ -195,14 +193,8 @@ def test_ctrl_c_keeps_whole_cache_files_and_resumes(googlenet_h5, tmp_path):
             "20", "--size", "64", "--range", "0:16", "-o", str(out),
             "--scheduler", "local:2"]  # fmt: skip
     env = {**os.environ, "INCEPTIONISM_HOME": str(home)}
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env, start_new_session=True)  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not any(home.glob("channels/*.png")) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    rc, err = interrupt_after_first(argv, home, "channels/*.png", env)
+    assert rc == 130, err
     assert b"the same command resumes" in err
     first = sorted((home / "channels").iterdir())
     assert first and all(p.suffix == ".png" for p in first)  # no temp files

@@ -260,14 +260,8 @@ def test_ctrl_c_on_a_local_cluster_keeps_whole_files_and_resumes(
     argv = [sys.executable, "-m", "inceptionism.engine", "dream", str(folder), "-o",
             str(out), "--weights", str(googlenet_h5), "--scheduler", "local:2",
             *FAST[:-3], "8", "--seed", "4"]  # fmt: skip
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not any(out.glob("*-dream.png")) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    rc, err = interrupt_after_first(argv, out, "*-dream.png")
+    assert rc == 130, err
     first = _names(out)
     assert first and all(n.endswith("-dream.png") for n in first)  # no temp files
     assert len(first) < 10, "the batch ended before Ctrl-C; use slower pictures"
@@ -281,3 +275,17 @@ def test_ctrl_c_on_a_local_cluster_keeps_whole_files_and_resumes(
     assert f"{10 - len(first)} done, {len(first)} skipped" in _summary(again.stderr)
     assert _names(out) == [f"p{i}-dream.png" for i in range(10)]
     assert {n: (out / n).stat().st_mtime_ns for n in first} == kept
+
+
+def interrupt_after_first(argv, folder, pattern, env=None):
+    """Run ``argv`` in its own process group, Ctrl-C the whole group as soon
+    as a file matching ``pattern`` appears in ``folder`` (at most 2 minutes
+    on), and return ``(exit status, stderr bytes)``."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not any(folder.glob(pattern)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err
