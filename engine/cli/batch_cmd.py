@@ -181,6 +181,8 @@ class _Report:
                          "--overwrite redoes them)")  # fmt: skip
         parts.append(f"{len(count['failed'])} failed")
         seconds = time.monotonic() - self.t0
+        if total == 1 and what.endswith("s"):  # 1 input, 1 atlas cell
+            what = what[:-1]
         print(f"batch: {total} {what}: {', '.join(parts)} in {seconds:.1f} s",
               file=sys.stderr)  # fmt: skip
         for o in count["failed"]:

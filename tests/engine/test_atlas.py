@@ -320,3 +320,11 @@ def test_new_dream_options_reach_every_cell(capsys, googlenet_h5, picture, tmp_p
     cell = read_recipe(out)["atlas"]["cells"][0]
     assert read_recipe(tmp_path / cell["file"])["config"]["transforms"] == "standard"
     assert read_recipe(out)["atlas"]["config"]["transforms"] == "standard"
+
+
+def test_one_cell_is_counted_in_the_singular(capsys, googlenet_h5, picture, tmp_path):
+    out = tmp_path / "one.png"
+    rc, _, err = cli(capsys, "atlas", picture, "-o", out, "--weights", googlenet_h5,
+                     "--layers", "conv2/3x3", *ONE)  # fmt: skip
+    assert rc == 0, err
+    assert "batch: 1 atlas cell: 1 done, 0 failed in " in err
