@@ -311,6 +311,12 @@ class Net:
         a = np.asarray(to_numpy(rgb))
         if a.ndim != 3 or a.shape[2] != 3:
             raise ValueError(f"expected an RGB image of shape (H, W, 3), got {a.shape}")
+        if a.dtype.kind in "fc" and not np.isfinite(a.sum(dtype=np.float64)):
+            bad = int(a.size - np.count_nonzero(np.isfinite(a)))  # no copy before
+            raise ValueError(
+                f"the picture holds {bad} NaN or infinite value(s); give finite "
+                "RGB values in 0..255"
+            )
         if self.channel_order == "BGR":
             a = a[:, :, ::-1]
         a = a.astype(np.float64)  # in place from here: no more picture copies

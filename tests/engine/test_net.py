@@ -309,6 +309,18 @@ def test_preprocess_deprocess(net32, rng):
     np.testing.assert_allclose(back, rgb, rtol=1e-6, atol=1e-4)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_preprocess_refuses_non_finite_pictures(net32, rng, bad):
+    """Before any dreaming: a NaN picture would only show up as a diverged
+    gradient, with advice about the step size."""
+    rgb = rng.uniform(0, 255, (5, 7, 3))
+    rgb[1, 2, 0] = rgb[4, 6, 2] = bad
+    with pytest.raises(ValueError, match="picture holds 2 NaN or infinite"):
+        net32.preprocess(rgb.astype(np.float32))
+    big = np.full((5, 7, 3), 3e38, np.float32)  # finite; a float32 sum is not
+    assert net32.preprocess(big).shape == (1, 3, 5, 7)
+
+
 def test_preprocess_scale_and_rgb_order():
     model = small_model()
     model = type(model)(
