@@ -1,6 +1,6 @@
 """Peak memory and time of a whole tiled dream, in a fresh process.
 
-    python -m benchmarks.tiling_peak H W MEMORY [OCTAVES] [STEPS] [HALO]
+    python -m benchmarks.tiling_peak H W MEMORY [OCTAVES] [STEPS] [HALO] [DEVICE]
 
 Dreams a seeded random H x W picture with the dream loop itself
 (:func:`inceptionism.engine.dream.dream`: octave pyramid, jitter, clip,
@@ -10,7 +10,10 @@ float32) with ``tiling=Tiling(memory=MEMORY, halo=HALO)`` (the CLI's
 default halo). Prints one JSON line: the tile size the budget chose, the
 tiles of the full-size octave, wall time, and the process's peak RSS
 (VmHWM, MiB) before and after dreaming. Run it in its own process: the
-peak is a high-water mark of the whole process.
+peak is a high-water mark of the whole process. With DEVICE ``cuda`` the
+budget is device memory and ``device_peak_mib`` is what CuPy's memory pool
+held at the end (it keeps every block it ever reserved, so that is its
+high-water mark); HALO ``-`` keeps the default.
 """
 
 from __future__ import annotations
@@ -33,9 +36,10 @@ def main(argv=None) -> int:
     from inceptionism.engine.tiling_budget import Tiling, parse_halo, parse_memory
     from inceptionism.weights.synthetic import synthetic_model
 
-    halo = parse_halo(rest[2]) if len(rest) > 2 else Tiling().halo
+    halo = parse_halo(rest[2]) if len(rest) > 2 and rest[2] != "-" else Tiling().halo
+    device = rest[3] if len(rest) > 3 else "cpu"
     tiling = Tiling(memory=parse_memory(memory), halo=halo)
-    net = Net(synthetic_model("bvlc_googlenet", seed=0))
+    net = Net(synthetic_model("bvlc_googlenet", seed=0), device=device)
     rgb = np.random.default_rng(0).uniform(0, 255, (int(h), int(w), 3))
     rgb = rgb.astype(np.float32)
     tiles: dict = {}
@@ -55,8 +59,15 @@ def main(argv=None) -> int:
     )  # fmt: skip
     wall = time.perf_counter() - t0
     assert np.isfinite(out).all()
+    extra = {}
+    if device == "cuda":
+        import cupy
+
+        held = cupy.get_default_memory_pool().total_bytes()
+        extra = {"device": cupy.cuda.runtime.getDeviceProperties(0)["name"].decode(),
+                 "device_peak_mib": round(held / 2**20)}  # fmt: skip
     print(json.dumps({
-        "size": f"{w}x{h}", "memory": memory, "halo": str(halo),
+        "size": f"{w}x{h}", "memory": memory, "halo": str(halo), **extra,
         "octaves": octaves, "steps": steps,
         "full_octave_tiles": tiles.get(max(tiles), 1) if tiles else 1,
         "wall_s": round(wall, 1), "base_mib": round(base),

@@ -68,7 +68,8 @@ def run_channels(
         dask = connect(args.scheduler)
     what = describe(net, layer, (args.size, args.size))
     print(
-        f"atlas: {len(channels)} channels of {layer} ({what})"
+        f"atlas: {len(channels)} channel{'s' * (len(channels) != 1)} of {layer} "
+        f"({what})"
         + (f", {args.diverse} diverse pictures each" if args.diverse else "")
         + f", {todo} to render, "
         f"{len(channels) - todo} cached",

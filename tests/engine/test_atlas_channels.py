@@ -32,6 +32,7 @@ def test_second_sheet_dreams_nothing(capsys, monkeypatch, home, googlenet_h5, tm
     first = tmp_path / "one.png"
     rc, stdout, err = cli(capsys, *args, "-o", first, *FAST)
     assert rc == 0, err
+    assert f"atlas: 3 channels of {LAYER} (" in err
     assert "3 rendered, 0 from the cache" in err
     assert len(list((home / "channels").glob("*.png"))) == 3
     recipe = read_recipe(first)["atlas"]
@@ -209,3 +210,10 @@ def test_feature_visualisation_options_reach_every_channel(
     config = read_recipe(out)["atlas"]["config"]
     assert (config["param"], config["transforms"]) == ("fft", "standard")
     assert not np.array_equal(load_image(out), load_image(tmp_path / "p.png"))
+
+
+def test_one_channel_is_counted_in_the_singular(capsys, home, googlenet_h5, tmp_path):
+    args = ["atlas", "--channels", LAYER, "--range", "1:2", "--weights", googlenet_h5]
+    rc, _, err = cli(capsys, *args, "-o", tmp_path / "1.png", *FAST)
+    assert rc == 0, err
+    assert f"atlas: 1 channel of {LAYER} (" in err
