@@ -216,28 +216,17 @@ def render(
     or None. ``observers`` see every dream (one progress display for all).
     ``where``: an :class:`~inceptionism.engine.atlas_tasks.Where` to render
     the channels the cache lacks as Dask tasks (default: here)."""
-    from inceptionism.engine import atlas_tasks as at
-
     layer = net.resolve(layer)
-    start = noise(size, base.seed)
-    got: dict[int, list[np.ndarray]] = {}
-    pending = []
-    for i, k in enumerate(channels):
-        path = _path(net, weights_sha1, layer, k, base, size, root)
-        cached = at.read(path, size)
-        if cached is not None:
-            got[i] = cached
-            continue
-        config = channel_config(base, layer, k)
-        tile = _tile(net, layer, config, size, tiling, pm)
-        meta = render_recipe(net, weights_sha1, layer, k, config, size)
-        pending.append(at.Pending(i, k, start, config, path, meta, tile))
-    done, failed = at.render_all(
-        net, pending, where or at.HERE, pm=pm, observers=observers
-    )
-    out = Rendered([], len(done), len(got), failed)
-    out.images = at.pictures({**got, **done}, len(channels))
-    return out
+
+    def tile(config: DreamConfig) -> int | None:
+        return _tile(net, layer, config, size, tiling, pm)
+
+    from inceptionism.engine.atlas_tasks import through_cache
+
+    return through_cache(
+        net, weights_sha1, layer, channels, base, size, noise(size, base.seed),
+        root=root, tile=tile, where=where, pm=pm, observers=observers,
+    )  # fmt: skip
 
 
 def _tile(

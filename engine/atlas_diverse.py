@@ -117,24 +117,12 @@ def render(
     channel by channel) through the cache; one batched dream per channel,
     here or as a Dask task (``where``: see
     :func:`~inceptionism.engine.atlas_channels.render`)."""
-    from inceptionism.engine import atlas_tasks as at
-
     check(n, weight)
-    layer = net.resolve(layer)
-    starts = noises(size, base.seed, n)
     make, extra = cache_variant(n, weight)
-    got: dict[int, list[np.ndarray]] = {}
-    pending = []
-    for i, k in enumerate(channels):
-        path = ac._path(net, weights_sha1, layer, k, base, size, root, make, extra)
-        cached = at.read(path, size, n)
-        if cached is not None:
-            got[i] = cached
-            continue
-        config = make(base, layer, k)
-        meta = ac.render_recipe(net, weights_sha1, layer, k, config, size, extra)
-        pending.append(at.Pending(i, k, starts, config, path, meta))
-    done, failed = at.render_all(net, pending, where or at.HERE, observers=observers)
-    out = ac.Rendered([], len(done), len(got), failed)
-    out.images = at.pictures({**got, **done}, len(channels), n)
-    return out
+    from inceptionism.engine.atlas_tasks import through_cache
+
+    return through_cache(
+        net, weights_sha1, net.resolve(layer), channels, base, size,
+        noises(size, base.seed, n), root=root, make_config=make, extra=extra,
+        where=where, observers=observers,
+    )  # fmt: skip

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from inceptionism.engine import atlas_channels as ac
 from inceptionism.engine.dream import DreamConfig
 
 
@@ -169,4 +170,47 @@ def pictures(
     for i in range(count):
         pics = got.get(i)
         out += [None] * n if pics is None else pics
+    return out
+
+
+def through_cache(
+    net: Any,
+    weights_sha1: str,
+    layer: str,
+    channels: Sequence[int],
+    base: DreamConfig,
+    size: int,
+    start: np.ndarray,
+    *,
+    root: Path | None,
+    make_config: ac.ConfigMaker = ac.channel_config,
+    extra: dict[str, Any] | None = None,
+    tile: Callable[[DreamConfig], int | None] | None = None,
+    where: Any = None,
+    pm: Any = None,
+    observers: Iterable[Any] = (),
+) -> ac.Rendered:
+    """The renders of :func:`~inceptionism.engine.atlas_channels.render` and
+    its variants (``make_config``, ``extra``: as its ``_path``; ``start``
+    (S, S, 3), or (N, S, S, 3) for N pictures per channel): each channel
+    read from the cache, or dreamed (here or on Dask, ``where``) and cached;
+    ``tile(config)``: its tile size. ``layer``: a resolved name."""
+    n = 1 if start.ndim == 3 else start.shape[0]
+    got: dict[int, list[np.ndarray]] = {}
+    pending = []
+    for i, k in enumerate(channels):
+        path = ac._path(
+            net, weights_sha1, layer, k, base, size, root, make_config, extra
+        )
+        cached = read(path, size, n)
+        if cached is not None:
+            got[i] = cached
+            continue
+        config = make_config(base, layer, k)
+        meta = ac.render_recipe(net, weights_sha1, layer, k, config, size, extra)
+        t = None if tile is None else tile(config)
+        pending.append(Pending(i, k, start, config, path, meta, t))
+    done, failed = render_all(net, pending, where or HERE, pm=pm, observers=observers)
+    out = ac.Rendered([], len(done), len(got), failed)
+    out.images = pictures({**got, **done}, len(channels), n)
     return out
