@@ -130,21 +130,18 @@ def test_default_layers_resume_and_refusals(capsys, googlenet_h5, picture, tmp_p
     )
 
 
+def _one_layer(capsys, googlenet_h5, picture, out, *more):
+    """``atlas picture -o out`` at conv2/3x3, one step: its stderr."""
+    rc, _, err = cli(capsys, "atlas", picture, "-o", out, "--weights", googlenet_h5,
+                     "--layers", "conv2/3x3", *more, *ONE)  # fmt: skip
+    assert rc == 0, err
+    return err
+
+
 def test_sheet_is_not_replayed_as_a_dream(capsys, googlenet_h5, picture, tmp_path):
     out = tmp_path / "a.png"
-    rc, _, err = cli(
-        capsys,
-        "atlas",
-        picture,
-        "-o",
-        out,
-        "--weights",
-        googlenet_h5,
-        "--layers",
-        "conv2/3x3",
-        *ONE,
-    )
-    assert rc == 0, err
+    err = _one_layer(capsys, googlenet_h5, picture, out)
+    assert "batch: 1 atlas cell: 1 done, 0 failed in " in err  # singular
     fails(
         capsys,
         "dream",
@@ -302,29 +299,7 @@ def test_python_api_makes_the_cli_atlas(capsys, googlenet_h5, picture, tmp_path)
 
 def test_new_dream_options_reach_every_cell(capsys, googlenet_h5, picture, tmp_path):
     out = tmp_path / "fv.png"
-    rc, _, err = cli(
-        capsys,
-        "atlas",
-        picture,
-        "-o",
-        out,
-        "--weights",
-        googlenet_h5,
-        "--layers",
-        "conv2/3x3",
-        "--transforms",
-        "standard",
-        *ONE,
-    )
-    assert rc == 0, err
+    _one_layer(capsys, googlenet_h5, picture, out, "--transforms", "standard")
     cell = read_recipe(out)["atlas"]["cells"][0]
     assert read_recipe(tmp_path / cell["file"])["config"]["transforms"] == "standard"
     assert read_recipe(out)["atlas"]["config"]["transforms"] == "standard"
-
-
-def test_one_cell_is_counted_in_the_singular(capsys, googlenet_h5, picture, tmp_path):
-    out = tmp_path / "one.png"
-    rc, _, err = cli(capsys, "atlas", picture, "-o", out, "--weights", googlenet_h5,
-                     "--layers", "conv2/3x3", *ONE)  # fmt: skip
-    assert rc == 0, err
-    assert "batch: 1 atlas cell: 1 done, 0 failed in " in err
