@@ -45,7 +45,25 @@ def _value(value: Any) -> str:
     return "value ..." if value is None else f"value {float(value):.3g}"
 
 
-class Progress:
+class _Lines:
+    """A stream of progress lines whose last one may be a bar still being
+    redrawn (``_open``): what both displays below write through."""
+
+    stream: Any
+    _open = False
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End a bar's line (at the end, or when the job stops)."""
+        if self._open:
+            self._open = False
+            self._write("\n")
+
+
+class Progress(_Lines):
     """One progress display over a dream or a sequence of ``runs`` dreams.
 
     stream : where to write (default ``sys.stderr``); a bar is drawn when
@@ -171,16 +189,6 @@ class Progress:
         if self.done >= self.total:
             self.close()
 
-    def _write(self, text: str) -> None:
-        self.stream.write(text)
-        self.stream.flush()
-
-    def close(self) -> None:
-        """End a bar's line (after the last step, or when the job stops)."""
-        if self._open:
-            self._open = False
-            self._write("\n")
-
     # -- hooks -------------------------------------------------------------
 
     @hookimpl
@@ -204,7 +212,7 @@ class Progress:
 ProgressBar = Progress
 
 
-class BatchProgress:
+class BatchProgress(_Lines):
     """Progress of a batch (pictures, sweep cells): done / total and an ETA.
 
     On a terminal one bar, redrawn as each picture finishes; messages (a
@@ -286,16 +294,6 @@ class BatchProgress:
             return
         self._write(f"\r\x1b[K{text}\n")
         self._write(self._bar())
-
-    def _write(self, text: str) -> None:
-        self.stream.write(text)
-        self.stream.flush()
-
-    def close(self) -> None:
-        """End the bar's line (at the end, or when the batch stops)."""
-        if self._open:
-            self._open = False
-            self._write("\n")
 
 
 class SaveEvery:
