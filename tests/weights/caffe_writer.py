@@ -220,3 +220,50 @@ def net(
     for spec in layers:
         out += ld(field, layer(spec, version, blob_kw))
     return out
+
+
+def model_layers(model, graph: dict, snapshot: bool) -> list[dict]:
+    """:func:`net`'s layers for a model (its deploy ``graph`` and ``params``);
+    ``snapshot``: as a published training snapshot (a data layer,
+    SoftmaxWithLoss, the first auxiliary head with its loss), which a
+    converter must read past."""
+    layers = [{"name": "data", "type": "Data", "top": ["data", "label"]}] * snapshot
+    for lyr in graph["layers"]:
+        spec = {k: lyr[k] for k in ("name", "type", "bottom", "top", "params")}
+        if lyr["name"] in model.params:
+            p = model.params[lyr["name"]]
+            spec["blobs"] = [p["weight"], p["bias"]]
+        if snapshot and lyr["type"] == "Softmax":
+            spec = {
+                "name": "loss3/loss3",
+                "type": "SoftmaxWithLoss",
+                "bottom": ["loss3/classifier", "label"],
+                "top": ["loss3/loss3"],
+            }
+        layers.append(spec)
+        if snapshot and lyr["name"] == "inception_4a/output":
+            w = np.full((128, 512, 1, 1), 0.5, np.float32)
+            layers += [
+                {
+                    "name": "loss1/ave_pool",
+                    "type": "Pooling",
+                    "bottom": ["inception_4a/output"],
+                    "top": ["loss1/ave_pool"],
+                    "params": {"pool": "AVE", "kernel_size": 5, "stride": 3},
+                },
+                {
+                    "name": "loss1/conv",
+                    "type": "Convolution",
+                    "bottom": ["loss1/ave_pool"],
+                    "top": ["loss1/conv"],
+                    "params": {"num_output": 128, "kernel_size": 1},
+                    "blobs": [w, np.zeros(128, np.float32)],
+                },
+                {
+                    "name": "loss1/loss",
+                    "type": "SoftmaxWithLoss",
+                    "bottom": ["loss1/conv", "label"],
+                    "top": ["loss1/loss1"],
+                },
+            ]
+    return layers

@@ -107,36 +107,7 @@ def test_googlenet_v1_snapshot_with_aux_heads(tmp_path):
     """The published bvlc_googlenet layout: V1, legacy dims, aux heads."""
     m = synthetic_model("bvlc_googlenet", seed=3)
     graph = graph_for("bvlc_googlenet")
-    rng = np.random.default_rng(0)
-    layers = [{"name": "data", "type": "Data", "top": ["data", "label"]}]
-    for lyr in graph["layers"]:
-        spec = {k: lyr[k] for k in ("name", "type", "bottom", "top", "params")}
-        if lyr["name"] in m.params:
-            spec["blobs"] = [
-                m.params[lyr["name"]]["weight"],
-                m.params[lyr["name"]]["bias"],
-            ]
-        if lyr["type"] == "Softmax":
-            spec = {
-                "name": "loss3/loss3",
-                "type": "SoftmaxWithLoss",
-                "bottom": ["loss3/classifier", "label"],
-                "top": ["loss3/loss3"],
-            }
-        layers.append(spec)
-        if lyr["name"] == "inception_4a/output":  # aux head 1, as in train_val
-            w = rng.standard_normal((128, 512, 1, 1)).astype(np.float32)
-            layers += [
-                {"name": "loss1/ave_pool", "type": "Pooling",
-                 "bottom": ["inception_4a/output"], "top": ["loss1/ave_pool"],
-                 "params": {"pool": "AVE", "kernel_size": 5, "stride": 3}},
-                {"name": "loss1/conv", "type": "Convolution",
-                 "bottom": ["loss1/ave_pool"], "top": ["loss1/conv"],
-                 "params": {"num_output": 128, "kernel_size": 1},
-                 "blobs": [w, np.zeros(128, np.float32)]},
-                {"name": "loss1/loss", "type": "SoftmaxWithLoss",
-                 "bottom": ["loss1/conv", "label"], "top": ["loss1/loss1"]},
-            ]  # fmt: skip
+    layers = caffe_writer.model_layers(m, graph, snapshot=True)  # aux head too
     src = tmp_path / "bvlc_googlenet.caffemodel"
     src.write_bytes(caffe_writer.net(layers, version=1, name="GoogleNet"))
     out = tmp_path / "g.h5"

@@ -81,45 +81,6 @@ def _prototxt(graph: dict, name: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def _caffemodel_layers(model, graph: dict, snapshot: bool) -> list[dict]:
-    """Caffe layers with the model's blobs; ``snapshot``: as a training
-    snapshot (a data layer, SoftmaxWithLoss, an auxiliary head)."""
-    layers = [{"name": "data", "type": "Data", "top": ["data", "label"]}] * snapshot
-    for lyr in graph["layers"]:
-        spec = {k: lyr[k] for k in ("name", "type", "bottom", "top", "params")}
-        if lyr["name"] in model.params:
-            p = model.params[lyr["name"]]
-            spec["blobs"] = [p["weight"], p["bias"]]
-        if snapshot and lyr["type"] == "Softmax":
-            spec = {
-                "name": "loss3/loss3",
-                "type": "SoftmaxWithLoss",
-                "bottom": ["loss3/classifier", "label"],
-                "top": ["loss3/loss3"],
-            }
-        layers.append(spec)
-        if snapshot and lyr["name"] == "inception_4a/output":
-            w = np.full((128, 512, 1, 1), 0.5, np.float32)
-            layers += [
-                {
-                    "name": "loss1/ave_pool",
-                    "type": "Pooling",
-                    "bottom": ["inception_4a/output"],
-                    "top": ["loss1/ave_pool"],
-                    "params": {"pool": "AVE", "kernel_size": 5, "stride": 3},
-                },
-                {
-                    "name": "loss1/conv",
-                    "type": "Convolution",
-                    "bottom": ["loss1/ave_pool"],
-                    "top": ["loss1/conv"],
-                    "params": {"num_output": 128, "kernel_size": 1},
-                    "blobs": [w, np.zeros(128, np.float32)],
-                },
-            ]
-    return layers
-
-
 @pytest.mark.parametrize(
     "name, version, snapshot, prototxt",
     [
@@ -134,7 +95,9 @@ def test_convert_published_layout(tmp_path, capsys, name, version, snapshot, pro
     src = tmp_path / f"{name}.caffemodel"
     src.write_bytes(
         caffe_writer.net(
-            _caffemodel_layers(want, graph, snapshot), version=version, name="GoogleNet"
+            caffe_writer.model_layers(want, graph, snapshot),
+            version=version,
+            name="GoogleNet",
         )
     )
     out = tmp_path / f"{name}.h5"
