@@ -216,24 +216,29 @@ def share_key(params: Params):
 
 class SharedCtx(NamedTuple):
     ctx: Ctx  # of the stacked convolution
-    splits: tuple[int, ...]  # each layer's num_output
+    bounds: tuple[int, ...]  # layer i's filters are rows bounds[i]:bounds[i+1]
 
 
 def _stack(params_seq, weights_seq, dtype, xp):
-    """One convolution holding every layer's filters (and biases) in order."""
-    ws, bs = [], []
-    for p, weights in zip(params_seq, weights_seq):
-        w, b = weight_and_bias(weights, OP)
-        ws.append(xp.asarray(w, dtype=dtype))
-        bs.append(xp.zeros(p.num_output, dtype) if b is None else xp.asarray(b, dtype))
-    total = sum(p.num_output for p in params_seq)
-    first = params_seq[0]
-    if any(
-        share_key(p) != share_key(first) or share_key(p) is None for p in params_seq
-    ):
+    """One convolution holding every layer's filters (and biases, zero for
+    a layer without) in order: ``(params, weight, bias or None)``."""
+    keys = {share_key(p) for p in params_seq}
+    if None in keys or len(keys) != 1:
         raise ValueError(f"{OP}: only layers of equal share_key run as one")
-    stacked = Params(total, first.kernel, first.stride, first.pad, first.dilation)
-    return stacked, xp.concatenate(ws), xp.concatenate(bs)
+    pairs = [weight_and_bias(w, OP) for w in weights_seq]
+    weight = xp.concatenate([xp.asarray(w, dtype=dtype) for w, _ in pairs])
+    bias = None
+    if any(p.bias_term for p in params_seq):
+        bias = xp.concatenate([
+            xp.zeros(p.num_output, dtype) if b is None else xp.asarray(b, dtype)
+            for p, (_, b) in zip(params_seq, pairs)
+        ])  # fmt: skip
+    first = params_seq[0]
+    stacked = Params(
+        int(weight.shape[0]), first.kernel, first.stride, first.pad,
+        first.dilation, bias_term=bias is not None,
+    )  # fmt: skip
+    return stacked, weight, bias
 
 
 def forward_shared(
@@ -242,20 +247,15 @@ def forward_shared(
     """Every layer of ``params_seq`` on the same ``x`` as one convolution:
     one im2col (none for 1x1) and one GEMM with the filters stacked. Returns
     each layer's output (channel slices of one array) and one ctx."""
-    xp = get_array_module(x)
-    stacked, weight, bias = _stack(params_seq, weights_seq, x.dtype, xp)
-    if any(getattr(p, "bias_term", True) for p in params_seq):
-        (y,), ctx = forward((x,), stacked, (weight, bias))
-    else:
-        (y,), ctx = forward(
-            (x,), dataclasses.replace(stacked, bias_term=False), (weight,)
-        )
-    splits = tuple(p.num_output for p in params_seq)
-    ys, start = [], 0
-    for n in splits:
-        ys.append(y[:, start : start + n])
-        start += n
-    return tuple(ys), SharedCtx(ctx, splits)
+    stacked, weight, bias = _stack(
+        params_seq, weights_seq, x.dtype, get_array_module(x)
+    )
+    (y,), ctx = forward((x,), stacked, (weight, bias))
+    bounds = [0]
+    for p in params_seq:
+        bounds.append(bounds[-1] + p.num_output)
+    ys = tuple(y[:, a:b] for a, b in zip(bounds, bounds[1:]))
+    return ys, SharedCtx(ctx, tuple(bounds))
 
 
 def backward_shared(dys: tuple[Array | None, ...], ctx: SharedCtx) -> Array:
@@ -265,15 +265,11 @@ def backward_shared(dys: tuple[Array | None, ...], ctx: SharedCtx) -> Array:
     keep = [i for i, d in enumerate(dys) if d is not None]
     if not keep:
         raise ValueError(f"{OP} backward: no gradient for any of the layers")
-    inner = ctx.ctx
+    xp = get_array_module(dys[keep[0]])
+    inner, b = ctx.ctx, ctx.bounds
     weight = inner.weight
     if len(keep) < len(dys):
-        xp = get_array_module(weight)
-        starts = [sum(ctx.splits[:i]) for i in range(len(ctx.splits))]
-        weight = xp.concatenate(
-            [weight[starts[i] : starts[i] + ctx.splits[i]] for i in keep]
-        )
-    xp = get_array_module(dys[keep[0]])
+        weight = xp.concatenate([weight[b[i] : b[i + 1]] for i in keep])
     dy = xp.concatenate([dys[i] for i in keep], axis=1)
     params = dataclasses.replace(inner.params, num_output=int(weight.shape[0]))
     return backward((dy,), Ctx(inner.in_shape, params, weight))[0]
