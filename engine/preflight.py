@@ -180,14 +180,19 @@ def dream_bytes(net: Any, hw: tuple[int, int], layers: Iterable[str]) -> int:
 
 def available_memory(device: str) -> int | None:
     """Bytes free for a dream on ``device``: on CUDA the device's free memory
-    plus CuPy's pool; on a CPU Linux's ``MemAvailable``, else the free
-    physical pages; None if unknown."""
+    plus CuPy's pool, at most what the pool's limit (``CUPY_GPU_MEMORY_LIMIT``
+    or ``set_limit``) still lets it hand out; on a CPU Linux's
+    ``MemAvailable``, else the free physical pages; None if unknown."""
     if device == "cuda":
         try:
             import cupy
 
-            free = int(cupy.cuda.Device().mem_info[0])
-            return free + int(cupy.get_default_memory_pool().free_bytes())
+            pool = cupy.get_default_memory_pool()
+            free = int(cupy.cuda.Device().mem_info[0]) + int(pool.free_bytes())
+            limit = int(pool.get_limit())  # 0: no limit
+            if limit:
+                free = min(free, max(0, limit - int(pool.used_bytes())))
+            return free
         except Exception:
             return None
     try:

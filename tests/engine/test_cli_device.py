@@ -163,3 +163,54 @@ def test_other_errors_are_not_called_out_of_memory(
     # host memory is not the GPU's: the host hint (issue 11), not the GPU one
     assert "GPU" not in line and "--device cpu" not in line
     assert line.startswith("memory ran out while dreaming") and "--memory" in line
+
+
+# -- free GPU memory, as preflight and the tiling budget see it --------------------
+
+
+class FakePool:
+    """CuPy's ``MemoryPool`` accounting: ``used`` + ``free`` bytes held."""
+
+    def __init__(self, used: int, free: int, limit: int):
+        self.used, self.free, self.limit = used, free, limit
+
+    def used_bytes(self):
+        return self.used
+
+    def free_bytes(self):
+        return self.free
+
+    def get_limit(self):
+        return self.limit
+
+
+def fake_device_memory(monkeypatch, device_free: int, pool: FakePool) -> None:
+    """``import cupy`` inside ``available_memory`` finds this device."""
+    import sys
+
+    fake = SimpleNamespace(
+        cuda=SimpleNamespace(
+            Device=lambda: SimpleNamespace(mem_info=(device_free, 141 * 2**30))
+        ),
+        get_default_memory_pool=lambda: pool,
+    )
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+
+
+def test_available_gpu_memory_is_the_device_free_plus_the_pool_free(monkeypatch):
+    from inceptionism.engine import preflight
+
+    fake_device_memory(monkeypatch, 100 * 2**30, FakePool(3 * 2**30, 2**30, 0))
+    assert preflight.available_memory("cuda") == 101 * 2**30
+
+
+def test_available_gpu_memory_respects_the_pool_limit(monkeypatch):
+    """``CUPY_GPU_MEMORY_LIMIT=4GB`` on a 141 GB card: the pool refuses past
+    4 GB, so preflight and the tiling budget must not count the card's
+    100 GB free (they did: no tiles, then CuPy's error mid-dream)."""
+    from inceptionism.engine import preflight
+
+    fake_device_memory(monkeypatch, 100 * 2**30, FakePool(3 * 2**30, 2**30, 4 * 2**30))
+    assert preflight.available_memory("cuda") == 2**30  # limit - used
+    fake_device_memory(monkeypatch, 100 * 2**30, FakePool(5 * 2**30, 0, 4 * 2**30))
+    assert preflight.available_memory("cuda") == 0
