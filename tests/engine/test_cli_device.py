@@ -214,3 +214,32 @@ def test_available_gpu_memory_respects_the_pool_limit(monkeypatch):
     assert preflight.available_memory("cuda") == 2**30  # limit - used
     fake_device_memory(monkeypatch, 100 * 2**30, FakePool(5 * 2**30, 0, 4 * 2**30))
     assert preflight.available_memory("cuda") == 0
+
+
+@pytest.mark.gpu
+def test_a_real_cupy_out_of_memory_becomes_the_one_line(googlenet):
+    """Issue 14 item 5 with CuPy's own error: a forward pass under a pool
+    limit of 16 MB more than the weights. The free memory preflight sees
+    is the limit's, and the error becomes the out-of-memory sentence."""
+    import cupy
+    import numpy as np
+
+    from inceptionism.engine import preflight
+    from inceptionism.engine.cli.dream_cmd import _dream_quietly
+
+    pool = cupy.get_default_memory_pool()
+    before = pool.get_limit()
+    net = Net(googlenet, device="cuda")
+    x = net.preprocess(np.zeros((512, 512, 3), np.float32))
+    pool.free_all_blocks()
+    pool.set_limit(size=pool.used_bytes() + 16 * 2**20)
+    try:
+        assert preflight.available_memory("cuda") <= 16 * 2**20
+        with pytest.raises(RuntimeError, match="GPU ran out of memory") as info:
+            _dream_quietly(
+                lambda: net.forward(x, end="inception_4c/output"), (512, 512)
+            )
+    finally:
+        pool.set_limit(size=before)
+    assert isinstance(info.value.__cause__, cupy.cuda.memory.OutOfMemoryError)
+    assert "512x512" in str(info.value) and "--device cpu" in str(info.value)
