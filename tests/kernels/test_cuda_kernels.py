@@ -238,3 +238,54 @@ def test_mixed_dtypes_take_the_xp_path(dev, rng):
     (_,), ctx = relu.forward((x,), relu.Params())
     dx = relu.backward((x.astype(np.float64),), ctx)[0]
     assert dev.launched == [] and dx.dtype == np.float64
+
+
+# -- strided views: the kernels index C-contiguous memory ---------------------------
+
+
+def _strided(dev, shape, dtype, rng):
+    """An array of ``shape`` that is a view with gaps (every other channel
+    and column of a larger one), as the channel slices the sibling
+    convolutions hand on; and a contiguous copy of it."""
+    n, c, *rest = shape
+    big = distinct((n, 2 * c, *rest[:-1], 2 * rest[-1]), dtype, rng)
+    view = dev.put(big)[:, ::2, ..., 1::2]
+    assert not view.flags.c_contiguous
+    return view, view.copy()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_strided_inputs_are_made_contiguous(dtype, dev, rng):
+    """Every launcher gets a strided view and must copy it first: a kernel
+    given a view's pointer reads the wrong elements (CuPy passes the raw
+    pointer; the emulator refuses it)."""
+    x, xc = _strided(dev, (2, 5, 7, 9), dtype, rng)
+    params = pool.Params(pool.Pool.MAX, (3, 3), (2, 2), (1, 1))
+    (y,), ctx = pool.forward((x,), params)
+    (yc,), ctxc = xp_path(lambda: pool.forward((xc,), params))
+    np.testing.assert_array_equal(dev.get(y), dev.get(yc))
+    g, gc = _strided(dev, y.shape, dtype, rng)
+    want = dev.get(xp_path(lambda: pool.backward((gc,), ctxc)[0]))
+    np.testing.assert_allclose(dev.get(pool.backward((g,), ctx)[0]), want, **tol(dtype))
+
+    (y,), ctx = lrn.forward((x,), lrn.Params(5, 0.9))
+    (yc,), ctxc = xp_path(lambda: lrn.forward((xc,), lrn.Params(5, 0.9)))
+    np.testing.assert_allclose(dev.get(y), dev.get(yc), **tol(dtype))
+    g, gc = _strided(dev, y.shape, dtype, rng)
+    want = dev.get(xp_path(lambda: lrn.backward((gc,), ctxc)[0]))
+    np.testing.assert_allclose(dev.get(lrn.backward((g,), ctx)[0]), want, **tol(dtype))
+
+    (_,), ctx = relu.forward((x,), relu.Params(0.1))
+    want = dev.get(xp_path(lambda: relu.backward((gc,), ctx)[0]))
+    np.testing.assert_array_equal(dev.get(relu.backward((g,), ctx)[0]), want)
+
+    geometry = ((3, 3), (2, 1), (1, 1), (1, 1))
+    out_hw = conv_out_hw(x.shape[2:], *geometry[:3], geometry[3])
+    want = dev.get(xp_path(lambda: _im2col.im2col(xc, *geometry, out_hw)))
+    np.testing.assert_array_equal(dev.get(_im2col.im2col(x, *geometry, out_hw)), want)
+    cols, colsc = _strided(dev, (2, 5, 3, 3, *out_hw), dtype, rng)
+    want = dev.get(xp_path(lambda: _im2col.col2im(colsc, x.shape[2:], *geometry[1:])))
+    got = _im2col.col2im(cols, x.shape[2:], *geometry[1:])
+    np.testing.assert_allclose(dev.get(got), want, **tol(dtype))
+    assert {"max_pool_forward", "max_pool_backward", "lrn_forward", "lrn_backward",
+            "relu_backward", "im2col", "col2im"} <= set(dev.launched)  # fmt: skip
