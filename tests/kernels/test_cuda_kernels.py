@@ -289,3 +289,39 @@ def test_strided_inputs_are_made_contiguous(dtype, dev, rng):
     np.testing.assert_allclose(dev.get(got), want, **tol(dtype))
     assert {"max_pool_forward", "max_pool_backward", "lrn_forward", "lrn_backward",
             "relu_backward", "im2col", "col2im"} <= set(dev.launched)  # fmt: skip
+
+
+# -- indices past int32 ------------------------------------------------------------
+
+
+def test_im2col_and_col2im_index_past_int32(dev):
+    """On the GPU, ``cols`` of more than 2**31 elements (9.3 GB of float32:
+    a 47x47 window over 1024x1024): the kernel offsets whose flat index
+    passes int32 must read and write the right pixels (the same checks at
+    a small size on the emulator)."""
+    on_gpu = dev.put is not np.asarray
+    hw, k = ((1024, 1024), 47) if on_gpu else ((20, 24), 5)
+    r = k // 2
+    x = np.arange(hw[0] * hw[1], dtype=np.float32).reshape(1, 1, *hw)  # exact
+    geometry = ((k, k), (1, 1), (r, r), (1, 1))
+    try:
+        cols = _im2col.im2col(dev.put(x), *geometry, hw)
+        assert cols.size > 2**31 or not on_gpu
+        # offset (i, j) reads x shifted by (i - r, j - r), 0 past the edge
+        first, last = np.zeros((2, *hw), np.float32)
+        first[r:, r:], last[:-r, :-r] = x[0, 0, :-r, :-r], x[0, 0, r:, r:]
+        np.testing.assert_array_equal(dev.get(cols[0, 0, 0, 0]), first)
+        np.testing.assert_array_equal(dev.get(cols[0, 0, k - 1, k - 1]), last)
+        cols.fill(1)
+        dx = dev.get(_im2col.col2im(cols, hw, *geometry[1:]))
+    finally:
+        _im2col.release_scratch()  # the 9.3 GB buffer
+
+    # each pixel is read once by every window that covers it
+    def covering(n):
+        i = np.arange(n)
+        return np.minimum(i, r) + np.minimum(n - 1 - i, r) + 1
+
+    want = np.outer(covering(hw[0]), covering(hw[1])).astype(np.float32)
+    np.testing.assert_array_equal(dx[0, 0], want)
+    assert dev.launched == ["im2col", "col2im"]
