@@ -11,7 +11,6 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from starlette.testclient import TestClient
 
 from inceptionism.engine.batch import Spec, dream_task
 from inceptionism.engine.cli import main
@@ -20,6 +19,9 @@ from inceptionism.engine.dream import DreamConfig
 from inceptionism.engine.image import load_image, read_recipe
 from inceptionism.engine.studio import INSTALL_HINT, create_app, require
 from inceptionism.engine.studio.jobs import Studio, reason
+
+# the studio extra (CI installs it; the GPU image does not)
+TestClient = pytest.importorskip("starlette.testclient").TestClient
 
 TOKEN = "test-token"
 LAYER = "inception_3b/output"

@@ -21,16 +21,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import uvicorn
 from PIL import Image
-from playwright.sync_api import expect
 
 from inceptionism.engine.cli.studio_cmd import bind, models
 from inceptionism.engine.image import read_recipe
 from inceptionism.engine.studio.jobs import Studio
-from inceptionism.engine.studio.server import create_app
 from inceptionism.engine.studio.thumbs import Thumbs
 from tests.engine.conftest import ATLAS_LAYERS
+
+# the studio extra and Playwright (CI installs both; the GPU image neither)
+uvicorn = pytest.importorskip("uvicorn")
+expect = pytest.importorskip("playwright.sync_api").expect
+create_app = pytest.importorskip("inceptionism.engine.studio.server").create_app
 
 CHROMIUM_ARGS = [
     "--headless",

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from inceptionism.engine.studio.server import STATIC
+pytest.importorskip("starlette")  # the studio extra
+
+from inceptionism.engine.studio.server import STATIC  # noqa: E402
 
 ROOT = Path(__file__).parents[2]
 

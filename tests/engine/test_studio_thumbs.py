@@ -10,7 +10,6 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
-from starlette.testclient import TestClient
 
 from inceptionism.engine.atlas_channels import channel_sheet
 from inceptionism.engine.cli.studio_cmd import models
@@ -22,6 +21,9 @@ from inceptionism.engine.studio.thumbs import SIDE, Thumbs, folders
 from inceptionism.weights.files import sha1_file
 from tests.engine.conftest import ATLAS_LAYERS
 from tests.engine.test_cli_dream import fails
+
+# the studio extra (CI installs it; the GPU image does not)
+TestClient = pytest.importorskip("starlette.testclient").TestClient
 
 TOKEN = "test-token"
 
