@@ -38,8 +38,10 @@ try:
     import cupy; print(\"cupy\", cupy.__version__, cupy.cuda.runtime.getDeviceProperties(0)[\"name\"])
 except Exception as e: print(\"cupy:\", e)"'
 stage install 120 "$PY" -m pip install --no-deps --no-build-isolation -e .
+# a test module that cannot be imported there (an extra the image lacks)
+# must not stop the gpu tests in the others from running
 stage gpu-tests 240 "$PY" -m pytest -q -m gpu -p no:cacheprovider -rs \
-  --junitxml="$OUT/gpu-tests.xml" tests
+  --continue-on-collection-errors --junitxml="$OUT/gpu-tests.xml" tests
 dev=cuda
 "$PY" -c "import cupy; cupy.cuda.runtime.getDeviceCount()" 2>/dev/null || dev=cpu
 if [ "$dev" = cuda ]; then
