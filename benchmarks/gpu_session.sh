@@ -38,6 +38,8 @@ try:
     import cupy; print(\"cupy\", cupy.__version__, cupy.cuda.runtime.getDeviceProperties(0)[\"name\"])
 except Exception as e: print(\"cupy:\", e)"'
 stage install 120 "$PY" -m pip install --no-deps --no-build-isolation -e .
+stage backend 30 "$PY" -c "from inceptionism.kernels import backend as b
+print('cupy loads:', b._cupy is not None, b._cupy_error or '', 'gpu:', b.gpu_available())"
 # a test module that cannot be imported there (an extra the image lacks)
 # must not stop the gpu tests in the others from running
 stage gpu-tests 240 "$PY" -m pytest -q -m gpu -p no:cacheprovider -rs \

@@ -15,10 +15,25 @@ from typing import Any
 
 import numpy as np
 
+#: Why CuPy did not load when it is installed (a CUDA library missing, a
+#: warning made an error...), one line; None when it loaded or is absent.
+_cupy_error: str | None = None
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
 try:  # pragma: no cover - depends on the machine
     import cupy as _cupy
-except Exception:  # ImportError, or a CUDA library that fails to load
+except ModuleNotFoundError as exc:  # not installed, or a module it needs
     _cupy = None
+    if exc.name != "cupy":
+        _cupy_error = _one_line(exc)
+except Exception as exc:  # installed, but a CUDA library fails to load
+    _cupy = None
+    _cupy_error = _one_line(exc)
 
 CUDA_DIR = Path(__file__).with_name("cuda")
 
@@ -55,6 +70,11 @@ def gpu_available() -> bool:
 
 def require_gpu() -> None:
     """Raise :class:`DeviceUnavailableError` with one clear sentence."""
+    if _cupy is None and _cupy_error is not None:
+        raise DeviceUnavailableError(
+            f"device 'cuda': CuPy is installed but does not load ({_cupy_error}); "
+            "check the CUDA libraries it needs, or use --device cpu"
+        )
     if _cupy is None:
         raise DeviceUnavailableError(
             "device 'cuda' needs CuPy: install it with "

@@ -18,11 +18,14 @@ def pytest_collection_modifyitems(config, items):
         have_torch = True
     except ImportError:
         have_torch = False
-    from inceptionism.kernels.backend import gpu_available
+    from inceptionism.kernels import backend
 
-    have_gpu = gpu_available()
+    have_gpu = backend.gpu_available()
+    no_gpu = "no CUDA GPU (CuPy) available"
+    if backend._cupy_error:  # say why, or a GPU run may skip everything unseen
+        no_gpu += f": CuPy does not load ({backend._cupy_error})"
     for item in items:
         if "torch" in item.keywords and not have_torch:
             item.add_marker(pytest.mark.skip(reason="torch is not installed"))
         if "gpu" in item.keywords and not have_gpu:
-            item.add_marker(pytest.mark.skip(reason="no CUDA GPU (CuPy) available"))
+            item.add_marker(pytest.mark.skip(reason=no_gpu))

@@ -243,3 +243,21 @@ def test_a_real_cupy_out_of_memory_becomes_the_one_line(googlenet):
         pool.set_limit(size=before)
     assert isinstance(info.value.__cause__, cupy.cuda.memory.OutOfMemoryError)
     assert "512x512" in str(info.value) and "--device cpu" in str(info.value)
+
+
+def test_cupy_that_does_not_load_is_named_not_called_missing(
+    capsys, googlenet_h5, picture, tmp_path, monkeypatch
+):
+    """CuPy installed but failing at import (a CUDA library, or a warning
+    made an error) used to read as 'needs CuPy: install it'."""
+    monkeypatch.setattr(backend, "_cupy", None)
+    error = "ImportError: libcublas.so.13: cannot open shared object file"
+    monkeypatch.setattr(backend, "_cupy_error", error)
+    sentence = require_gpu_sentence()
+    assert "installed but does not load" in sentence and error in sentence
+    assert "install it with" not in sentence and "--device cpu" in sentence
+    line = one_error_line(
+        capsys, "dream", picture, "-o", tmp_path / "out.png",
+        "--weights", googlenet_h5, "--device", "cuda", *FAST,
+    )  # fmt: skip
+    assert line == sentence
