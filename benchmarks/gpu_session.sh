@@ -57,9 +57,12 @@ if [ "$dev" = cuda ]; then
 else
   echo "== bench: skipped, no CuPy GPU here" | tee -a "$LOG"
 fi
+rounds=5
+[ "$dev" = cpu ] && rounds=1 # without a GPU this stage is a smoke test
 for size in 1024x768 3840x2160; do
   [ "$dev" = cpu ] && [ "$size" != 1024x768 ] && continue
-  stage "profile-$size" 120 "$PY" -m benchmarks.op_profile --size "$size" --device "$dev"
+  stage "profile-$size" 120 "$PY" -m benchmarks.op_profile --size "$size" \
+    --device "$dev" --rounds "$rounds"
 done
 if [ "$dev" = cuda ]; then  # issues 11 and 15 on the GPU, if time is left
   export OUT
