@@ -97,7 +97,7 @@ def run_channels(
         args.size,
         result.images,
         labels=labels,
-        columns=args.columns or 8,
+        columns=min(args.columns, len(channels)) if args.columns else 8,
         cell=args.cell,
         protect=[inp] if inp else [],
         diverse=nw if args.diverse else None,
