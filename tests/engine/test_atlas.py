@@ -142,7 +142,9 @@ def test_more_columns_than_layers(capsys, googlenet_h5, picture, tmp_path):
     """A huge --columns overflowed Pillow after the dreams ("signed integer
     is greater than maximum"); columns beyond the cells are left out."""
     _one_layer(capsys, googlenet_h5, picture, tmp_path / "a.png")
-    _one_layer(capsys, googlenet_h5, picture, tmp_path / "b.png", "--columns", str(10**8))
+    _one_layer(
+        capsys, googlenet_h5, picture, tmp_path / "b.png", "--columns", str(10**8)
+    )
     a, b = load_image(tmp_path / "a.png"), load_image(tmp_path / "b.png")
     assert a.shape == b.shape
 
