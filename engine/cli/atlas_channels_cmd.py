@@ -61,6 +61,10 @@ def run_channels(
     else:
         cached = ac.cached_count(net, sha1, layer, channels, spec.config, args.size)
     todo = len(channels) - cached
+    if todo:  # the renders are cached: an unusable cache, before the first one
+        from inceptionism.weights.files import make_folder
+
+        make_folder(ac.cache_path("").parent)
     dask = None
     if args.scheduler and todo:  # a bad address: one line, before any work
         from inceptionism.engine.batch_dask import connect

@@ -233,3 +233,15 @@ def test_more_columns_than_channels(capsys, home, googlenet_h5, tmp_path):
                      "--columns", str(10**8))  # fmt: skip
     assert rc == 0, err
     assert load_image(tmp_path / "n.png").shape == load_image(tmp_path / "2.png").shape
+
+
+def test_unusable_cache_is_refused_before_rendering(
+    capsys, home, googlenet_h5, tmp_path
+):
+    """INCEPTIONISM_HOME a file: was "[Errno 20] Not a directory" after the
+    first channel was rendered."""
+    home.write_bytes(b"not a folder")
+    out = tmp_path / "s.png"
+    fails(capsys, "atlas", "--channels", LAYER, "--range", "0:1", "-o", out,
+          "--weights", googlenet_h5, *FAST, match="set INCEPTIONISM_HOME")  # fmt: skip
+    assert not out.exists()

@@ -117,3 +117,12 @@ def test_weight_outputs_are_checked_before_the_work(tmp_path, rng, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == names
     assert main([str(a) for a in (*conv, out, "--overwrite")]) == 0
     assert load_model(out).name == "mini"
+
+
+def test_fetch_into_a_cache_that_cannot_be_made(home, monkeypatch, capsys):
+    """INCEPTIONISM_HOME unusable: the error said only "[Errno 2] No such file
+    or directory"; now it names the folder and INCEPTIONISM_HOME."""
+    monkeypatch.setitem(MODELS, "mini", spec_for(_closed_port_url(), b"x"))
+    home.write_bytes(b"a file, not a folder")
+    _fails(capsys, "weights", "fetch", "mini", match="set INCEPTIONISM_HOME to a")
+    assert home.read_bytes() == b"a file, not a folder"
