@@ -83,7 +83,8 @@ def _open(src: Path | BinaryIO, max_pixels: int | None, path: Any) -> Image.Imag
         raise ImageError(f"{path}: not an image (Pillow cannot read it)") from None
     except Image.DecompressionBombError as exc:  # over twice Pillow's limit
         raise ImageError(
-            f"{path}: refused as a possible decompression bomb ({exc})"
+            f"{path}: refused as a possible decompression bomb ({exc}); "
+            "downsize it first"
         ) from None
     except OSError as exc:
         raise ImageError(f"{path}: cannot read the image ({exc})") from None
