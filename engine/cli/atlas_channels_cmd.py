@@ -61,15 +61,19 @@ def run_channels(
     else:
         cached = ac.cached_count(net, sha1, layer, channels, spec.config, args.size)
     todo = len(channels) - cached
-    if todo:  # the renders are cached: an unusable cache, before the first one
-        from inceptionism.weights.files import make_folder
-
-        make_folder(ac.cache_path("").parent)
     dask = None
     if args.scheduler and todo:  # a bad address: one line, before any work
         from inceptionism.engine.batch_dask import connect
 
         dask = connect(args.scheduler)
+    if todo:  # the renders are cached: an unusable cache, before the first one
+        from inceptionism.weights.files import make_folder
+
+        try:
+            make_folder(ac.cache_path("").parent)
+        except ValueError:
+            close(dask)
+            raise
     what = describe(net, layer, (args.size, args.size))
     print(
         f"atlas: {len(channels)} channel{'s' * (len(channels) != 1)} of {layer} "
