@@ -199,7 +199,7 @@ class Guide(Objective):
         if self.image_path is not None:
             from inceptionism.engine.image import load_image
 
-            rgb = load_image(self.image_path)
+            rgb: Any = load_image(self.image_path)
             try:
                 blobs = net.forward(net.preprocess(rgb), end=layer)
             except ValueError as exc:  # an empty blob: say it is the guide
