@@ -226,7 +226,7 @@ def sheet(
     return contact_sheet(
         images,
         labels,
-        per_model if many else columns or min(per_model, 5),
+        per_model if many else min(columns or 5, per_model),
         title=title,
         row_labels=[s.name for s in sources] if many else None,
         cell=cell,

@@ -58,6 +58,10 @@ from inceptionism.plugins.base import (
 
 #: The notebook's objective: ``objective_L2`` at ``inception_4c/output``.
 DEFAULT_OBJECTIVE = "deepdream:inception_4c/output"
+#: Largest values of a dream (the command line's ranges too): a recipe
+#: with 10**9 octaves hung its replay.
+LIMITS = {"octaves": 10_000, "octave_scale": 100.0, "steps": 1_000_000,
+          "step_size": 1e6, "jitter": 10_000}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,11 @@ class DreamConfig:
             ),
             (self.jitter >= 0, f"jitter must be >= 0, got {self.jitter}"),
         ]
+        for name, top in LIMITS.items():
+            if getattr(self, name) > top and (
+                name != "octave_scale" or self.octaves > 1
+            ):
+                checks.append((False, f"{name.replace('_', ' ')} must be <= {top:g}"))
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)

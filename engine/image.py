@@ -3,7 +3,9 @@
 - :func:`load_image` returns float32 RGB ``(H, W, 3)`` in 0..255 (and the
   alpha channel, if any, as float32 ``(H, W)`` in 0..255). EXIF orientation is
   applied; L, LA, P, RGBA, CMYK, 1-bit and 16-bit (``I;16``, ``I``) inputs are
-  converted; 16-bit values are scaled by 255/65535.
+  converted; 16-bit values are scaled by 255/65535 (a 32-bit ``I`` image
+  whose values all lie in 0..255 is read as 8-bit), float (``F``) values are
+  taken as 0..255, or as 0..1 when they all lie there.
 - :func:`save_image` writes PNG, JPEG, WebP or TIFF (others through Pillow,
   with a sidecar recipe). 8-bit by default; ``bits=16`` writes a 16-bit PNG
   (Pillow cannot write 16-bit RGB, so that PNG is encoded here with zlib).
@@ -83,7 +85,8 @@ def _open(src: Path | BinaryIO, max_pixels: int | None, path: Any) -> Image.Imag
         raise ImageError(f"{path}: not an image (Pillow cannot read it)") from None
     except Image.DecompressionBombError as exc:  # over twice Pillow's limit
         raise ImageError(
-            f"{path}: refused as a possible decompression bomb ({exc})"
+            f"{path}: refused as a possible decompression bomb ({exc}); "
+            "downsize it first"
         ) from None
     except OSError as exc:
         raise ImageError(f"{path}: cannot read the image ({exc})") from None
@@ -134,8 +137,12 @@ def _to_rgb_alpha(img: Image.Image):
         mode_to = "RGBA" if "transparency" in img.info else "RGB"
         img, mode = img.convert(mode_to), mode_to
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        # 16-bit (or 32-bit integer) grey: keep the precision, scale to 0..255
-        a = np.asarray(img.convert("I"), dtype=np.float64) * (255.0 / 65535.0)
+        # 16-bit (or 32-bit integer) grey: keep the precision, scale to 0..255;
+        # 32-bit integers all within 0..255 are 8-bit values (scaled as 16-bit
+        # they were a black picture)
+        a = np.asarray(img.convert("I"), dtype=np.float64)
+        if mode != "I" or a.max(initial=0) > 255 or a.min(initial=0) < 0:
+            a *= 255.0 / 65535.0
         a = np.clip(a, 0.0, 255.0).astype(np.float32)
         return np.repeat(a[..., None], 3, axis=2), None
     if mode == "F":
@@ -147,6 +154,8 @@ def _to_rgb_alpha(img: Image.Image):
                 f"{bad} pixel(s) are NaN or infinite; fix or convert the image "
                 "(e.g. to 16-bit PNG) first"
             )
+        if a.size and a.min() >= 0 and a.max() <= 1:  # the 0..1 convention
+            a = a * np.float32(255)  # (read as 0..255 it was a black picture)
         a = np.clip(a, 0.0, 255.0)
         return np.repeat(a[..., None], 3, axis=2), None
     alpha = None

@@ -7,6 +7,8 @@ the job is built and before its first step:
   ``bits`` in a recipe used to fail after the dream), its folder exists and
   is writable (a probe file is made and removed), it is not the input, and
   it does not exist unless ``overwrite``;
+- :func:`check_file_output`: the same for a file that is not a picture
+  (``weights convert|synthetic -o``);
 - :func:`claim_default`: the default output name, claimed with ``O_EXCL``
   so two runs never pick the same file;
 - :func:`check_intermediates`: ``--save-every``'s files likewise;
@@ -78,6 +80,15 @@ def check_output(
         raise ValueError(f"{out}: write {', '.join(suffixes)}")
     if bits == 16 and out.suffix.lower() != ".png":
         raise ValueError(f"{out}: 16-bit output is written as PNG only; use .png")
+    check_file_output(out, overwrite=overwrite, protect=protect)
+
+
+def check_file_output(
+    out: Path, *, overwrite: bool = False, protect: Iterable[Path] = ()
+) -> None:
+    """:func:`check_output` for a file that is not a picture (a weight file):
+    its folder, not a folder itself, not an input, not replaced unless
+    ``overwrite``."""
     for p in protect:
         if out.resolve() == Path(p).resolve():
             raise ValueError(f"{out}: refusing to overwrite the input; choose -o")

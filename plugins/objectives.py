@@ -199,8 +199,15 @@ class Guide(Objective):
         if self.image_path is not None:
             from inceptionism.engine.image import load_image
 
-            rgb = load_image(self.image_path)
-            blobs = net.forward(net.preprocess(rgb), end=layer)
+            rgb: Any = load_image(self.image_path)
+            try:
+                blobs = net.forward(net.preprocess(rgb), end=layer)
+            except ValueError as exc:  # an empty blob: say it is the guide
+                h, w = rgb.shape[:2]
+                raise ValueError(
+                    f"the guide {self.image_path} ({w}x{h}) is too small for "
+                    f"{layer} ({exc}); use a larger guide or a shallower layer"
+                ) from None
             self.features = blobs[layer].copy()  # outlives the forward pass
         else:
             self.features = net.xp.asarray(self.features)

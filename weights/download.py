@@ -22,7 +22,13 @@ import urllib.request
 from pathlib import Path
 
 from inceptionism.weights.convert import convert
-from inceptionism.weights.files import cache_dir, cached_model, exclusive, sha1_file
+from inceptionism.weights.files import (
+    cache_dir,
+    cached_model,
+    exclusive,
+    make_folder,
+    sha1_file,
+)
 from inceptionism.weights.registry import ModelSpec, get_spec
 
 CHUNK = 1 << 16
@@ -153,7 +159,7 @@ def fetch(
             f"cannot fetch {spec.name} automatically ({why}): "
             + _manual_hint(spec, dest, h5)
         )
-    root.mkdir(parents=True, exist_ok=True)
+    make_folder(root)
     if not (dest.exists() and sha1_file(dest) == spec.sha1):
         try:
             download(spec.url, dest, spec.sha1, spec.size, progress, timeout)

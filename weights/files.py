@@ -156,6 +156,26 @@ def check_writable_folder(folder: str | os.PathLike[str]) -> None:
     os.unlink(tmp)
 
 
+#: The way out when the cache folder cannot be written.
+CACHE_ADVICE = "set INCEPTIONISM_HOME to a folder you can write"
+
+
+def make_folder(folder: str | os.PathLike[str], way_out: str = CACHE_ADVICE) -> Path:
+    """``folder``, created with its parents if missing and checked writable;
+    else ``ValueError`` in one sentence ending with ``way_out`` (a raw
+    ``[Errno 2] No such file or directory`` named neither the folder's role
+    nor what to do)."""
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        check_writable_folder(path)
+    except OSError as exc:
+        raise ValueError(
+            f"cannot write in the folder {path} ({exc.strerror or exc}); {way_out}"
+        ) from None
+    return path
+
+
 def _fsync_folder(folder: Path) -> None:
     """Make the rename durable (POSIX); a no-op where folders cannot be opened."""
     try:

@@ -166,8 +166,15 @@ def _check_preprocess(pre) -> None:
             f"preprocess mean and scale must be finite numbers, got mean={mean!r:.60}"
             f", scale={scale!r:.20}"
         )
-    if not isinstance(pre.get("channel_order", "BGR"), str):
-        raise ValueError("preprocess channel_order must be 'RGB' or 'BGR'")
+    if not isinstance(mean, list) or len(mean) != 3:
+        raise ValueError(f"preprocess mean must have 3 values, got {mean!r:.60}")
+    if scale <= 0:  # a negative scale dreamed a blank picture, 0 divided by it
+        raise ValueError(f"preprocess scale must be > 0, got {scale!r:.20}")
+    order = pre.get("channel_order", "BGR")
+    if not isinstance(order, str) or order.upper() not in ("RGB", "BGR"):
+        raise ValueError(
+            f"preprocess channel_order must be 'RGB' or 'BGR', got {order!r:.20}"
+        )
 
 
 def load_model(path: str | os.PathLike) -> Model:

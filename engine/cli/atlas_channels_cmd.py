@@ -66,6 +66,14 @@ def run_channels(
         from inceptionism.engine.batch_dask import connect
 
         dask = connect(args.scheduler)
+    if todo:  # the renders are cached: an unusable cache, before the first one
+        from inceptionism.weights.files import make_folder
+
+        try:
+            make_folder(ac.cache_path("").parent)
+        except ValueError:
+            close(dask)
+            raise
     what = describe(net, layer, (args.size, args.size))
     print(
         f"atlas: {len(channels)} channel{'s' * (len(channels) != 1)} of {layer} "
@@ -97,7 +105,7 @@ def run_channels(
         args.size,
         result.images,
         labels=labels,
-        columns=args.columns or 8,
+        columns=min(args.columns, len(channels)) if args.columns else 8,
         cell=args.cell,
         protect=[inp] if inp else [],
         diverse=nw if args.diverse else None,

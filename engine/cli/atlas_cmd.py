@@ -188,8 +188,21 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError(f"-o {out} exists; --overwrite replaces it")
     if not out.parent.is_dir():
         raise ValueError(f"-o {out}: folder {out.parent} does not exist")
+    if args.layers is not None and not args.layers.replace(",", "").strip():
+        raise ValueError(  # was the default 14 layers
+            "--layers is empty; give A,B (e.g. --layers conv2/3x3,"
+            "inception_4c/output) or omit it for the default layers"
+        )
     if args.channels is None and (args.channel_range or args.top):
         raise ValueError("--range and --top choose channels; give --channels LAYER")
+    from PIL import Image
+
+    if args.size**2 > Image.MAX_IMAGE_PIXELS:  # else numpy's "cannot allocate"
+        raise ValueError(
+            f"--size {args.size}: a picture of {args.size}x{args.size} px is "
+            f"larger than inceptionism reads ({Image.MAX_IMAGE_PIXELS} pixels); "
+            "give a smaller --size"
+        )
     _check_diverse(args)
     if args.scheduler:
         from inceptionism.engine.batch_dask import _distributed, parse_local

@@ -203,7 +203,12 @@ def run_batch(args: argparse.Namespace) -> int:
     fresh = args.output and not Path(args.output).exists()
     folder = _output_folder(args, inputs)
     if args.sweep:
-        return _run_sweep(args, inputs, folder)
+        try:
+            return _run_sweep(args, inputs, folder)
+        except BaseException:
+            if fresh and not any(folder.iterdir()):  # refused before any cell
+                folder.rmdir()
+            raise
     spec = batch.Spec(
         config=dream_config(args),
         weights=None if args.weights is None else str(Path(args.weights).resolve()),
@@ -241,6 +246,20 @@ def run_batch(args: argparse.Namespace) -> int:
     return report.summary(len(tasks))
 
 
+def _check_cells(cells: list[tuple[str, Any]], net: Any) -> None:
+    """Every cell's objective, regularizers, priors and (with ``net``) layers,
+    before the first cell is dreamed: a typo in the last value of a sweep
+    failed only after the others were made."""
+    from inceptionism.engine.dream import resolve
+    from inceptionism.plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    for _, config in cells:
+        objective = resolve(config, pm)[0]
+        for layer in objective.layers if net is not None else ():
+            net.resolve(layer)
+
+
 def _run_sweep(args: argparse.Namespace, inputs: list[Path], folder: Path) -> int:
     """``--sweep``: one input over a grid, then its contact sheet."""
     from inceptionism.engine import sweep
@@ -266,8 +285,8 @@ def _run_sweep(args: argparse.Namespace, inputs: list[Path], folder: Path) -> in
         inp, folder = inp.resolve(), folder.resolve()
         if spec.weights and not Path(spec.weights).is_file():
             raise ValueError(f"{args.weights}: no such weight file")
-    else:
-        batch.loaded_net(spec)  # a bad --weights fails once, up front
+    net = None if args.scheduler else batch.loaded_net(spec)[0]  # bad --weights
+    _check_cells(cells, net)
     try:
         outcomes = sweep.run_sweep(
             inp, folder, spec, cells, report.done,

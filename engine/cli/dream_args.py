@@ -8,7 +8,7 @@ import argparse
 import math
 
 from inceptionism.engine.cli.argtypes import positive_int
-from inceptionism.engine.dream import DEFAULT_OBJECTIVE, DreamConfig
+from inceptionism.engine.dream import DEFAULT_OBJECTIVE, LIMITS, DreamConfig
 from inceptionism.engine.models import DEFAULT_MODEL
 
 DEFAULT_LAYER = DEFAULT_OBJECTIVE.split(":", 1)[1]
@@ -20,11 +20,11 @@ DEFAULT_LAYER = DEFAULT_OBJECTIVE.split(":", 1)[1]
 #: Numeric options: (flag, smallest, largest or None, is the smallest
 #: excluded). Checked before any file is read, so the error names the flag.
 _RANGES = {
-    "octaves": ("--octaves", 1, 10_000, False),
-    "octave_scale": ("--octave-scale", 1.0, 100.0, True),
-    "steps": ("--steps", 0, 1_000_000, False),
-    "step_size": ("--step-size", 0.0, 1e6, False),
-    "jitter": ("--jitter", 0, 10_000, False),
+    "octaves": ("--octaves", 1, LIMITS["octaves"], False),
+    "octave_scale": ("--octave-scale", 1.0, LIMITS["octave_scale"], True),
+    "steps": ("--steps", 0, LIMITS["steps"], False),
+    "step_size": ("--step-size", 0.0, LIMITS["step_size"], False),
+    "jitter": ("--jitter", 0, LIMITS["jitter"], False),
     "seed": ("--seed", 0, None, False),
     "scale": ("--scale", 0.0, 1.0, False),
 }

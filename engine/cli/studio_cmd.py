@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     from inceptionism.engine.studio.jobs import Studio
     from inceptionism.engine.studio.server import create_app
     from inceptionism.engine.studio.thumbs import Thumbs, folders
-    from inceptionism.weights.files import cache_dir
+    from inceptionism.weights.files import CACHE_ADVICE, cache_dir, make_folder
 
     if not is_local(args.host) and not args.allow_remote:
         raise ValueError(
@@ -169,6 +169,9 @@ def run(args: argparse.Namespace) -> int:
             "--allow-remote if you mean it"
         )
     work = Path(args.work) if args.work else cache_dir() / "studio"
+    make_folder(
+        work, "give --work DIR" if args.work else f"{CACHE_ADVICE} or give --work DIR"
+    )
     thumbs = Thumbs(folders(args.atlas, cache_dir()))
     studio = Studio(
         work,

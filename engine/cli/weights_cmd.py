@@ -19,6 +19,7 @@ def _convert(args: argparse.Namespace) -> int:
     from inceptionism.weights.convert import convert
 
     model = resolve_spec(args.model) if args.model else None
+    _check_output(args, args.caffemodel, args.prototxt)
     m = convert(args.caffemodel, args.output, prototxt=args.prototxt, model=model)
     n = sum(a.size for blobs in m.params.values() for a in blobs.values())
     print(
@@ -26,6 +27,17 @@ def _convert(args: argparse.Namespace) -> int:
         f"{n:,} parameters"
     )
     return 0
+
+
+def _check_output(args: argparse.Namespace, *inputs: str | None) -> None:
+    """-o before the work: its folder, not an input, not replaced unless
+    --overwrite."""
+    from pathlib import Path
+
+    from inceptionism.engine.preflight import check_file_output
+
+    protect = [Path(p) for p in inputs if p]
+    check_file_output(Path(args.output), overwrite=args.overwrite, protect=protect)
 
 
 def _fetch(args: argparse.Namespace) -> int:
@@ -41,7 +53,11 @@ def _synthetic(args: argparse.Namespace) -> int:
     from inceptionism.engine.models import resolve_spec
     from inceptionism.weights.synthetic import synthetic_model
 
-    m = synthetic_model(resolve_spec(args.name), seed=args.seed)
+    if args.seed < 0:
+        raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
+    spec = resolve_spec(args.name)
+    _check_output(args)
+    m = synthetic_model(spec, seed=args.seed)
     save_model(m, args.output)
     print(f"wrote {args.output}: synthetic {m.name} (seed {args.seed})")
     return 0
@@ -89,6 +105,7 @@ def register(subparsers) -> None:
     c.add_argument("--model", help="registry model name: topology, mean, labels "
                    "(default: none)")  # fmt: skip
     c.add_argument("-o", "--output", required=True, help="output .h5 file")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing -o")
     c.set_defaults(func=_convert)
 
     f = wsub.add_parser(
@@ -115,6 +132,7 @@ def register(subparsers) -> None:
     )
     s.add_argument("name", help="registry model name (architecture)")
     s.add_argument("-o", "--output", required=True, help="output .h5 file")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing -o")
     s.add_argument("--seed", type=int, default=0, help="random seed")
     s.set_defaults(func=_synthetic)
 

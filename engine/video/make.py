@@ -126,6 +126,8 @@ def build(
     _check_output(out, inp, codec, overwrite)
     if not 0 <= crf <= 63:
         raise ValueError(f"--crf must be in 0..63, got {crf}")
+    if fps is not None and not 0.01 <= fps <= 1000:  # NaN too
+        raise ValueError(f"--fps must be a frame rate in 0.01..1000, got {fps}")
     src = io.probe(inp, fps)
     encodes = out != folder
     size = io.dream_size(src, max_size, encodes)

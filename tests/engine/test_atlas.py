@@ -138,6 +138,17 @@ def _one_layer(capsys, googlenet_h5, picture, out, *more):
     return err
 
 
+def test_more_columns_than_layers(capsys, googlenet_h5, picture, tmp_path):
+    """A huge --columns overflowed Pillow after the dreams ("signed integer
+    is greater than maximum"); columns beyond the cells are left out."""
+    _one_layer(capsys, googlenet_h5, picture, tmp_path / "a.png")
+    _one_layer(
+        capsys, googlenet_h5, picture, tmp_path / "b.png", "--columns", str(10**8)
+    )
+    a, b = load_image(tmp_path / "a.png"), load_image(tmp_path / "b.png")
+    assert a.shape == b.shape
+
+
 def test_sheet_is_not_replayed_as_a_dream(capsys, googlenet_h5, picture, tmp_path):
     out = tmp_path / "a.png"
     err = _one_layer(capsys, googlenet_h5, picture, out)
@@ -167,8 +178,17 @@ def test_sheet_is_not_replayed_as_a_dream(capsys, googlenet_h5, picture, tmp_pat
         (["--compare", "no_such_model"], "unknown model 'no_such_model'"),
         (["--range", "0:4"], "give --channels LAYER"),
         (["--steps", "-1"], "--steps must be an integer >= 0"),
+        (["--layers", ","], "--layers is empty"),  # dreamed the 14 default ones
     ],
-    ids=["layer", "objective", "unknown-layer", "unknown-model", "range", "steps"],
+    ids=[
+        "layer",
+        "objective",
+        "unknown-layer",
+        "unknown-model",
+        "range",
+        "steps",
+        "empty-layers",
+    ],
 )
 def test_bad_atlas_refused_before_dreaming(
     capsys, googlenet_h5, picture, tmp_path, extra, match

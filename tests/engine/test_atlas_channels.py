@@ -147,6 +147,8 @@ def test_tiled_channel_render_matches_untiled(googlenet, tmp_path):
         (["--range", "x"], "--range x: write A:B"),
         (["--channels", "prob"], "prob has no channels"),
         (["--scheduler", "local:0"], "N must be a whole number >= 1"),
+        # was numpy's "Unable to allocate 2.13 PiB" for the noise picture
+        (["--size", "100000"], "give a smaller --size"),
     ],
     ids=[
         "top-without-picture",
@@ -154,6 +156,7 @@ def test_tiled_channel_render_matches_untiled(googlenet, tmp_path):
         "bad-range",
         "no-channels",
         "bad-scheduler",
+        "huge-size",
     ],
 )
 def test_bad_channel_sheets_refused(capsys, home, googlenet_h5, tmp_path, extra, match):
@@ -217,3 +220,28 @@ def test_one_channel_is_counted_in_the_singular(capsys, home, googlenet_h5, tmp_
     rc, _, err = cli(capsys, *args, "-o", tmp_path / "1.png", *FAST)
     assert rc == 0, err
     assert f"atlas: 1 channel of {LAYER} (" in err
+
+
+def test_more_columns_than_channels(capsys, home, googlenet_h5, tmp_path):
+    """--columns above the channel count lays them out in one row (a huge
+    --columns overflowed Pillow after the renders: "signed integer is
+    greater than maximum")."""
+    args = ["atlas", "--channels", LAYER, "--range", "1:3", "--weights", googlenet_h5]
+    rc, _, err = cli(capsys, *args, "-o", tmp_path / "2.png", *FAST, "--columns", "2")
+    assert rc == 0, err
+    rc, _, err = cli(capsys, *args, "-o", tmp_path / "n.png", *FAST,
+                     "--columns", str(10**8))  # fmt: skip
+    assert rc == 0, err
+    assert load_image(tmp_path / "n.png").shape == load_image(tmp_path / "2.png").shape
+
+
+def test_unusable_cache_is_refused_before_rendering(
+    capsys, home, googlenet_h5, tmp_path
+):
+    """INCEPTIONISM_HOME a file: was "[Errno 20] Not a directory" after the
+    first channel was rendered."""
+    home.write_bytes(b"not a folder")
+    out = tmp_path / "s.png"
+    fails(capsys, "atlas", "--channels", LAYER, "--range", "0:1", "-o", out,
+          "--weights", googlenet_h5, *FAST, match="set INCEPTIONISM_HOME")  # fmt: skip
+    assert not out.exists()

@@ -156,6 +156,16 @@ def test_guide_that_is_not_an_image_is_refused_first(
     )  # fmt: skip
 
 
+def test_guide_too_small_for_the_layer_is_named(run_fails, picture, tmp_path):
+    """Was "layer 'pool1/3x3_s2' (Pooling): ... use a larger image": which one?"""
+    guide = tmp_path / "tiny.png"
+    save_image(guide, np.full((2, 2, 3), 100.0, np.float32))
+    run_fails(
+        "dream", picture, "-o", tmp_path / "o.png", "--guide", guide, *FAST,
+        match=f"the guide {guide} (2x2) is too small for conv2/3x3",
+    )  # fmt: skip
+
+
 def test_too_little_memory_is_refused_first(
     run_fails, no_render, picture, tmp_path, monkeypatch
 ):

@@ -85,6 +85,18 @@ def test_16bit_grey_keeps_precision(tmp_path, rng):
     np.testing.assert_allclose(rgb[..., 1], a * (255 / 65535), rtol=1e-6)
 
 
+def test_unit_range_float_and_8_bit_int_images_are_not_read_as_black(tmp_path, rng):
+    """A float TIFF in 0..1 and a 32-bit int TIFF holding 0..255 loaded at
+    most 1/255 bright: dreamed into a black picture with exit 0."""
+    a = rng.uniform(0, 1, size=(9, 11)).astype(np.float32)
+    Image.fromarray(a, "F").save(tmp_path / "unit.tif")
+    got = load_image(tmp_path / "unit.tif")[..., 0]
+    np.testing.assert_allclose(got, a * 255, rtol=1e-6)
+    b = rng.integers(0, 256, size=(9, 11)).astype(np.int32)
+    Image.fromarray(b, "I").save(tmp_path / "i8.tif")
+    np.testing.assert_array_equal(load_image(tmp_path / "i8.tif")[..., 1], b)
+
+
 def test_float_images_load_clipped_and_refuse_nan(tmp_path, rng):
     a = rng.uniform(-50, 300, size=(9, 11)).astype(np.float32)
     Image.fromarray(a, "F").save(tmp_path / "f.tif")
@@ -180,8 +192,8 @@ def test_decompression_bomb_refused(tmp_path, monkeypatch):
     with pytest.raises(ImageError, match="decompression bomb"):
         load_image(tmp_path / "big.png", max_pixels=5000)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # Pillow's own error
-    with pytest.raises(ImageError, match="big.png.*decompression bomb"):
-        load_image(tmp_path / "big.png")
+    with pytest.raises(ImageError, match="big.png.*decompression bomb.*downsize"):
+        load_image(tmp_path / "big.png")  # the way out, as under the limit
 
 
 def test_never_overwrites_input(tmp_path, rgb8):

@@ -321,3 +321,15 @@ def test_damaged_settings_are_refused():
     for key, value in [("mean", "notbook"), ("bits", 12), ("max_size", 0)]:
         with pytest.raises(ReplayError, match=f"damaged recipe.*{key}"):
             Recipe.from_dict({**d, key: value})
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [("octaves", 10**9), ("steps", 10**7), ("jitter", 10**5), ("step_size", 1e7)],
+)
+def test_recipe_settings_beyond_the_command_line_ranges_are_refused(key, value):
+    """A recipe with 10**9 octaves hung ``dream --replay`` (the command line
+    refuses more than 10000, a recipe was not checked against that)."""
+    d = _recipe().to_dict()
+    with pytest.raises(ReplayError, match=rf"damaged recipe.*{key.replace('_', ' ')}"):
+        Recipe.from_dict({**d, "config": {**d["config"], key: value}})

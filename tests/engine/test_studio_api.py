@@ -349,6 +349,15 @@ def test_remote_hosts_need_allow_remote(capsys):
     assert not is_local("0.0.0.0") and not is_local("192.168.1.2")
 
 
+def test_a_work_folder_that_cannot_be_made_is_one_line(tmp_path, capsys):
+    """Was "[Errno 20] Not a directory: '.../uploads'"."""
+    work = tmp_path / "file"
+    work.write_bytes(b"")
+    assert main(["studio", "--work", str(work), "--no-browser", "--port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"folder {work} (" in err and "--work DIR" in err
+
+
 def test_without_the_extra_the_studio_says_what_to_install(monkeypatch, capsys):
     monkeypatch.setitem(__import__("sys").modules, "uvicorn", None)
     with pytest.raises(RuntimeError, match=r"pip install \"inceptionism\[studio\]\""):

@@ -51,3 +51,11 @@ def test_bad_sweeps_refused(run_fails, picture, tmp_path):
     other.write_bytes(picture.read_bytes())
     run_fails("dream", picture, other, "-o", out, "--sweep", "seed=1",
               match="--sweep dreams one IN")  # fmt: skip
+    # a typo in a later cell failed only after the earlier cells were dreamed
+    for axis, match in [
+        ("layer=conv2/3x3,conv2/nope", "unknown blob 'conv2/nope'"),
+        ("objective=deepdream:conv2/3x3,nope:1", "unknown objective 'nope'"),
+        ("step-size=1,nan", "step size must be finite"),
+    ]:
+        run_fails("dream", picture, "-o", out, *ONE, "--sweep", axis, match=match)
+        assert not out.exists()

@@ -122,6 +122,13 @@ def test_bad_inputs_are_refused_before_any_work(tmp_path, run_fails):
     empty = tmp_path / "empty"
     empty.mkdir()
     run_fails("video", empty, *out, match="no .png or .jpg frames")
+    from PIL import Image
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    Image.fromarray(moving_frames(1)[0].astype(np.uint8)).save(frames / "0.png")
+    for fps in ("0", "nan", "inf", "1e12"):  # 0 was 25; 1e12 failed at encoding
+        run_fails("video", frames, *out, "--fps", fps, match="--fps must be")
     vfr = write_clip(tmp_path / "vfr.mp4", moving_frames(5), audio=False,
                      pts=[0, 10, 30, 40, 90])  # fmt: skip
     run_fails("video", vfr, *out, match="variable frame rate")

@@ -353,3 +353,21 @@ def test_hdf5_check_is_remembered(good_h5, tmp_path, monkeypatch):
     good_h5.write_bytes(good_h5.read_bytes())  # rewritten: checked again
     load_model(good_h5)
     assert len(runs) == 2
+
+
+@pytest.mark.parametrize(
+    ("pre", "error"),
+    [
+        # scale -255 dreamed an all-white picture with exit 0; 0 divided by zero
+        ({"mean": [1, 2, 3], "scale": -255}, r"preprocess scale must be > 0"),
+        ({"mean": [1, 2, 3], "scale": 0}, r"preprocess scale must be > 0"),
+        ({"mean": [1, 2], "scale": 255}, r"preprocess mean must have 3 values"),
+        ({"channel_order": "XYZ"}, r"preprocess channel_order must be 'RGB' or 'BGR'"),
+    ],
+    ids=["scale-negative", "scale-0", "mean-2", "order-xyz"],
+)
+def test_malformed_preprocess_in_hdf5(good_h5, pre, error):
+    with h5py.File(good_h5, "r+") as f:
+        f.attrs["preprocess"] = json.dumps({"channel_order": "BGR", **pre})
+    with pytest.raises(WeightsFileError, match=rf"^{good_h5}: invalid graph: {error}"):
+        load_model(good_h5)

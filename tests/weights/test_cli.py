@@ -86,3 +86,43 @@ def test_fetch_offline(home, monkeypatch, capsys):
     assert f"download {spec.url} by hand" in err
     assert "inceptionism weights convert FILE.caffemodel --model mini" in err
     assert not any(home.rglob("*.h5")) and not any(home.rglob("*.caffemodel"))
+
+
+def _fails(capsys, *argv, match):
+    rc = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert rc != 0 and err.count("\n") == 1 and err.startswith("inceptionism: error:")
+    assert match in err, err
+
+
+def test_weight_outputs_are_checked_before_the_work(tmp_path, rng, capsys):
+    """An existing -o was replaced without --overwrite; a missing folder or a
+    folder as -o gave a raw OSError naming the temporary file."""
+    out = tmp_path / "s.h5"
+    out.write_bytes(b"keep")
+    synth = ["weights", "synthetic", "bvlc_googlenet"]
+    _fails(capsys, *synth, "-o", out, match="--overwrite")
+    assert out.read_bytes() == b"keep"
+    _fails(capsys, *synth, "-o", tmp_path / "no" / "s.h5", match="does not exist")
+    _fails(capsys, *synth, "-o", tmp_path, match="is a folder")
+    _fails(capsys, *synth, "-o", tmp_path / "n.h5", "--seed", "-1", match="--seed")
+    src = tmp_path / "m.caffemodel"
+    src.write_bytes(caffe_writer.net(minnet.training_layers(minnet.params(rng))))
+    proto = tmp_path / "deploy.prototxt"
+    proto.write_text(minnet.DEPLOY_PROTOTXT)
+    conv = ["weights", "convert", src, "--prototxt", proto, "-o"]
+    _fails(capsys, *conv, out, match="--overwrite")
+    _fails(capsys, *conv, src, "--overwrite", match="refusing to overwrite the input")
+    names = ["deploy.prototxt", "m.caffemodel", "s.h5"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == names
+    assert main([str(a) for a in (*conv, out, "--overwrite")]) == 0
+    assert load_model(out).name == "mini"
+
+
+def test_fetch_into_a_cache_that_cannot_be_made(home, monkeypatch, capsys):
+    """INCEPTIONISM_HOME unusable: the error said only "[Errno 2] No such file
+    or directory"; now it names the folder and INCEPTIONISM_HOME."""
+    monkeypatch.setitem(MODELS, "mini", spec_for(_closed_port_url(), b"x"))
+    home.write_bytes(b"a file, not a folder")
+    _fails(capsys, "weights", "fetch", "mini", match="set INCEPTIONISM_HOME to a")
+    assert home.read_bytes() == b"a file, not a folder"
