@@ -150,14 +150,34 @@ def test_running_out_of_memory_mid_dream_names_the_way_out(
     out = tmp_path / "o" / "out.png"
     out.parent.mkdir()
     line = run_fails("dream", picture, "-o", out, *TILED, "--tile", "16",
+                     "--memory", "300MB",
                      match="memory ran out while dreaming this 56x40")  # fmt: skip
-    assert "--memory" in line and "--tile 64" in line and "nothing was written" in line
+    # smaller than what ran out: half the tile, half the budget
+    assert "smaller tiles (--tile 8)" in line and "--memory 150MB" in line
+    assert "nothing was written" in line
     assert len(runs_out_of_memory) == 2
     assert list(out.parent.iterdir()) == []  # no output, no temporary file
     # the default name claimed before the dream is given back too
     runs_out_of_memory.clear()
     run_fails("dream", picture, *TILED, "--tile", "16", match="--memory")
     assert sorted(p.name for p in picture.parent.iterdir()) == sorted(["in.png", "o"])
+
+
+@pytest.mark.parametrize(
+    "tile, memory, want",
+    [
+        (16, None, ["--tile 8)", "--memory 1GB"]),
+        (768, 2 * 2**30, ["--tile 384)", "--memory 1GB"]),
+        (None, 3 * 2**30, ["--tile 2000)", "--memory 1.5GB"]),  # untiled
+    ],
+)
+def test_out_of_memory_asks_for_less_than_ran_out(tile, memory, want):
+    from inceptionism.engine.preflight import out_of_memory
+
+    line = str(out_of_memory((3000, 4000), tile, memory))
+    assert line.startswith("memory ran out while dreaming this 4000x3000 image")
+    for text in want:
+        assert text in line, line
 
 
 def test_batch_reports_running_out_of_memory(
