@@ -98,11 +98,12 @@ def parse_memory(text: str) -> int:
     """``"2GB"``, ``"1.5G"``, ``"512MiB"``, ``"800000000"`` -> bytes (binary
     units: 1 GB = 2**30 bytes)."""
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?)(?:I?B)?\s*", text, re.I)
-    if not m or float(m.group(1)) <= 0:
+    n = int(float(m.group(1)) * _UNITS[m.group(2).upper()]) if m else 0
+    if n < 1:  # also a fraction of a byte ("0.5"), not "must be > 0 bytes, not 0"
         raise ValueError(
             f"memory must be a size such as 2GB, 512MB or 1.5G, not {text!r}"
         )
-    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+    return n
 
 
 def parse_halo(text: str) -> int | Literal["exact", "auto"]:

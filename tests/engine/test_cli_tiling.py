@@ -71,6 +71,7 @@ def test_auto_tiles_only_above_the_budget(run, wide, tmp_path):
     [
         ("--memory", "lots", "--memory: memory must be a size such as 2GB"),
         ("--memory", "0GB", "--memory: memory must be a size"),
+        ("--memory", "0.5", "--memory: memory must be a size"),
         ("--tile", "big", "--tile must be auto, off or a size in pixels, not"),
         ("--tile", "0", "--tile must be auto, off or a size in pixels, not"),
         ("--tile", "4", "a tile of 4 px is smaller than the halo of conv2/3x3 (8 px"),
@@ -80,6 +81,7 @@ def test_auto_tiles_only_above_the_budget(run, wide, tmp_path):
     ids=[
         "memory-word",
         "memory-zero",
+        "memory-half-byte",
         "tile-word",
         "tile-zero",
         "halo",
