@@ -320,7 +320,7 @@ def _check_share(tile: Tile, name: str, blob) -> None:
 
 
 def tiled_gradient(net, x, objective, tiles: list[Tile], on_tile=None):
-    """``(value, dvalue/dx)`` of ``objective`` at ``x`` (1, 3, H, W), one tile
+    """``(value, dvalue/dx)`` of ``objective`` at ``x`` (N, 3, H, W), one tile
     at a time; equal to the untiled forward/objective/backward.
 
     An objective with ``pointwise = True`` (its value a sum over blob
@@ -341,7 +341,10 @@ def tiled_gradient(net, x, objective, tiles: list[Tile], on_tile=None):
     seeds: dict = {}
     if not pointwise:
         shapes = net.shapes(tuple(x.shape[-2:]))
-        full = {raw: xp.zeros(shapes[n], dtype=x.dtype) for raw, n in names.items()}
+        full = {  # a batch of N pictures: N of each blob
+            raw: xp.zeros((x.shape[0], *shapes[n][1:]), dtype=x.dtype)
+            for raw, n in names.items()
+        }
         for tile in work:
             blobs = net.forward(_crop(x, tile), end=list(names), keep=False)
             for raw, n in names.items():

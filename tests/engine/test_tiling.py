@@ -269,6 +269,18 @@ def test_tiled_dream_equals_untiled(googlenet, spec, hw, tile):
     assert np.linalg.norm(tiled32 - ref) <= 2 * noise
 
 
+def test_a_tiled_batch_equals_the_untiled_batch(net64):
+    """Several pictures dreamed together (rgb (N, H, W, 3)): an objective
+    that sees whole blobs (a channel's mean) assembles N of them."""
+    rgb = np.random.default_rng(0).uniform(0, 255, (2, 45, 61, 3)).astype(np.float32)
+    kw = dict(objective="channel:conv2/norm2:3", octaves=1, steps=1, seed=1)
+    plain = dream(net64, rgb, **kw)
+    tiled = dream(net64, rgb, tiling=Tiling(tile=16), **kw)
+    assert tiled.shape == (2, 45, 61, 3)
+    assert not np.allclose(plain[0], plain[1])
+    np.testing.assert_allclose(tiled, plain, rtol=0, atol=1e-3)
+
+
 def test_progress_counts_tiles(googlenet):
     net = Net(googlenet)
     rgb = np.random.default_rng(4).uniform(0, 255, (97, 131, 3)).astype(np.float32)
