@@ -411,3 +411,29 @@ def test_guided_gradient_is_tiled_per_position(googlenet, dtype):
     scale = np.abs(g).max()
     np.testing.assert_allclose(g2 / scale, g / scale, **tol(dtype))
     np.testing.assert_allclose(float(value2), float(value), rtol=tol(dtype)["rtol"])
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("spec", ["deepdream:conv2/norm2", "channel:conv2/norm2:3"])
+def test_tiled_dream_on_the_gpu_equals_untiled(googlenet, spec):
+    """--device cuda: the default budget is a share of the free device
+    memory, a 4 GB budget tiles a 4K picture, and a seeded tiled dream on
+    the device equals the untiled one (float64; a pointwise objective and
+    one that sees whole blobs)."""
+    pytest.importorskip("cupy")
+    from inceptionism.engine import preflight
+    from inceptionism.engine.tiling_budget import budget, choose_tile
+
+    net = Net(googlenet, device="cuda", dtype=np.float64)
+    free = preflight.available_memory("cuda")
+    assert free is not None and 0 < budget(net, Tiling()) <= free
+    tile = choose_tile(net, (2160, 3840), ["inception_4c/output"],
+                       Tiling(memory=4 * 2**30), True)  # fmt: skip
+    assert tile is not None and 160 <= tile < 3840
+    rgb = np.random.default_rng(4).uniform(0, 255, (97, 131, 3)).astype(np.float32)
+    kw = dict(objective=spec, octaves=2, octave_scale=1.3, steps=2, seed=7,
+              regularizers=["tv:0.01"], priors=["smooth:0.5"])  # fmt: skip
+    plain = dream(net, rgb, **kw)
+    tiled = dream(net, rgb, tiling=Tiling(tile=40), **kw)
+    assert np.abs(plain - rgb).max() > 1  # the dream changed the picture
+    np.testing.assert_allclose(tiled, plain, rtol=0, atol=1e-3)
