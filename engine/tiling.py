@@ -270,7 +270,8 @@ def plan(
 
 def _narrow(graph, fields, crop, interior, shares, halo, align):
     """``crop`` cut to ``halo`` pixels around ``interior``, then widened on
-    its far side (by the alignment, up to the exact crop) until the crop's
+    its far side (by the alignment, up to the exact crop; on its near side
+    once the far side is there, e.g. a thin last tile) until the crop's
     blobs hold every share position."""
     exact = list(crop)
     crop = [
@@ -285,12 +286,16 @@ def _narrow(graph, fields, crop, interior, shares, halo, align):
             for a in (0, 1)
             if share[a][1] - crop[a][0] // fields[name][a].stride
             > shapes.get(name, (0, 0, 0, 0))[2 + a]
-            and crop[a][1] < exact[a][1]
+            and crop[a] != exact[a]
         }
         if not short:
             return crop
         for a in short:
-            crop[a] = (crop[a][0], min(exact[a][1], crop[a][1] + align[a]))
+            (lo, hi), (lo_x, hi_x) = crop[a], exact[a]
+            if hi < hi_x:
+                crop[a] = (lo, min(hi_x, hi + align[a]))
+            else:  # a blob too thin to exist: more context before it
+                crop[a] = (max(lo_x, lo - align[a]), hi)
 
 
 # -- the tiled gradient ------------------------------------------------------

@@ -356,6 +356,29 @@ def test_every_share_exists_in_its_crop(net64, layer):
             assert i1 - oi <= shape[2] and j1 - oj <= shape[3], (hw, tile, t.crop)
 
 
+@pytest.mark.parametrize("layer", ["conv2/norm2", "inception_3a/output"])
+def test_narrow_halos_still_give_every_crop_its_share(net64, layer):
+    """--tile-halo PX below the exact halo (0 included): a thin tile at the
+    picture's far edge gets more context before it, so its blobs exist
+    (a 10-px crop at inception_3a/output used to stop the dream in
+    pool2's forward: 'kernel 3 along W is larger than the padded input')."""
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        hw = tuple(int(v) for v in rng.integers(60, 440, 2))
+        tile, halo = int(rng.integers(16, 160)), int(rng.integers(0, 6))
+        for t in tiling.plan(net64.graph, hw, [layer], tile, halo):
+            if t.empty:
+                continue
+            (c0, c1), (d0, d1) = t.crop
+            shapes = net64.shapes((c1 - c0, d1 - d0))
+            assert layer in shapes, (hw, tile, halo, t.crop)
+            (_, i1), (_, j1) = t.shares[layer]
+            oi, oj = t.origins[layer]
+            assert i1 - oi <= shapes[layer][2] and j1 - oj <= shapes[layer][3]
+    tiles = tiling.plan(net64.graph, (182, 418), [layer], 139, 0)
+    assert max(t.crop[1][0] for t in tiles) > 0  # cut on both axes
+
+
 #: Relative L2 error of the gradient with a halo of half the receptive
 #: field's reach (``--tile-halo auto``), measured in float64:
 #: inception_3b/output, 160-px tiles of 340x300, halo 22 of 44 px: 5.2%
