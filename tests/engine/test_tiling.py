@@ -281,6 +281,26 @@ def test_a_tiled_batch_equals_the_untiled_batch(net64):
     np.testing.assert_allclose(tiled, plain, rtol=0, atol=1e-3)
 
 
+def test_tiled_guided_dream_equals_untiled(googlenet):
+    """A seeded two-octave guided dream (a guide object, as --guide
+    builds), float64: tiled equals untiled to rounding."""
+    net = Net(googlenet, dtype=np.float64)
+    rng = np.random.default_rng(6)
+    guide_rgb = rng.uniform(0, 255, (64, 80, 3)).astype(np.float32)
+    feats = net.forward(net.preprocess(guide_rgb), end="inception_3a/output")
+    obj = Guide.from_features("inception_3a/output", feats["inception_3a/output"])
+    rgb = rng.uniform(0, 255, (97, 131, 3)).astype(np.float32)
+    kw = dict(objective=obj, octaves=2, octave_scale=1.3, steps=2, seed=7)
+    plain = _Octaves()
+    dream(net, rgb, observers=[plain], **kw)
+    tiled = _Octaves()
+    dream(net, rgb, observers=[tiled], tiling=Tiling(tile=40), **kw)
+    assert plain.tiles == [] and len({t[3] for t in tiled.tiles}) == 2
+    for a, b in zip(plain.images, tiled.images, strict=True):
+        scale = np.abs(a).max()
+        np.testing.assert_allclose(b / scale, a / scale, **tol(np.float64))
+
+
 def test_progress_counts_tiles(googlenet):
     net = Net(googlenet)
     rgb = np.random.default_rng(4).uniform(0, 255, (97, 131, 3)).astype(np.float32)
