@@ -201,11 +201,15 @@ def choose_tile(
     reach = max(tiling.halo(fields, layers))
     smallest = max(align, -(-reach // align) * align)
     if isinstance(config.tile, int):
-        if config.tile < reach:
+        given = config.halo_px(net, layers)  # --tile-halo auto|PX: that halo
+        halo = reach if given is None else min(reach, given)
+        if config.tile < halo:
+            least_tile = max(align, -(-halo // align) * align)
+            which = "the halo of" if given is None else "the --tile-halo at"
             raise ValueError(
-                f"a tile of {config.tile} px is smaller than the halo of "
-                f"{', '.join(layers)} ({reach} px each side): each tile would "
-                f"compute mostly its neighbours' pixels; use --tile {smallest} "
+                f"a tile of {config.tile} px is smaller than {which} "
+                f"{', '.join(layers)} ({halo} px each side): each tile would "
+                f"compute mostly its neighbours' pixels; use --tile {least_tile} "
                 "or more, or --tile auto"
             )
         return config.tile

@@ -98,6 +98,20 @@ def test_bad_tiling_is_refused_in_one_line(run_fails, picture, tmp_path, flag, v
     assert not out.exists()
 
 
+def test_a_tile_is_measured_against_the_halo_it_runs_with(run, run_fails, picture,
+                                                          tmp_path):  # fmt: skip
+    """conv2/3x3's exact halo is 8 px: a 4-px tile is refused with it, but
+    with --tile-halo 2 it is twice that halo and runs; under 2 it is refused
+    naming the --tile-halo."""
+    out = tmp_path / "o.png"
+    run("dream", picture, "-o", out, *TILED, "--tile", "4", "--tile-halo", "2")
+    assert Recipe.read(out).tiling == {"tile": 4, "halo": 2}
+    line = run_fails("dream", picture, "-o", tmp_path / "p.png", *TILED, "--tile",
+                     "4", "--tile-halo", "6",
+                     match="smaller than the --tile-halo at conv2/3x3 (6 px each")  # fmt: skip
+    assert "use --tile 8 or more" in line
+
+
 def test_the_minimum_budget_named_is_enough(run, run_fails, wide, tmp_path):
     line = run_fails("dream", wide, "-o", tmp_path / "o.png", *TILED,
                      "--memory", "64KB", match="give --memory")  # fmt: skip
