@@ -106,9 +106,9 @@ def test_a_tile_is_measured_against_the_halo_it_runs_with(run, run_fails, pictur
     out = tmp_path / "o.png"
     run("dream", picture, "-o", out, *TILED, "--tile", "4", "--tile-halo", "2")
     assert Recipe.read(out).tiling == {"tile": 4, "halo": 2}
+    refused = "smaller than the --tile-halo at conv2/3x3 (6 px each side)"
     line = run_fails("dream", picture, "-o", tmp_path / "p.png", *TILED, "--tile",
-                     "4", "--tile-halo", "6",
-                     match="smaller than the --tile-halo at conv2/3x3 (6 px each")  # fmt: skip
+                     "4", "--tile-halo", "6", match=refused)  # fmt: skip
     assert "use --tile 8 or more" in line
 
 
