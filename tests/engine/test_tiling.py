@@ -301,6 +301,23 @@ def test_tiled_guided_dream_equals_untiled(googlenet):
         np.testing.assert_allclose(b / scale, a / scale, **tol(np.float64))
 
 
+def test_a_batch_budget_counts_every_picture(net64):
+    """Pictures dreamed together (rgb (N, H, W, 3)) hold N of every
+    activation: under the same budget four of them get smaller tiles, and
+    the estimate of a step in those tiles, four pictures, stays in it."""
+    from inceptionism.engine.tiling_budget import step_bytes
+
+    layers, hw = ["inception_3b/output"], (600, 800)
+    config = Tiling(memory=step_bytes(net64, hw, layers, None, True) // 2)
+    one, four = (
+        tile_plans(net64, [np.zeros((n, 3, *hw))], layers, config, True)[0]
+        for n in (1, 4)
+    )
+    assert 1 < len(one) < len(four)
+    tile = max(t.interior[1][1] - t.interior[1][0] for t in four)
+    assert step_bytes(net64, hw, layers, tile, True, 4) <= config.memory
+
+
 def test_progress_counts_tiles(googlenet):
     net = Net(googlenet)
     rgb = np.random.default_rng(4).uniform(0, 255, (97, 131, 3)).astype(np.float32)
