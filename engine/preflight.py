@@ -244,7 +244,10 @@ def check_memory(
         f"{_gib(have)} is available"
     )
     if need > have:
-        raise MemoryError(f"{what}; retry with --max-size {fit} or a shallower layer")
+        raise MemoryError(
+            f"{what}; retry with --max-size {fit} or a shallower layer, or in "
+            f"tiles at full size: --tile auto with --memory {_budget_below(have)}"
+        )
     warnings.warn(
         f"{what}; if it fails, retry with --max-size {fit}", MemoryWarning, stacklevel=2
     )
@@ -259,6 +262,13 @@ def smaller_memory(memory: int | None) -> str:
     from inceptionism.engine.tiling_budget import _size
 
     return f"--memory {_size(memory // 2)}"
+
+
+def _budget_below(have: int) -> str:
+    """A ``--memory`` that the ``have`` bytes available hold with room."""
+    from inceptionism.engine.tiling_budget import _size
+
+    return _size(max(2**20, int(have * WARN_SHARE)) // 2**20 * 2**20)
 
 
 def out_of_memory(
