@@ -159,7 +159,8 @@ def _dream_file(inp: Path, out: Path | None, spec: Spec, pm: Any) -> Outcome:
         if is_out_of_memory(exc):  # CuPy's error is a MemoryError too
             raise
         tile = (job.recipe.tiling or {}).get("tile")
-        raise preflight.out_of_memory(job.rgb.shape[:2], tile) from exc
+        memory = getattr(spec.tiling, "memory", None)
+        raise preflight.out_of_memory(job.rgb.shape[:2], tile, memory) from exc
     if out is None:
         return Outcome(str(inp), "done", image=np.asarray(result))
     remake.write(job, out, result)

@@ -260,24 +260,47 @@ def check_memory(
         f"{_gib(have)} is available"
     )
     if need > have:
-        raise MemoryError(f"{what}; retry with --max-size {fit} or a shallower layer")
+        raise MemoryError(
+            f"{what}; retry with --max-size {fit} or a shallower layer, or in "
+            f"tiles at full size: --tile auto with --memory {_budget_below(have)}"
+        )
     warnings.warn(
         f"{what}; if it fails, retry with --max-size {fit}", MemoryWarning, stacklevel=2
     )
     return need, have
 
 
-def out_of_memory(hw: tuple[int, ...], tile: int | None = None) -> MemoryError:
+def smaller_memory(memory: int | None) -> str:
+    """An example of a smaller ``--memory`` than the ``memory`` budget
+    (bytes) a dream ran out with: half of it, or 1GB when it is not known."""
+    if memory is None:
+        return "--memory 1GB"
+    from inceptionism.engine.tiling_budget import _size
+
+    return f"--memory {_size(memory // 2)}"
+
+
+def _budget_below(have: int) -> str:
+    """A ``--memory`` that the ``have`` bytes available hold with room."""
+    from inceptionism.engine.tiling_budget import _size
+
+    return _size(max(2**20, int(have * WARN_SHARE)) // 2**20 * 2**20)
+
+
+def out_of_memory(
+    hw: tuple[int, ...], tile: int | None = None, memory: int | None = None
+) -> MemoryError:
     """The one-line error for host memory running out in the middle of
-    dreaming an ``hw`` image (``tile``: the tile size it ran with): the
+    dreaming an ``hw`` image (``tile``: the tile size it ran with, None
+    untiled; ``memory``: the ``--memory`` budget given, if any): the
     estimate was too low for this machine's moment, so say how to ask for
-    less."""
+    less: half the budget, half the tile (or half the picture's long side)."""
     height, width = int(hw[0]), int(hw[1])
-    smaller = f"--tile {max(64, tile // 2)}" if tile else "--tile 512"
+    smaller = f"--tile {max(1, (tile or max(height, width)) // 2)}"
     return MemoryError(
         f"memory ran out while dreaming this {width}x{height} image; nothing was "
-        f"written. Retry with a smaller --memory (e.g. --memory 1GB) or smaller "
-        f"tiles ({smaller}), or a smaller --max-size"
+        f"written. Retry with a smaller --memory (e.g. {smaller_memory(memory)}) "
+        f"or smaller tiles ({smaller}), or a smaller --max-size"
     )
 
 

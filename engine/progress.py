@@ -105,6 +105,7 @@ class Progress(_Lines):
         self._last_tenth = 0
         self._open = False  # a bar is drawn and its line not yet ended
         self._value: Any = None  # the last step's value (tiles show it)
+        self._unit = "step"  # what the count counts: "tile" once the loop tiles
         self.lines = 0  # log lines written
 
     # -- counting ----------------------------------------------------------
@@ -134,6 +135,8 @@ class Progress(_Lines):
     def update(self, state: Any, value: Any) -> None:
         """Count the unit ``state`` finished; draw if it is time."""
         done, per_run = self.units(state)
+        if getattr(state, "octave_tiles", ()) or getattr(state, "n_tiles", 1) > 1:
+            self._unit = "tile"
         self.total = per_run * self.runs
         self.done = max(self.run, 0) * per_run + done
         if not self.enabled:
@@ -159,7 +162,8 @@ class Progress(_Lines):
             return f"{_clock(seconds)}"
         rate = self.done / seconds
         eta = (self.total - self.done) / rate
-        speed = f"{rate:.2f} steps/s" if rate >= 1 else f"{1 / rate:.1f} s/step"
+        unit = self._unit
+        speed = f"{rate:.2f} {unit}s/s" if rate >= 1 else f"{1 / rate:.1f} s/{unit}"
         if self.done >= self.total:
             return f"{speed}  {_clock(seconds)}"
         return f"{speed}  ETA {_clock(eta)}"
@@ -168,6 +172,8 @@ class Progress(_Lines):
         frame = f"{self.unit} {self.run + 1}/{self.runs}  " if self.runs > 1 else ""
         n_tiles = getattr(state, "n_tiles", 1)
         tiles = f"  tile {state.tile + 1}/{n_tiles}" if n_tiles > 1 else ""
+        if self._unit == "tile":  # tiles within steps within octaves
+            tiles = f"  step {state.step + 1}/{state.n_steps}{tiles}"
         return f"{frame}octave {state.octave + 1}/{state.n_octaves}{tiles}"
 
     def _line(self, state: Any, value: Any, now: float) -> str:

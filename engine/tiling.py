@@ -270,7 +270,8 @@ def plan(
 
 def _narrow(graph, fields, crop, interior, shares, halo, align):
     """``crop`` cut to ``halo`` pixels around ``interior``, then widened on
-    its far side (by the alignment, up to the exact crop) until the crop's
+    its far side (by the alignment, up to the exact crop; on its near side
+    once the far side is there, e.g. a thin last tile) until the crop's
     blobs hold every share position."""
     exact = list(crop)
     crop = [
@@ -285,12 +286,16 @@ def _narrow(graph, fields, crop, interior, shares, halo, align):
             for a in (0, 1)
             if share[a][1] - crop[a][0] // fields[name][a].stride
             > shapes.get(name, (0, 0, 0, 0))[2 + a]
-            and crop[a][1] < exact[a][1]
+            and crop[a] != exact[a]
         }
         if not short:
             return crop
         for a in short:
-            crop[a] = (crop[a][0], min(exact[a][1], crop[a][1] + align[a]))
+            (lo, hi), (lo_x, hi_x) = crop[a], exact[a]
+            if hi < hi_x:
+                crop[a] = (lo, min(hi_x, hi + align[a]))
+            else:  # a blob too thin to exist: more context before it
+                crop[a] = (max(lo_x, lo - align[a]), hi)
 
 
 # -- the tiled gradient ------------------------------------------------------
@@ -320,7 +325,7 @@ def _check_share(tile: Tile, name: str, blob) -> None:
 
 
 def tiled_gradient(net, x, objective, tiles: list[Tile], on_tile=None):
-    """``(value, dvalue/dx)`` of ``objective`` at ``x`` (1, 3, H, W), one tile
+    """``(value, dvalue/dx)`` of ``objective`` at ``x`` (N, 3, H, W), one tile
     at a time; equal to the untiled forward/objective/backward.
 
     An objective with ``pointwise = True`` (its value a sum over blob
@@ -341,7 +346,10 @@ def tiled_gradient(net, x, objective, tiles: list[Tile], on_tile=None):
     seeds: dict = {}
     if not pointwise:
         shapes = net.shapes(tuple(x.shape[-2:]))
-        full = {raw: xp.zeros(shapes[n], dtype=x.dtype) for raw, n in names.items()}
+        full = {  # a batch of N pictures: N of each blob
+            raw: xp.zeros((x.shape[0], *shapes[n][1:]), dtype=x.dtype)
+            for raw, n in names.items()
+        }
         for tile in work:
             blobs = net.forward(_crop(x, tile), end=list(names), keep=False)
             for raw, n in names.items():

@@ -98,11 +98,12 @@ def parse_memory(text: str) -> int:
     """``"2GB"``, ``"1.5G"``, ``"512MiB"``, ``"800000000"`` -> bytes (binary
     units: 1 GB = 2**30 bytes)."""
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?)(?:I?B)?\s*", text, re.I)
-    if not m or float(m.group(1)) <= 0:
+    n = int(float(m.group(1)) * _UNITS[m.group(2).upper()]) if m else 0
+    if n < 1:  # also a fraction of a byte ("0.5"), not "must be > 0 bytes, not 0"
         raise ValueError(
             f"memory must be a size such as 2GB, 512MB or 1.5G, not {text!r}"
         )
-    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+    return n
 
 
 def parse_halo(text: str) -> int | Literal["exact", "auto"]:
@@ -133,15 +134,22 @@ def _size(n: float) -> str:
 
 
 def step_bytes(
-    net, hw: tuple[int, int], layers: list[str], tile: int | None, pointwise: bool
+    net,
+    hw: tuple[int, int],
+    layers: list[str],
+    tile: int | None,
+    pointwise: bool,
+    n: int = 1,
 ) -> int:
     """Estimated peak bytes of one step on an ``hw`` picture with tile
-    interiors of ``tile`` pixels (None: untiled, the preflight estimate)."""
-    full = FULL_COPIES * 3 * hw[0] * hw[1] * net.dtype.itemsize
-    full += sum(a.nbytes for p in net.params.values() for a in p.values())
-    full += PROCESS_BYTES if net.device == "cpu" else 0
+    interiors of ``tile`` pixels (None: untiled, the preflight estimate);
+    ``n`` pictures dreamed together (a batch) hold ``n`` of everything but
+    the weights and the process."""
+    full = n * FULL_COPIES * 3 * hw[0] * hw[1] * net.dtype.itemsize
+    fixed = sum(a.nbytes for p in net.params.values() for a in p.values())
+    fixed += PROCESS_BYTES if net.device == "cpu" else 0
     if tile is None:
-        return preflight.dream_bytes(net, hw, layers) + full
+        return n * preflight.dream_bytes(net, hw, layers) + full + fixed
     fields = tiling.receptive_fields(net.graph, layers)
     align = tiling.alignment(fields, layers)
     reach = tiling.halo(fields, layers)
@@ -149,10 +157,10 @@ def step_bytes(
         min(hw[0], tile + 2 * reach[0] + align[0]),
         min(hw[1], tile + 2 * reach[1] + align[1]),
     )
-    need = preflight.dream_bytes(net, crop, layers) + full
+    need = n * preflight.dream_bytes(net, crop, layers) + full + fixed
     if not pointwise:  # the whole blobs, and their gradient
         shapes = net.shapes(hw)
-        need += 2 * net.dtype.itemsize * sum(math.prod(shapes[n]) for n in layers)
+        need += 2 * n * net.dtype.itemsize * sum(math.prod(shapes[b]) for b in layers)
     return need
 
 
@@ -165,10 +173,15 @@ def budget(net, config: Tiling) -> int:
 
 
 def choose_tile(
-    net, hw: tuple[int, int], layers: Iterable[str], config: Tiling, pointwise: bool
+    net,
+    hw: tuple[int, int],
+    layers: Iterable[str],
+    config: Tiling,
+    pointwise: bool,
+    n: int = 1,
 ) -> int | None:
-    """The tile interior (pixels) for dreaming an ``hw`` picture at ``layers``
-    (resolved names), or None for untiled.
+    """The tile interior (pixels) for dreaming an ``hw`` picture (``n`` of
+    them together) at ``layers`` (resolved names), or None for untiled.
 
     Raises ValueError for a tile smaller than the halo (each tile would
     compute mostly its neighbours' pixels) and for a budget too small for
@@ -182,7 +195,7 @@ def choose_tile(
     limit = need = 0
     if config.tile == "auto":  # tile only what does not fit
         limit = budget(net, config)
-        need = step_bytes(net, hw, layers, None, pointwise)
+        need = step_bytes(net, hw, layers, None, pointwise, n)
         if need <= limit:
             return None
     try:
@@ -200,15 +213,19 @@ def choose_tile(
     reach = max(tiling.halo(fields, layers))
     smallest = max(align, -(-reach // align) * align)
     if isinstance(config.tile, int):
-        if config.tile < reach:
+        given = config.halo_px(net, layers)  # --tile-halo auto|PX: that halo
+        halo = reach if given is None else min(reach, given)
+        if config.tile < halo:
+            least_tile = max(align, -(-halo // align) * align)
+            which = "the halo of" if given is None else "the --tile-halo at"
             raise ValueError(
-                f"a tile of {config.tile} px is smaller than the halo of "
-                f"{', '.join(layers)} ({reach} px each side): each tile would "
-                f"compute mostly its neighbours' pixels; use --tile {smallest} "
+                f"a tile of {config.tile} px is smaller than {which} "
+                f"{', '.join(layers)} ({halo} px each side): each tile would "
+                f"compute mostly its neighbours' pixels; use --tile {least_tile} "
                 "or more, or --tile auto"
             )
         return config.tile
-    least = step_bytes(net, hw, layers, smallest, pointwise)
+    least = step_bytes(net, hw, layers, smallest, pointwise, n)
     if least > limit:
         raise ValueError(
             f"a memory budget of {_size(limit)} is too small to dream this "
@@ -219,7 +236,7 @@ def choose_tile(
     lo, hi = smallest // align, -(-max(hw) // align)  # in units of align
     while lo < hi:  # the largest tile that fits
         mid = (lo + hi + 1) // 2
-        if step_bytes(net, hw, layers, mid * align, pointwise) <= limit:
+        if step_bytes(net, hw, layers, mid * align, pointwise, n) <= limit:
             lo = mid
         else:
             hi = mid - 1
@@ -271,7 +288,8 @@ class Shifting:
 
 
 def tile_plans(net, octaves, layers, config, pointwise) -> list:
-    """Each octave's tiles (:func:`inceptionism.engine.tiling.plan`, empty
+    """Each octave's tiles (of ``octaves``' N pictures together;
+    :func:`inceptionism.engine.tiling.plan`, empty
     tiles left out; with an approximate halo a :class:`Shifting` plan that
     moves them each step), or None where it runs untiled (``config``: a
     :class:`Tiling` or a tile size): the tile size is chosen
@@ -280,7 +298,8 @@ def tile_plans(net, octaves, layers, config, pointwise) -> list:
     octave larger than it is cut into tiles of that size."""
     config = config if isinstance(config, Tiling) else Tiling(tile=config)
     largest = max((tuple(b.shape[-2:]) for b in octaves), key=lambda hw: hw[0] * hw[1])
-    tile = choose_tile(net, largest, layers, config, pointwise)
+    n = int(octaves[0].shape[0])  # pictures dreamed together
+    tile = choose_tile(net, largest, layers, config, pointwise, n)
     halo = None if tile is None else config.halo_px(net, layers)
     out: list[Shifting | list[tiling.Tile] | None] = []
     for base in octaves:

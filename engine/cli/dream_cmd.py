@@ -139,11 +139,15 @@ def _progress(args: argparse.Namespace, runs: int = 1, label: str = "dream") -> 
 
 
 def _dream_quietly(
-    fn: Callable[[], T], hw: tuple[int, ...] | None = None, tile: int | None = None
+    fn: Callable[[], T],
+    hw: tuple[int, ...] | None = None,
+    tile: int | None = None,
+    memory: int | None = None,
 ) -> T:
     """Run ``fn()``; print each warning (e.g. a skipped octave) as one line.
-    While dreaming an ``hw`` image (in ``tile``-pixel tiles), running out of
-    host or GPU memory becomes an error that names the way out."""
+    While dreaming an ``hw`` image (in ``tile``-pixel tiles, under a
+    ``--memory`` of ``memory`` bytes if given), running out of host or GPU
+    memory becomes an error that names the way out."""
     from inceptionism.kernels.backend import is_out_of_memory
 
     with warnings.catch_warnings(record=True) as caught:
@@ -154,13 +158,14 @@ def _dream_quietly(
             if hw is None:  # e.g. preflight's refusal: it says what to do
                 raise
             if isinstance(exc, MemoryError) and not is_out_of_memory(exc):
-                raise preflight.out_of_memory(hw, tile) from exc  # host memory
+                raise preflight.out_of_memory(hw, tile, memory) from exc  # host
             if not is_out_of_memory(exc):
                 raise
             height, width = hw
             raise RuntimeError(
                 f"the GPU ran out of memory dreaming a {width}x{height} image: retry "
-                "with a smaller --memory (e.g. --memory 1GB: smaller tiles), a "
+                f"with a smaller --memory (e.g. {preflight.smaller_memory(memory)}: "
+                "smaller tiles), a "
                 f"smaller --max-size (e.g. --max-size {max(hw) // 2}), or "
                 "--device cpu"
             ) from exc  # --debug shows CuPy's error too
@@ -307,6 +312,7 @@ def run_dream(args: argparse.Namespace) -> int:
                 lambda: remake.render(job, pm=pm, observers=observers),
                 job.rgb.shape[:2],
                 (job.recipe.tiling or {}).get("tile"),
+                None if args.replay else tiling_settings(args).memory,
             )
         finally:
             progress.close()
@@ -346,7 +352,12 @@ def run_zoom(args: argparse.Namespace) -> int:
     )  # fmt: skip
     try:
         for i in range(args.frames):
-            frame = _dream_quietly(lambda: next(gen), job.rgb.shape[:2])  # noqa: B023
+            frame = _dream_quietly(
+                lambda: next(gen),  # noqa: B023
+                job.rgb.shape[:2],
+                (job.recipe.tiling or {}).get("tile"),
+                tiling_settings(args).memory,
+            )
             zoom = rcp.Zoom(frame=i, frames=args.frames, scale=args.scale)
             remake.write(_with(job, zoom=zoom), folder / f"frame-{i:04d}.png", frame)
             if args.gif or args.webp or mp4:

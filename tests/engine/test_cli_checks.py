@@ -175,6 +175,7 @@ def test_too_little_memory_is_refused_first(
         match="image at conv2/3x3 needs about",
     )  # fmt: skip
     assert "0.0 GiB is available; retry with --max-size" in line
+    assert line.endswith("or in tiles at full size: --tile auto with --memory 1MB")
     assert list(tmp_path.iterdir()) == [picture]
 
 

@@ -140,6 +140,27 @@ def test_tiles_join_the_count_when_the_state_has_them():
     assert Progress.units(plain) == (5, 6)
 
 
+def test_a_tiled_bar_says_where_in_the_step_and_counts_tiles_per_second():
+    """Tiles within steps within octaves: the rate is in tiles (a 4-tile
+    step at 1 s a tile is not 1 step/s) and the line names the step."""
+    from types import SimpleNamespace
+
+    clock, tty = Clock(), Tty()
+    progress = Progress(tty, clock=clock)
+    progress.inceptionism_dream_start(net=None, config=None, rgb=None)
+    for octave, step, tile in [(0, 0, 0), (0, 0, 1), (0, 0, 2), (0, 0, 3), (1, 1, 2)]:
+        clock.t += 1.0
+        state = SimpleNamespace(octave=octave, n_octaves=2, step=step, n_steps=3,
+                                tile=tile, n_tiles=4, octave_tiles=(4, 4))  # fmt: skip
+        progress._value = np.asarray(1.0)
+        progress.inceptionism_tile_end(net=None, state=state)
+    frames = tty.getvalue().split("\r")[1:]
+    assert len(frames) == 4  # the last tile of a step is drawn at step end
+    assert " 12%  3/24  octave 1/2  step 1/3  tile 3/4  value 1 " in frames[2]
+    assert "1.00 tiles/s  ETA 0:21" in frames[2]
+    assert "octave 2/2  step 2/3  tile 3/4" in frames[3]
+
+
 def test_without_a_terminal_a_line_every_tenth_or_interval():
     clock, log = Clock(), io.StringIO()
     # forced (--progress): from the start; 20 steps of 1 s: each 10% is 2 steps

@@ -71,6 +71,7 @@ def test_auto_tiles_only_above_the_budget(run, wide, tmp_path):
     [
         ("--memory", "lots", "--memory: memory must be a size such as 2GB"),
         ("--memory", "0GB", "--memory: memory must be a size"),
+        ("--memory", "0.5", "--memory: memory must be a size"),
         ("--tile", "big", "--tile must be auto, off or a size in pixels, not"),
         ("--tile", "0", "--tile must be auto, off or a size in pixels, not"),
         ("--tile", "4", "a tile of 4 px is smaller than the halo of conv2/3x3 (8 px"),
@@ -80,6 +81,7 @@ def test_auto_tiles_only_above_the_budget(run, wide, tmp_path):
     ids=[
         "memory-word",
         "memory-zero",
+        "memory-half-byte",
         "tile-word",
         "tile-zero",
         "halo",
@@ -94,6 +96,20 @@ def test_bad_tiling_is_refused_in_one_line(run_fails, picture, tmp_path, flag, v
     if value == "64KB":
         assert "give --memory " in line and "MB or more" in line
     assert not out.exists()
+
+
+def test_a_tile_is_measured_against_the_halo_it_runs_with(run, run_fails, picture,
+                                                          tmp_path):  # fmt: skip
+    """conv2/3x3's exact halo is 8 px: a 4-px tile is refused with it, but
+    with --tile-halo 2 it is twice that halo and runs; under 2 it is refused
+    naming the --tile-halo."""
+    out = tmp_path / "o.png"
+    run("dream", picture, "-o", out, *TILED, "--tile", "4", "--tile-halo", "2")
+    assert Recipe.read(out).tiling == {"tile": 4, "halo": 2}
+    refused = "smaller than the --tile-halo at conv2/3x3 (6 px each side)"
+    line = run_fails("dream", picture, "-o", tmp_path / "p.png", *TILED, "--tile",
+                     "4", "--tile-halo", "6", match=refused)  # fmt: skip
+    assert "use --tile 8 or more" in line
 
 
 def test_the_minimum_budget_named_is_enough(run, run_fails, wide, tmp_path):
@@ -150,14 +166,34 @@ def test_running_out_of_memory_mid_dream_names_the_way_out(
     out = tmp_path / "o" / "out.png"
     out.parent.mkdir()
     line = run_fails("dream", picture, "-o", out, *TILED, "--tile", "16",
+                     "--memory", "300MB",
                      match="memory ran out while dreaming this 56x40")  # fmt: skip
-    assert "--memory" in line and "--tile 64" in line and "nothing was written" in line
+    # smaller than what ran out: half the tile, half the budget
+    assert "smaller tiles (--tile 8)" in line and "--memory 150MB" in line
+    assert "nothing was written" in line
     assert len(runs_out_of_memory) == 2
     assert list(out.parent.iterdir()) == []  # no output, no temporary file
     # the default name claimed before the dream is given back too
     runs_out_of_memory.clear()
     run_fails("dream", picture, *TILED, "--tile", "16", match="--memory")
     assert sorted(p.name for p in picture.parent.iterdir()) == sorted(["in.png", "o"])
+
+
+@pytest.mark.parametrize(
+    "tile, memory, want",
+    [
+        (16, None, ["--tile 8)", "--memory 1GB"]),
+        (768, 2 * 2**30, ["--tile 384)", "--memory 1GB"]),
+        (None, 3 * 2**30, ["--tile 2000)", "--memory 1.5GB"]),  # untiled
+    ],
+)
+def test_out_of_memory_asks_for_less_than_ran_out(tile, memory, want):
+    from inceptionism.engine.preflight import out_of_memory
+
+    line = str(out_of_memory((3000, 4000), tile, memory))
+    assert line.startswith("memory ran out while dreaming this 4000x3000 image")
+    for text in want:
+        assert text in line, line
 
 
 def test_batch_reports_running_out_of_memory(
