@@ -385,19 +385,21 @@ def zoom_frames(
     *,
     pm=None,
     observers: Iterable = (),
+    rng: np.random.Generator | None = None,
     **overrides,
 ) -> Iterator[np.ndarray]:
     """The notebook's zoom feedback: dream, yield the frame, zoom in by
     ``1 / (1 - scale)`` about the centre (``affine_transform``, order 1), repeat.
 
-    One generator (``config.seed``) serves the whole sequence, so the same
-    seed gives the same frames. ``overrides`` are :func:`run`'s keyword
-    arguments (objective/regularizer/prior objects).
+    One generator (``config.seed``, or ``rng`` to continue an interrupted
+    sequence) serves the whole sequence, so the same seed gives the same
+    frames. ``overrides`` are :func:`run`'s keyword arguments
+    (objective/regularizer/prior objects).
     """
     if frames < 1:
         raise ValueError(f"frames must be >= 1, got {frames}")
     pm = _manager(pm)
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng(config.seed) if rng is None else rng
     frame = np.asarray(rgb, dtype=np.float32)
     for i in range(frames):
         frame = run(

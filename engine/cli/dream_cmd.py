@@ -1,4 +1,4 @@
-"""``inceptionism dream`` and ``inceptionism zoom``.
+"""``inceptionism dream`` (and the helpers ``zoom`` shares).
 
 ``dream IN [-o OUT]`` runs the dream loop (defaults = google/deepdream
 ``dream.ipynb``) and writes the picture with its recipe embedded
@@ -8,10 +8,8 @@ tool from its recipe, pixel for pixel on the same device, or refuses in one
 sentence; only ``-o``, ``--weights``, ``--device`` and ``IN`` are taken from
 the command line then.
 
-``zoom IN -o FOLDER`` is the notebook's zoom feedback: dream, zoom in by
-``--scale`` about the centre, repeat; frames ``frame-0000.png``... (16-bit
-with ``--bits 16``), each with its recipe, and optionally ``zoom.gif`` /
-``zoom.webp`` with the run's.
+``zoom IN -o FOLDER`` (:mod:`inceptionism.engine.cli.zoom_cmd`, built on
+this module's job and progress helpers) is the notebook's zoom feedback.
 
 Decisions: without ``-o`` the output is ``<stem>-dream.png`` in the current
 folder (``-1``, ``-2``... appended rather than overwrite anything; the name is
@@ -57,6 +55,8 @@ def register(subparsers) -> None:
     dream_p, zoom_p = add_parsers(subparsers)
     batch_cmd.add_arguments(dream_p)  # several inputs, --scheduler
     dream_p.set_defaults(func=run_dream)
+    from inceptionism.engine.cli.zoom_cmd import run_zoom
+
     zoom_p.set_defaults(func=run_zoom)
 
 
@@ -326,75 +326,6 @@ def run_dream(args: argparse.Namespace) -> int:
     else:
         print(out)
     return 0
-
-
-def run_zoom(args: argparse.Namespace) -> int:
-    from inceptionism.engine.dream import zoom_frames
-    from inceptionism.plugins import get_plugin_manager
-
-    if args.output == "-":
-        raise ValueError("zoom writes a folder of frames; give -o FOLDER, not -")
-    pm = get_plugin_manager()
-    folder = Path(args.output)
-    job = _named_stdin(_new_job(args, pm), args)
-    mp4 = getattr(args, "mp4", False)
-    if mp4:  # the video extra is there, before any frame is dreamed
-        from inceptionism.engine.video.io import output_format
-
-        output_format(folder / "zoom.mp4", None)
-    preflight.check_frames_folder(folder, overwrite=args.overwrite)
-    _dream_quietly(lambda: preflight.check_job(job, pm))
-    frames = []
-    progress = _progress(args, args.frames, label="zoom")
-    gen = zoom_frames(
-        job.net, job.rgb, args.frames, args.scale, job.recipe.config, pm=pm,
-        observers=[progress], tiling=remake.recorded_tiling(job.recipe),
-    )  # fmt: skip
-    try:
-        for i in range(args.frames):
-            frame = _dream_quietly(
-                lambda: next(gen),  # noqa: B023
-                job.rgb.shape[:2],
-                (job.recipe.tiling or {}).get("tile"),
-                tiling_settings(args).memory,
-            )
-            zoom = rcp.Zoom(frame=i, frames=args.frames, scale=args.scale)
-            remake.write(_with(job, zoom=zoom), folder / f"frame-{i:04d}.png", frame)
-            if args.gif or args.webp or mp4:
-                frames.append(frame)
-    finally:
-        progress.close()
-    if mp4:
-        print(_zoom_mp4(job, folder / "zoom.mp4", frames, args))
-    elif frames:
-        anim = folder / ("zoom.gif" if args.gif else "zoom.webp")
-        zoom = rcp.Zoom(None, args.frames, args.scale, duration_ms=80)
-        remake.write(_with(job, zoom=zoom), anim, frames)
-        print(anim)
-    print(folder)
-    return 0
-
-
-def _zoom_mp4(job: remake.Job, out: Path, frames: list, args: Any) -> Path:
-    """``zoom --mp4``: the frames through the video encoder (H.264 yuv420p,
-    12.5 frames/s as the GIF's 80 ms, sides cropped to even), with the
-    run's recipe in the container's metadata."""
-    from fractions import Fraction
-
-    from inceptionism.engine.video import io
-
-    h, w = frames[0].shape[:2]
-    size = (h - h % 2, w - w % 2)
-    if size != (h, w):
-        print(f"inceptionism: notice: {w}x{h} has an odd side, which yuv420p "
-              f"cannot hold; cropped to {size[1]}x{size[0]} (the last row/column)",
-              file=sys.stderr)  # fmt: skip
-    zoom = rcp.Zoom(None, args.frames, args.scale, duration_ms=80)
-    return io.encode(
-        out, (f[: size[0], : size[1]] for f in frames), None,
-        fps=Fraction(25, 2), size=size,
-        recipe=_with(job, zoom=zoom).recipe.to_dict(),
-    )  # fmt: skip
 
 
 def _with(job: remake.Job, **changes: Any) -> remake.Job:
