@@ -150,9 +150,11 @@ def register(subparsers) -> None:
 def _sources(args: argparse.Namespace) -> list[Any]:
     from inceptionism.engine.atlas import Source
 
-    flagged = list(args.sources)
-    if not flagged or flagged[0][0] == "--compare":
-        flagged.insert(0, ("--model", None))  # the default model's row first
+    given = list(args.sources or ())
+    base = [f for f in given if f[0] != "--compare"] or [("--model", None)]
+    # --compare rows come after the --model/--weights rows (or the default
+    # model's) wherever the flags stand on the command line
+    flagged = base + [f for f in given if f[0] == "--compare"]
     out = []
     for flag, value in flagged:
         if flag == "--weights" or (

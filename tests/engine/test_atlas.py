@@ -4,6 +4,7 @@ layers, one row per model (issue 15)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -303,3 +304,34 @@ def test_new_dream_options_reach_every_cell(capsys, googlenet_h5, picture, tmp_p
     cell = read_recipe(out)["atlas"]["cells"][0]
     assert read_recipe(tmp_path / cell["file"])["config"]["transforms"] == "standard"
     assert read_recipe(out)["atlas"]["config"]["transforms"] == "standard"
+
+
+@pytest.mark.parametrize(
+    "argv, rows",
+    [
+        (["--compare", "P.h5", "--weights", "G.h5"], ["G.h5", "P.h5"]),
+        (["--weights", "G.h5", "--compare", "P.h5"], ["G.h5", "P.h5"]),
+        (["--compare", "P.h5"], ["bvlc_googlenet", "P.h5"]),
+        (
+            ["--model", "googlenet_places205", "--compare", "G.h5", "--model", "M"],
+            ["googlenet_places205", "bvlc_googlenet", "G.h5"],
+        ),
+    ],
+    ids=["compare-first", "weights-first", "default-model", "models-then-compare"],
+)
+def test_compare_rows_follow_the_models_given_whatever_the_order(
+    monkeypatch, tmp_path, argv, rows
+):
+    """``--compare`` adds rows after the --model/--weights rows wherever it
+    stands on the command line; the default model comes first only when
+    neither is given."""
+    from inceptionism.engine.cli import build_parser
+    from inceptionism.engine.cli.atlas_cmd import _sources
+
+    monkeypatch.chdir(tmp_path)
+    for f in ("G.h5", "P.h5"):
+        (tmp_path / f).write_bytes(b"")
+    argv = ["bvlc_googlenet" if a == "M" else a for a in argv]
+    args = build_parser().parse_args(["atlas", "x.png", "-o", "a.png", *argv])
+    got = [Path(s.weights).name if s.weights else s.model for s in _sources(args)]
+    assert got == rows
