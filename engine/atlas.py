@@ -315,9 +315,19 @@ def prepare(
     if spec.max_size:
         rgb = downsize(rgb, spec.max_size)[0]
     hw = (int(rgb.shape[0]), int(rgb.shape[1]))
-    names = all_layers(nets[0], hw) if every else list(layers or DEFAULT_LAYERS)
+    names = list(DEFAULT_LAYERS if layers is None else layers)
+    if every:
+        names = all_layers(nets[0], hw)
+    elif not names:
+        raise ValueError(
+            "--layers names no layer; give some, e.g. --layers "
+            "conv2/3x3,inception_4c/output (`inceptionism layers` lists them)"
+        )
     for net in nets:
         names = [net.resolve(x) for x in names]
+        twice = sorted({x for x in names if names.count(x) > 1})
+        if twice:
+            raise ValueError(f"--layers gives {', '.join(twice)} twice; name each once")
         shapes = net.shapes(hw)
         empty = [x for x in names if x not in shapes]
         if empty:

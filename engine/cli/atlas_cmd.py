@@ -257,7 +257,7 @@ def _run_layers(
     from inceptionism.engine.cli.atlas_channels_cmd import close
     from inceptionism.engine.cli.batch_cmd import _Report
 
-    layers = [x for x in args.layers.split(",") if x] if args.layers else None
+    layers = None if args.layers is None else [x for x in args.layers.split(",") if x]
     p = atlas.prepare(inp, Path(args.output), sources, spec, layers, args.all)
     dask = None
     if args.scheduler:  # a bad address: one line, before the first dream

@@ -168,8 +168,21 @@ def test_sheet_is_not_replayed_as_a_dream(capsys, googlenet_h5, picture, tmp_pat
         (["--compare", "no_such_model"], "unknown model 'no_such_model'"),
         (["--range", "0:4"], "give --channels LAYER"),
         (["--steps", "-1"], "--steps must be an integer >= 0"),
+        (["--layers", ",,"], "--layers names no layer"),
+        (["--layers="], "--layers names no layer"),
+        (["--layers", "conv2/3x3,inception_3a/output,conv2/3x3"], "twice"),
     ],
-    ids=["layer", "objective", "unknown-layer", "unknown-model", "range", "steps"],
+    ids=[
+        "layer",
+        "objective",
+        "unknown-layer",
+        "unknown-model",
+        "range",
+        "steps",
+        "no-layers",
+        "empty-layers",
+        "layer-twice",
+    ],  # fmt: skip
 )
 def test_bad_atlas_refused_before_dreaming(
     capsys, googlenet_h5, picture, tmp_path, extra, match
