@@ -33,16 +33,23 @@ CACHE_VERSION = 1
 
 def parse_range(text: str, channels: int) -> range:
     """``"a:b"`` (Python slice bounds, either may be empty) -> the channels;
-    ``ValueError`` naming the layer's channel count when it selects none."""
+    ``ValueError`` naming the layer's channel count when it selects none or
+    a bound lies past the layer's channels (a slice would quietly clip it)."""
     lo, sep, hi = text.partition(":")
     try:
         if not sep:
             raise ValueError
-        r = range(channels)[slice(int(lo) if lo else None, int(hi) if hi else None)]
+        bounds = [int(b) if b else None for b in (lo, hi)]
     except ValueError:
         raise ValueError(
             f"--range {text}: write A:B (channels A to B-1), e.g. --range 0:16"
         ) from None
+    if any(b is not None and not -channels <= b <= channels for b in bounds):
+        raise ValueError(
+            f"--range {text} goes past the {channels} channels of the layer; "
+            f"give bounds from 0 to {channels}, e.g. --range 0:{min(16, channels)}"
+        )
+    r = range(channels)[slice(*bounds)]
     if not r:
         raise ValueError(f"--range {text} selects no channel of the {channels}")
     return r

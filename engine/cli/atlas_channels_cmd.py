@@ -39,6 +39,11 @@ def run_channels(
             "px; give a larger --size or another layer"
         )
     count = shape[1]
+    if args.top and args.top > count:
+        raise ValueError(
+            f"--top {args.top}: the layer has {count} channels; give K <= {count} "
+            "(or leave --top out for all of them)"
+        )
     if args.top:
         rgb = np.asarray(load_image(inp))
         if args.max_size:
