@@ -250,6 +250,10 @@ def run_atlas(args: argparse.Namespace) -> int:
     return _run_layers(args, spec, sources, _input_path(args))
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _run_layers(
     args: argparse.Namespace, spec: Any, sources: list[Any], inp: Path
 ) -> int:
@@ -266,8 +270,8 @@ def _run_layers(
         dask = connect(args.scheduler)
     report = _Report(args.quiet, {}, len(p.cells), by_output=True)
     print(
-        f"atlas: {len(p.cells)} dreams ({len(p.sources)} model(s) x "
-        f"{len(p.layers)} layers) of {inp} at {p.hw[1]}x{p.hw[0]}",
+        f"atlas: {_n(len(p.cells), 'dream')} ({_n(len(p.sources), 'model')} x "
+        f"{_n(len(p.layers), 'layer')}) of {inp} at {p.hw[1]}x{p.hw[0]}",
         file=sys.stderr,
     )
     try:

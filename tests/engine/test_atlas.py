@@ -143,6 +143,7 @@ def test_sheet_is_not_replayed_as_a_dream(capsys, googlenet_h5, picture, tmp_pat
     out = tmp_path / "a.png"
     err = _one_layer(capsys, googlenet_h5, picture, out)
     assert "batch: 1 atlas cell: 1 done, 0 failed in " in err  # singular
+    assert "atlas: 1 dream (1 model x 1 layer) of " in err
     fails(
         capsys,
         "dream",
