@@ -190,6 +190,11 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError(f"-o {out} exists; --overwrite replaces it")
     if not out.parent.is_dir():
         raise ValueError(f"-o {out}: folder {out.parent} does not exist")
+    if args.channels is not None and args.bits != 8:
+        raise ValueError(
+            f"--bits {args.bits}: channel renders are 8-bit PNGs (cached and laid "
+            "out as such); drop --bits"
+        )
     if args.channels is None and (args.channel_range or args.top):
         raise ValueError("--range and --top choose channels; give --channels LAYER")
     _check_diverse(args)

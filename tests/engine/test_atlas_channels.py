@@ -151,6 +151,7 @@ def test_tiled_channel_render_matches_untiled(googlenet, tmp_path):
         (["--sample", "--top", "65"], "--top 65: the layer has 64 channels"),
         (["--channels", "prob"], "prob has no channels"),
         (["--scheduler", "local:0"], "N must be a whole number >= 1"),
+        (["--bits", "16"], "--bits 16: channel renders are 8-bit"),
     ],
     ids=[
         "top-without-picture",
@@ -162,6 +163,7 @@ def test_tiled_channel_render_matches_untiled(googlenet, tmp_path):
         "top-more-than-channels",
         "no-channels",
         "bad-scheduler",
+        "bits",
     ],
 )
 def test_bad_channel_sheets_refused(capsys, home, googlenet_h5, tmp_path, extra, match):
