@@ -29,7 +29,7 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -405,13 +405,14 @@ def layer_atlas(
     out: str | Path,
     *,
     models: Sequence[str | Path] = ("bvlc_googlenet",),
-    layers: Sequence[str] | None = None,
+    layers: Sequence[str] | Literal["all"] | None = None,
     config: DreamConfig = DreamConfig(seed=0),  # noqa: B008 - frozen
     scheduler: str | None = None,
     cell: int | None = 256,
     **spec: Any,
 ) -> Path | None:
-    """Dream ``photo`` at ``layers`` (default :data:`DEFAULT_LAYERS`) with
+    """Dream ``photo`` at ``layers`` (default :data:`DEFAULT_LAYERS`;
+    ``"all"``: every layer with channels, as ``--all``) with
     each of ``models`` (registry names, or .h5 paths) and write the contact
     sheet ``out`` and its singles (folder beside it); returns the sheet's
     path. ``spec``: :class:`~inceptionism.engine.batch.Spec` fields
@@ -421,6 +422,9 @@ def layer_atlas(
         for m in models
     ]
     base = batch.Spec(config=config, **spec)
-    p = prepare(Path(photo), Path(out), sources, base, layers)
+    every = layers == "all"
+    if isinstance(layers, str):  # "all", or one layer's name (not its letters)
+        layers = None if every else [layers]
+    p = prepare(Path(photo), Path(out), sources, base, layers, every)
     outcomes = run(p.inp, p.cells, p.sources, base, scheduler=scheduler)
     return finish(p, outcomes, base, cell=cell)

@@ -349,3 +349,27 @@ def test_compare_rows_follow_the_models_given_whatever_the_order(
     args = build_parser().parse_args(["atlas", "x.png", "-o", "a.png", *argv])
     got = [Path(s.weights).name if s.weights else s.model for s in _sources(args)]
     assert got == rows
+
+
+def test_every_layer_from_the_cli_and_python(capsys, googlenet_h5, tmp_path):
+    """``--all`` (Python: ``layers="all"``) dreams every layer with channels
+    that is non-empty at the picture's size; an 8x8 picture keeps it short."""
+    from inceptionism.engine.dream import DreamConfig
+
+    tiny = tmp_path / "tiny.png"
+    rgb = np.random.default_rng(4).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tiny)
+    out = tmp_path / "cli.png"
+    rc, _, err = cli(capsys, "atlas", tiny, "-o", out, "--weights", googlenet_h5,
+                     "--all", *ONE)  # fmt: skip
+    assert rc == 0, err
+    from inceptionism.weights import load_model
+
+    every = atlas.all_layers(Net(load_model(googlenet_h5)), (8, 8))
+    assert 5 < len(every) < 20 and "conv2/3x3" in every
+    assert [c["layer"] for c in read_recipe(out)["atlas"]["cells"]] == every
+    py = atlas.layer_atlas(tiny, tmp_path / "py.png", models=[googlenet_h5],
+                           layers="all", config=DreamConfig(seed=0, octaves=1,
+                           steps=1))  # fmt: skip
+    assert py is not None
+    np.testing.assert_array_equal(load_image(py), load_image(out))
