@@ -106,7 +106,24 @@ def cache_key(
         "mean": [float(m) for m in mean],
         **(extra or {}),
     }
+    files = _file_sha1s(config)
+    if files:  # left out without files: the keys renders had before
+        what["files"] = files
     return sha1_bytes(json.dumps(what, sort_keys=True).encode())
+
+
+def _file_sha1s(config: DreamConfig) -> dict[str, str]:
+    """SHA-1 of each file the render reads besides the weights (its
+    ``--mask``, ``TERM@MASK`` masks, direction vectors): a file redrawn
+    under the same path makes another render."""
+    from inceptionism.engine.recipe import data_paths
+    from inceptionism.weights.files import sha1_file
+
+    if "@" in config.objective or ".npy" in config.objective.lower():
+        paths = data_paths(config)
+    else:  # channel renders: no spec to parse for each key
+        paths = [Path(config.mask)] if config.mask else []
+    return {str(p): sha1_file(p) for p in paths if p.is_file()}
 
 
 def cache_path(key: str, root: Path | None = None) -> Path:
@@ -200,6 +217,7 @@ def render_recipe(
             "size": size,
             "mean": _mean(net),
             **(extra or {}),
+            **({"files": files} if (files := _file_sha1s(config)) else {}),
         },
     }
 

@@ -227,3 +227,25 @@ def test_one_channel_is_counted_in_the_singular(capsys, home, googlenet_h5, tmp_
     rc, _, err = cli(capsys, *args, "-o", tmp_path / "1.png", *FAST)
     assert rc == 0, err
     assert f"atlas: 1 channel of {LAYER} (" in err
+
+
+def test_cache_key_follows_the_mask_files_content(tmp_path):
+    """A render's key holds the SHA-1 of its --mask (a path alone would serve
+    the old render after the mask was redrawn in place); renders without
+    files keep the key they had."""
+    from PIL import Image
+
+    mask = tmp_path / "m.png"
+    a = np.zeros((8, 8), np.uint8)
+    a[:, 4:] = 255
+    Image.fromarray(a).save(mask)
+
+    def key(config):
+        return ac.cache_key("m", "w", LAYER, 3, config, 40, [1.0, 2.0, 3.0])
+
+    plain = DreamConfig(seed=0)
+    masked = DreamConfig(seed=0, mask=str(mask))
+    first = key(masked)
+    assert first == key(masked) and first != key(plain)
+    Image.fromarray(255 - a).save(mask)  # redrawn, same path
+    assert key(masked) != first
