@@ -139,7 +139,7 @@ def check_existing(
 ) -> list[Cell]:
     """The cells whose single image is already there, made by the same
     recipe (so a rerun resumes); ``ValueError`` for one made otherwise."""
-    from inceptionism.engine.recipe import Recipe, ReplayError
+    from inceptionism.engine.recipe import FileRef, Recipe, ReplayError, data_paths
 
     done = []
     for cell in cells:
@@ -147,8 +147,10 @@ def check_existing(
             continue
         try:
             r = Recipe.read(cell.out)
+            files = {FileRef.of(p) for p in data_paths(cell.config)}  # masks
             same = (
                 r.config == cell.config
+                and set(r.files) == files
                 and r.input.sha1 == inp_sha1
                 and r.model.weights_sha1 == weights_sha1[cell.source]
                 and (r.max_size, r.mean, r.bits)

@@ -373,3 +373,24 @@ def test_every_layer_from_the_cli_and_python(capsys, googlenet_h5, tmp_path):
                            steps=1))  # fmt: skip
     assert py is not None
     np.testing.assert_array_equal(load_image(py), load_image(out))
+
+
+def test_resume_refuses_singles_made_with_another_mask(
+    capsys, googlenet_h5, picture, tmp_path
+):
+    """A single made with --mask m.png is not reused once m.png was redrawn
+    in place: its recipe's mask SHA-1 no longer matches."""
+    mask = tmp_path / "m.png"
+    a = np.zeros((8, 8), np.uint8)
+    a[:, 4:] = 255
+    Image.fromarray(a).save(mask)
+    out = tmp_path / "a.png"
+    _one_layer(capsys, googlenet_h5, picture, out, "--mask", mask)
+    out.unlink()
+    err = _one_layer(capsys, googlenet_h5, picture, out, "--mask", mask)
+    assert "1 skipped" in err  # the same mask: resumed
+    out.unlink()
+    Image.fromarray(255 - a).save(mask)
+    fails(capsys, "atlas", picture, "-o", out, "--weights", googlenet_h5,
+          "--layers", "conv2/3x3", "--mask", mask, *ONE,
+          match="was not made with these settings")  # fmt: skip
