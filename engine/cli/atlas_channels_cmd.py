@@ -33,7 +33,12 @@ def run_channels(
     net, wpath, sha1 = batch.loaded_net(sources[0].spec(spec))
     layer = net.resolve(args.channels)
     shape = net.shapes((args.size, args.size)).get(layer)
-    if shape is None or len(shape) != 4:
+    if shape is not None and len(shape) != 4:
+        raise ValueError(
+            f"{layer} is {shape}: no channel maps to render; give a convolution "
+            "or inception layer (`inceptionism layers` lists them)"
+        )
+    if shape is None:
         raise ValueError(
             f"{layer} has no channels at {args.size}x{args.size} "
             "px; give a larger --size or another layer"
