@@ -331,6 +331,12 @@ def prepare(
         if twice:
             raise ValueError(f"--layers gives {', '.join(twice)} twice; name each once")
         shapes = net.shapes(hw)
+        flat = [x for x in names if x in shapes and len(shapes[x]) != 4]
+        if flat:
+            raise ValueError(
+                f"{flat[0]} is {shapes[flat[0]]}: no channel maps to dream on; "
+                "give convolution or inception layers (--layers)"
+            )
         empty = [x for x in names if x not in shapes]
         if empty:
             raise ValueError(

@@ -394,3 +394,16 @@ def test_resume_refuses_singles_made_with_another_mask(
     fails(capsys, "atlas", picture, "-o", out, "--weights", googlenet_h5,
           "--layers", "conv2/3x3", "--mask", mask, *ONE,
           match="was not made with these settings")  # fmt: skip
+
+
+def test_classifier_layers_refused_before_dreaming(capsys, googlenet_h5, tmp_path):
+    """A layer without channel maps (its InnerProduct needs 224x224 exactly)
+    is refused up front, not failed in the middle of the dreams."""
+    big = tmp_path / "big.png"
+    rgb = np.random.default_rng(5).integers(0, 256, (240, 300, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(big)
+    out = tmp_path / "a.png"
+    want = "loss3/classifier is (1, 1000): no channel maps to dream on"
+    fails(capsys, "atlas", big, "-o", out, "--weights", googlenet_h5,
+          "--layers", "conv2/3x3,loss3/classifier", *ONE, match=want)  # fmt: skip
+    assert not out.exists() and not any(tmp_path.glob("a/*.png"))
