@@ -195,6 +195,11 @@ def _check(args: argparse.Namespace) -> None:
             f"--bits {args.bits}: channel renders are 8-bit PNGs (cached and laid "
             "out as such); drop --bits"
         )
+    if args.channels is not None and args.tile_halo != "exact":
+        raise ValueError(
+            f"--tile-halo {args.tile_halo}: channel renders take the exact halo "
+            "(cached as equal to the untiled render); drop --tile-halo"
+        )
     if args.channels is None and (args.channel_range or args.top):
         raise ValueError("--range and --top choose channels; give --channels LAYER")
     _check_diverse(args)

@@ -152,6 +152,7 @@ def test_tiled_channel_render_matches_untiled(googlenet, tmp_path):
         (["--channels", "prob"], "prob has no channels"),
         (["--scheduler", "local:0"], "N must be a whole number >= 1"),
         (["--bits", "16"], "--bits 16: channel renders are 8-bit"),
+        (["--tile-halo", "auto"], "channel renders take the exact halo"),
         (
             ["--channels", "loss3/classifier", "--size", "224"],
             "loss3/classifier is (1, 1000): no channel maps to render",
@@ -168,6 +169,7 @@ def test_tiled_channel_render_matches_untiled(googlenet, tmp_path):
         "no-channels",
         "bad-scheduler",
         "bits",
+        "halo",
         "classifier",
     ],
 )
