@@ -25,6 +25,11 @@ def run_channels(
         raise ValueError(
             "--channels renders one model's layer; give one --model or --weights"
         )
+    if inp is not None and not args.top:
+        raise ValueError(
+            "--channels renders from noise: a picture only ranks channels "
+            "(--top K); give --top K, or drop IN"
+        )
     if args.top and inp is None:
         raise ValueError(
             "--top K ranks channels by their activation on a "

@@ -153,6 +153,7 @@ def test_tiled_channel_render_matches_untiled(googlenet, tmp_path):
         (["--scheduler", "local:0"], "N must be a whole number >= 1"),
         (["--bits", "16"], "--bits 16: channel renders are 8-bit"),
         (["--tile-halo", "auto"], "channel renders take the exact halo"),
+        (["--sample", "--range", "0:2"], "a picture only ranks channels (--top K)"),
         (
             ["--channels", "loss3/classifier", "--size", "224"],
             "loss3/classifier is (1, 1000): no channel maps to render",
@@ -170,6 +171,7 @@ def test_tiled_channel_render_matches_untiled(googlenet, tmp_path):
         "bad-scheduler",
         "bits",
         "halo",
+        "picture-without-top",
         "classifier",
     ],
 )
