@@ -29,7 +29,7 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -139,7 +139,7 @@ def check_existing(
 ) -> list[Cell]:
     """The cells whose single image is already there, made by the same
     recipe (so a rerun resumes); ``ValueError`` for one made otherwise."""
-    from inceptionism.engine.recipe import Recipe, ReplayError
+    from inceptionism.engine.recipe import FileRef, Recipe, ReplayError, data_paths
 
     done = []
     for cell in cells:
@@ -147,8 +147,10 @@ def check_existing(
             continue
         try:
             r = Recipe.read(cell.out)
+            files = {FileRef.of(p) for p in data_paths(cell.config)}  # masks
             same = (
                 r.config == cell.config
+                and set(r.files) == files
                 and r.input.sha1 == inp_sha1
                 and r.model.weights_sha1 == weights_sha1[cell.source]
                 and (r.max_size, r.mean, r.bits)
@@ -315,10 +317,26 @@ def prepare(
     if spec.max_size:
         rgb = downsize(rgb, spec.max_size)[0]
     hw = (int(rgb.shape[0]), int(rgb.shape[1]))
-    names = all_layers(nets[0], hw) if every else list(layers or DEFAULT_LAYERS)
+    names = list(DEFAULT_LAYERS if layers is None else layers)
+    if every:
+        names = all_layers(nets[0], hw)
+    elif not names:
+        raise ValueError(
+            "--layers names no layer; give some, e.g. --layers "
+            "conv2/3x3,inception_4c/output (`inceptionism layers` lists them)"
+        )
     for net in nets:
         names = [net.resolve(x) for x in names]
+        twice = sorted({x for x in names if names.count(x) > 1})
+        if twice:
+            raise ValueError(f"--layers gives {', '.join(twice)} twice; name each once")
         shapes = net.shapes(hw)
+        flat = [x for x in names if x in shapes and len(shapes[x]) != 4]
+        if flat:
+            raise ValueError(
+                f"{flat[0]} is {shapes[flat[0]]}: no channel maps to dream on; "
+                "give convolution or inception layers (--layers)"
+            )
         empty = [x for x in names if x not in shapes]
         if empty:
             raise ValueError(
@@ -395,13 +413,14 @@ def layer_atlas(
     out: str | Path,
     *,
     models: Sequence[str | Path] = ("bvlc_googlenet",),
-    layers: Sequence[str] | None = None,
+    layers: Sequence[str] | Literal["all"] | None = None,
     config: DreamConfig = DreamConfig(seed=0),  # noqa: B008 - frozen
     scheduler: str | None = None,
     cell: int | None = 256,
     **spec: Any,
 ) -> Path | None:
-    """Dream ``photo`` at ``layers`` (default :data:`DEFAULT_LAYERS`) with
+    """Dream ``photo`` at ``layers`` (default :data:`DEFAULT_LAYERS`;
+    ``"all"``: every layer with channels, as ``--all``) with
     each of ``models`` (registry names, or .h5 paths) and write the contact
     sheet ``out`` and its singles (folder beside it); returns the sheet's
     path. ``spec``: :class:`~inceptionism.engine.batch.Spec` fields
@@ -411,6 +430,9 @@ def layer_atlas(
         for m in models
     ]
     base = batch.Spec(config=config, **spec)
-    p = prepare(Path(photo), Path(out), sources, base, layers)
+    every = layers == "all"
+    if isinstance(layers, str):  # "all", or one layer's name (not its letters)
+        layers = None if every else [layers]
+    p = prepare(Path(photo), Path(out), sources, base, layers, every)
     outcomes = run(p.inp, p.cells, p.sources, base, scheduler=scheduler)
     return finish(p, outcomes, base, cell=cell)

@@ -33,16 +33,23 @@ CACHE_VERSION = 1
 
 def parse_range(text: str, channels: int) -> range:
     """``"a:b"`` (Python slice bounds, either may be empty) -> the channels;
-    ``ValueError`` naming the layer's channel count when it selects none."""
+    ``ValueError`` naming the layer's channel count when it selects none or
+    a bound lies past the layer's channels (a slice would quietly clip it)."""
     lo, sep, hi = text.partition(":")
     try:
         if not sep:
             raise ValueError
-        r = range(channels)[slice(int(lo) if lo else None, int(hi) if hi else None)]
+        bounds = [int(b) if b else None for b in (lo, hi)]
     except ValueError:
         raise ValueError(
             f"--range {text}: write A:B (channels A to B-1), e.g. --range 0:16"
         ) from None
+    if any(b is not None and not -channels <= b <= channels for b in bounds):
+        raise ValueError(
+            f"--range {text} goes past the {channels} channels of the layer; "
+            f"give bounds from 0 to {channels}, e.g. --range 0:{min(16, channels)}"
+        )
+    r = range(channels)[slice(*bounds)]
     if not r:
         raise ValueError(f"--range {text} selects no channel of the {channels}")
     return r
@@ -99,7 +106,24 @@ def cache_key(
         "mean": [float(m) for m in mean],
         **(extra or {}),
     }
+    files = _file_sha1s(config)
+    if files:  # left out without files: the keys renders had before
+        what["files"] = files
     return sha1_bytes(json.dumps(what, sort_keys=True).encode())
+
+
+def _file_sha1s(config: DreamConfig) -> dict[str, str]:
+    """SHA-1 of each file the render reads besides the weights (its
+    ``--mask``, ``TERM@MASK`` masks, direction vectors): a file redrawn
+    under the same path makes another render."""
+    from inceptionism.engine.recipe import data_paths
+    from inceptionism.weights.files import sha1_file
+
+    if "@" in config.objective or ".npy" in config.objective.lower():
+        paths = data_paths(config)
+    else:  # channel renders: no spec to parse for each key
+        paths = [Path(config.mask)] if config.mask else []
+    return {str(p): sha1_file(p) for p in paths if p.is_file()}
 
 
 def cache_path(key: str, root: Path | None = None) -> Path:
@@ -193,6 +217,7 @@ def render_recipe(
             "size": size,
             "mean": _mean(net),
             **(extra or {}),
+            **({"files": files} if (files := _file_sha1s(config)) else {}),
         },
     }
 

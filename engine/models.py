@@ -48,8 +48,16 @@ def load_named_model(weights=None, model: str | None = None, pm=None):
     if weights:
         return load_model(weights), Path(weights)
     name = model or DEFAULT_MODEL
-    resolve_spec(name, pm)
+    spec = resolve_spec(name, pm)
     path = cached_model(name)
+    if not path.exists() and (spec.sha1 is None or spec.archive):
+        from inceptionism.weights.download import _manual_hint
+
+        raise ValueError(  # `weights fetch` would refuse it: no known checksum
+            f"model {name!r} is not in the cache ({path}): "
+            + _manual_hint(spec, path, path)
+            + f" (offline: `inceptionism weights synthetic {name} -o synth.h5`)"
+        )
     if not path.exists():
         raise ValueError(
             f"model {name!r} is not in the cache ({path}): fetch it with "

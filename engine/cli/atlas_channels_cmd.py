@@ -25,6 +25,11 @@ def run_channels(
         raise ValueError(
             "--channels renders one model's layer; give one --model or --weights"
         )
+    if inp is not None and not args.top:
+        raise ValueError(
+            "--channels renders from noise: a picture only ranks channels "
+            "(--top K); give --top K, or drop IN"
+        )
     if args.top and inp is None:
         raise ValueError(
             "--top K ranks channels by their activation on a "
@@ -33,12 +38,22 @@ def run_channels(
     net, wpath, sha1 = batch.loaded_net(sources[0].spec(spec))
     layer = net.resolve(args.channels)
     shape = net.shapes((args.size, args.size)).get(layer)
-    if shape is None or len(shape) != 4:
+    if shape is not None and len(shape) != 4:
+        raise ValueError(
+            f"{layer} is {shape}: no channel maps to render; give a convolution "
+            "or inception layer (`inceptionism layers` lists them)"
+        )
+    if shape is None:
         raise ValueError(
             f"{layer} has no channels at {args.size}x{args.size} "
             "px; give a larger --size or another layer"
         )
     count = shape[1]
+    if args.top and args.top > count:
+        raise ValueError(
+            f"--top {args.top}: the layer has {count} channels; give K <= {count} "
+            "(or leave --top out for all of them)"
+        )
     if args.top:
         rgb = np.asarray(load_image(inp))
         if args.max_size:

@@ -150,9 +150,11 @@ def register(subparsers) -> None:
 def _sources(args: argparse.Namespace) -> list[Any]:
     from inceptionism.engine.atlas import Source
 
-    flagged = list(args.sources)
-    if not flagged or flagged[0][0] == "--compare":
-        flagged.insert(0, ("--model", None))  # the default model's row first
+    given = list(args.sources or ())
+    base = [f for f in given if f[0] != "--compare"] or [("--model", None)]
+    # --compare rows come after the --model/--weights rows (or the default
+    # model's) wherever the flags stand on the command line
+    flagged = base + [f for f in given if f[0] == "--compare"]
     out = []
     for flag, value in flagged:
         if flag == "--weights" or (
@@ -188,10 +190,15 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError(f"-o {out} exists; --overwrite replaces it")
     if not out.parent.is_dir():
         raise ValueError(f"-o {out}: folder {out.parent} does not exist")
-    if args.layers is not None and not args.layers.replace(",", "").strip():
-        raise ValueError(  # was the default 14 layers
-            "--layers is empty; give A,B (e.g. --layers conv2/3x3,"
-            "inception_4c/output) or omit it for the default layers"
+    if args.channels is not None and args.bits != 8:
+        raise ValueError(
+            f"--bits {args.bits}: channel renders are 8-bit PNGs (cached and laid "
+            "out as such); drop --bits"
+        )
+    if args.channels is not None and args.tile_halo != "exact":
+        raise ValueError(
+            f"--tile-halo {args.tile_halo}: channel renders take the exact halo "
+            "(cached as equal to the untiled render); drop --tile-halo"
         )
     if args.channels is None and (args.channel_range or args.top):
         raise ValueError("--range and --top choose channels; give --channels LAYER")
@@ -261,6 +268,10 @@ def run_atlas(args: argparse.Namespace) -> int:
     return _run_layers(args, spec, sources, _input_path(args))
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _run_layers(
     args: argparse.Namespace, spec: Any, sources: list[Any], inp: Path
 ) -> int:
@@ -268,7 +279,7 @@ def _run_layers(
     from inceptionism.engine.cli.atlas_channels_cmd import close
     from inceptionism.engine.cli.batch_cmd import _Report
 
-    layers = [x for x in args.layers.split(",") if x] if args.layers else None
+    layers = None if args.layers is None else [x for x in args.layers.split(",") if x]
     p = atlas.prepare(inp, Path(args.output), sources, spec, layers, args.all)
     dask = None
     if args.scheduler:  # a bad address: one line, before the first dream
@@ -277,8 +288,8 @@ def _run_layers(
         dask = connect(args.scheduler)
     report = _Report(args.quiet, {}, len(p.cells), by_output=True)
     print(
-        f"atlas: {len(p.cells)} dreams ({len(p.sources)} model(s) x "
-        f"{len(p.layers)} layers) of {inp} at {p.hw[1]}x{p.hw[0]}",
+        f"atlas: {_n(len(p.cells), 'dream')} ({_n(len(p.sources), 'model')} x "
+        f"{_n(len(p.layers), 'layer')}) of {inp} at {p.hw[1]}x{p.hw[0]}",
         file=sys.stderr,
     )
     try:

@@ -177,8 +177,10 @@ def _dream_quietly(
 def dream_config(args: argparse.Namespace) -> DreamConfig:
     """The dream the command line's options ask for (a seed drawn if none)."""
     check_numbers(args)
+    objective = _objective_spec(args)
+    _check_mask_options(args, objective)
     return DreamConfig(
-        objective=_objective_spec(args),
+        objective=objective,
         octaves=args.octaves,
         octave_scale=args.octave_scale,
         steps=args.steps,
@@ -194,6 +196,29 @@ def dream_config(args: argparse.Namespace) -> DreamConfig:
         mask_mode=args.mask_mode,
         mask_blur=args.mask_blur,
     )
+
+
+def _check_mask_options(args: argparse.Namespace, objective: str) -> None:
+    """``--mask-mode``/``--mask-blur`` shape a mask: refused without one
+    rather than ignored (a ``TERM@MASK`` mask takes ``--mask-blur`` but only
+    ever weights its term's objective)."""
+    if args.mask is not None:
+        return
+    if args.mask_mode != "objective":
+        raise ValueError(
+            f"--mask-mode {args.mask_mode} weights the --mask; give --mask IMG "
+            "(a TERM@MASK mask in --objective weights only that term's objective)"
+        )
+    if args.mask_blur > 0:
+        from inceptionism.plugins import get_plugin_manager, registry
+        from inceptionism.plugins.spec import iter_factors
+
+        names = registry(get_plugin_manager(), "objectives")
+        if all(mask is None for _, mask in iter_factors(objective, names)):
+            raise ValueError(
+                "--mask-blur softens a mask; give --mask IMG "
+                "(or TERM@MASK in --objective)"
+            )
 
 
 def _mask_path(mask: str | None) -> str | None:

@@ -4,6 +4,7 @@ layers, one row per model (issue 15)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,6 +154,7 @@ def test_sheet_is_not_replayed_as_a_dream(capsys, googlenet_h5, picture, tmp_pat
     out = tmp_path / "a.png"
     err = _one_layer(capsys, googlenet_h5, picture, out)
     assert "batch: 1 atlas cell: 1 done, 0 failed in " in err  # singular
+    assert "atlas: 1 dream (1 model x 1 layer) of " in err
     fails(
         capsys,
         "dream",
@@ -178,7 +180,9 @@ def test_sheet_is_not_replayed_as_a_dream(capsys, googlenet_h5, picture, tmp_pat
         (["--compare", "no_such_model"], "unknown model 'no_such_model'"),
         (["--range", "0:4"], "give --channels LAYER"),
         (["--steps", "-1"], "--steps must be an integer >= 0"),
-        (["--layers", ","], "--layers is empty"),  # dreamed the 14 default ones
+        (["--layers", ",,"], "--layers names no layer"),
+        (["--layers="], "--layers names no layer"),
+        (["--layers", "conv2/3x3,inception_3a/output,conv2/3x3"], "twice"),
     ],
     ids=[
         "layer",
@@ -187,8 +191,10 @@ def test_sheet_is_not_replayed_as_a_dream(capsys, googlenet_h5, picture, tmp_pat
         "unknown-model",
         "range",
         "steps",
+        "no-layers",
         "empty-layers",
-    ],
+        "layer-twice",
+    ],  # fmt: skip
 )
 def test_bad_atlas_refused_before_dreaming(
     capsys, googlenet_h5, picture, tmp_path, extra, match
@@ -323,3 +329,92 @@ def test_new_dream_options_reach_every_cell(capsys, googlenet_h5, picture, tmp_p
     cell = read_recipe(out)["atlas"]["cells"][0]
     assert read_recipe(tmp_path / cell["file"])["config"]["transforms"] == "standard"
     assert read_recipe(out)["atlas"]["config"]["transforms"] == "standard"
+
+
+@pytest.mark.parametrize(
+    "argv, rows",
+    [
+        (["--compare", "P.h5", "--weights", "G.h5"], ["G.h5", "P.h5"]),
+        (["--weights", "G.h5", "--compare", "P.h5"], ["G.h5", "P.h5"]),
+        (["--compare", "P.h5"], ["bvlc_googlenet", "P.h5"]),
+        (
+            ["--model", "googlenet_places205", "--compare", "G.h5", "--model", "M"],
+            ["googlenet_places205", "bvlc_googlenet", "G.h5"],
+        ),
+    ],
+    ids=["compare-first", "weights-first", "default-model", "models-then-compare"],
+)
+def test_compare_rows_follow_the_models_given_whatever_the_order(
+    monkeypatch, tmp_path, argv, rows
+):
+    """``--compare`` adds rows after the --model/--weights rows wherever it
+    stands on the command line; the default model comes first only when
+    neither is given."""
+    from inceptionism.engine.cli import build_parser
+    from inceptionism.engine.cli.atlas_cmd import _sources
+
+    monkeypatch.chdir(tmp_path)
+    for f in ("G.h5", "P.h5"):
+        (tmp_path / f).write_bytes(b"")
+    argv = ["bvlc_googlenet" if a == "M" else a for a in argv]
+    args = build_parser().parse_args(["atlas", "x.png", "-o", "a.png", *argv])
+    got = [Path(s.weights).name if s.weights else s.model for s in _sources(args)]
+    assert got == rows
+
+
+def test_every_layer_from_the_cli_and_python(capsys, googlenet_h5, tmp_path):
+    """``--all`` (Python: ``layers="all"``) dreams every layer with channels
+    that is non-empty at the picture's size; an 8x8 picture keeps it short."""
+    from inceptionism.engine.dream import DreamConfig
+
+    tiny = tmp_path / "tiny.png"
+    rgb = np.random.default_rng(4).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tiny)
+    out = tmp_path / "cli.png"
+    rc, _, err = cli(capsys, "atlas", tiny, "-o", out, "--weights", googlenet_h5,
+                     "--all", *ONE)  # fmt: skip
+    assert rc == 0, err
+    from inceptionism.weights import load_model
+
+    every = atlas.all_layers(Net(load_model(googlenet_h5)), (8, 8))
+    assert 5 < len(every) < 20 and "conv2/3x3" in every
+    assert [c["layer"] for c in read_recipe(out)["atlas"]["cells"]] == every
+    py = atlas.layer_atlas(tiny, tmp_path / "py.png", models=[googlenet_h5],
+                           layers="all", config=DreamConfig(seed=0, octaves=1,
+                           steps=1))  # fmt: skip
+    assert py is not None
+    np.testing.assert_array_equal(load_image(py), load_image(out))
+
+
+def test_resume_refuses_singles_made_with_another_mask(
+    capsys, googlenet_h5, picture, tmp_path
+):
+    """A single made with --mask m.png is not reused once m.png was redrawn
+    in place: its recipe's mask SHA-1 no longer matches."""
+    mask = tmp_path / "m.png"
+    a = np.zeros((8, 8), np.uint8)
+    a[:, 4:] = 255
+    Image.fromarray(a).save(mask)
+    out = tmp_path / "a.png"
+    _one_layer(capsys, googlenet_h5, picture, out, "--mask", mask)
+    out.unlink()
+    err = _one_layer(capsys, googlenet_h5, picture, out, "--mask", mask)
+    assert "1 skipped" in err  # the same mask: resumed
+    out.unlink()
+    Image.fromarray(255 - a).save(mask)
+    fails(capsys, "atlas", picture, "-o", out, "--weights", googlenet_h5,
+          "--layers", "conv2/3x3", "--mask", mask, *ONE,
+          match="was not made with these settings")  # fmt: skip
+
+
+def test_classifier_layers_refused_before_dreaming(capsys, googlenet_h5, tmp_path):
+    """A layer without channel maps (its InnerProduct needs 224x224 exactly)
+    is refused up front, not failed in the middle of the dreams."""
+    big = tmp_path / "big.png"
+    rgb = np.random.default_rng(5).integers(0, 256, (240, 300, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(big)
+    out = tmp_path / "a.png"
+    want = "loss3/classifier is (1, 1000): no channel maps to dream on"
+    fails(capsys, "atlas", big, "-o", out, "--weights", googlenet_h5,
+          "--layers", "conv2/3x3,loss3/classifier", *ONE, match=want)  # fmt: skip
+    assert not out.exists() and not any(tmp_path.glob("a/*.png"))

@@ -145,18 +145,37 @@ def test_tiled_channel_render_matches_untiled(googlenet, tmp_path):
         (["--top", "3"], "--top K ranks channels by their activation"),
         (["--range", "9:3"], "--range 9:3 selects no channel of the 64"),
         (["--range", "x"], "--range x: write A:B"),
+        (["--range", "60:70"], "--range 60:70 goes past the 64 channels"),
+        (["--range", "0:65"], "--range 0:65 goes past the 64 channels"),
+        (["--range=-65:"], "--range -65: goes past the 64 channels"),
+        (["--sample", "--top", "65"], "--top 65: the layer has 64 channels"),
         (["--channels", "prob"], "prob has no channels"),
         (["--scheduler", "local:0"], "N must be a whole number >= 1"),
         # was numpy's "Unable to allocate 2.13 PiB" for the noise picture
         (["--size", "100000"], "give a smaller --size"),
+        (["--bits", "16"], "--bits 16: channel renders are 8-bit"),
+        (["--tile-halo", "auto"], "channel renders take the exact halo"),
+        (["--sample", "--range", "0:2"], "a picture only ranks channels (--top K)"),
+        (
+            ["--channels", "loss3/classifier", "--size", "224"],
+            "loss3/classifier is (1, 1000): no channel maps to render",
+        ),
     ],
     ids=[
         "top-without-picture",
         "empty-range",
         "bad-range",
+        "range-past-the-end",
+        "range-end-past-the-end",
+        "range-start-before-the-start",
+        "top-more-than-channels",
         "no-channels",
         "bad-scheduler",
         "huge-size",
+        "bits",
+        "halo",
+        "picture-without-top",
+        "classifier",
     ],
 )
 def test_bad_channel_sheets_refused(capsys, home, googlenet_h5, tmp_path, extra, match):
@@ -245,3 +264,25 @@ def test_unusable_cache_is_refused_before_rendering(
     fails(capsys, "atlas", "--channels", LAYER, "--range", "0:1", "-o", out,
           "--weights", googlenet_h5, *FAST, match="set INCEPTIONISM_HOME")  # fmt: skip
     assert not out.exists()
+
+
+def test_cache_key_follows_the_mask_files_content(tmp_path):
+    """A render's key holds the SHA-1 of its --mask (a path alone would serve
+    the old render after the mask was redrawn in place); renders without
+    files keep the key they had."""
+    from PIL import Image
+
+    mask = tmp_path / "m.png"
+    a = np.zeros((8, 8), np.uint8)
+    a[:, 4:] = 255
+    Image.fromarray(a).save(mask)
+
+    def key(config):
+        return ac.cache_key("m", "w", LAYER, 3, config, 40, [1.0, 2.0, 3.0])
+
+    plain = DreamConfig(seed=0)
+    masked = DreamConfig(seed=0, mask=str(mask))
+    first = key(masked)
+    assert first == key(masked) and first != key(plain)
+    Image.fromarray(255 - a).save(mask)  # redrawn, same path
+    assert key(masked) != first

@@ -170,3 +170,20 @@ def test_bad_settings_fail_before_dreaming(run_fails, picture, tmp_path):
               match="no such file")  # fmt: skip
     run_fails("dream", picture, "-o", o, "--mask-blur", "-1",
               match="mask blur must be in")  # fmt: skip
+
+
+def test_mask_settings_without_a_mask_are_refused(run_fails, picture, tmp_path):
+    """--mask-mode and --mask-blur shape a mask: without one they would be
+    ignored, so they are refused (a per-term mask takes --mask-blur, but
+    weights only its term's objective, never the update)."""
+    o = tmp_path / "o.png"
+    run_fails("dream", picture, "-o", o, "--mask-mode", "update",
+              match="--mask-mode update weights the --mask")  # fmt: skip
+    run_fails("dream", picture, "-o", o, "--mask-blur", "2",
+              match="--mask-blur softens a mask")  # fmt: skip
+    mask = tmp_path / "m.png"
+    Image.fromarray(np.full((8, 8), 255, np.uint8)).save(mask)
+    term = f"deepdream:{LAYER}@{mask}"
+    run_fails("dream", picture, "-o", o, "--objective", term, "--mask-mode", "both",
+              match="--mask-mode both weights the --mask")  # fmt: skip
+    assert not o.exists()

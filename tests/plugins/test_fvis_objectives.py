@@ -101,3 +101,24 @@ def test_spec_grammar_products_and_masks(pm, tmp_path):
         parse_objective(f"channel:{L}:1**channel:{L}:2", pm)
     with pytest.raises(ValueError, match="TERM@MASK"):
         parse_objective(f"channel:{L}:1@", pm)
+
+
+def test_mask_blur_softens_the_edge_only(tmp_path):
+    """``--mask-blur SIGMA``: a hard black/white edge becomes a ramp around
+    the edge; far from it the weights stay 0 and 1, and grey levels scale."""
+    from PIL import Image
+
+    from inceptionism.plugins.fvis import load_mask
+
+    m = np.zeros((20, 40), np.uint8)
+    m[:, 20:] = 255
+    m[:2, :4] = 51  # a grey patch: weight 0.2
+    Image.fromarray(m).save(tmp_path / "m.png")
+    hard = load_mask(tmp_path / "m.png")
+    np.testing.assert_allclose(hard[:2, :4], 0.2, atol=1e-6)
+    assert set(np.unique(hard[2:])) == {0.0, 1.0}
+    soft = load_mask(tmp_path / "m.png", blur=2.0)
+    row = soft[10]
+    assert 0.0 < row[19] < 0.5 < row[20] < 1.0  # the ramp crosses 0.5 at the edge
+    assert np.all(np.diff(row) >= -1e-6)  # and rises monotonically
+    np.testing.assert_allclose(row[[8, 31]], [0.0, 1.0], atol=1e-3)

@@ -145,3 +145,19 @@ def test_fetch_refuses_unverified_places_downloads(tmp_path, capsys, monkeypatch
         assert f"cannot fetch {name} automatically" in err
         assert f"--model {name}" in err and MODELS[name].url in err
     assert not (tmp_path / "home").exists() or not any((tmp_path / "home").iterdir())
+
+
+def test_an_uncached_places_model_says_how_to_get_it(tmp_path, capsys, monkeypatch):
+    """``--model googlenet_places205`` without the cached file names the
+    manual download and conversion at once, not `weights fetch` (which
+    refuses models without a known checksum)."""
+    monkeypatch.setenv("INCEPTIONISM_HOME", str(tmp_path / "home"))
+    for name in PLACES:
+        out = tmp_path / "x.png"
+        assert main(["dream", "--sample", "--model", name, "-o", str(out)]) != 0
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and f"model {name!r} is not in the cache" in err
+        assert "weights fetch" not in err
+        assert MODELS[name].url in err and f"--model {name} -o " in err
+        assert f"weights synthetic {name}" in err  # the offline way stays
+        assert not out.exists()
