@@ -72,7 +72,7 @@ if [ "$dev" = cuda ]; then  # issues 11 and 15 on the GPU, if time is left
   # a fresh home: a rerun on the same warm machine must render, not read
   # the first run's channel cache
   stage atlas-cuda 120 bash -c '"$PY" -m inceptionism.engine weights synthetic \
-    bvlc_googlenet -o /tmp/synth.h5 --seed 0 && INCEPTIONISM_HOME=$(mktemp -d) \
+    bvlc_googlenet -o /tmp/synth.h5 --seed 0 --overwrite && INCEPTIONISM_HOME=$(mktemp -d) \
     "$PY" -m inceptionism.engine atlas --channels inception_4c/output --range 0:4 \
     --weights /tmp/synth.h5 --device cuda -o "$OUT/sheet-cuda.png"'
 fi
