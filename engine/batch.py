@@ -175,7 +175,7 @@ def dream_task(inp: str | Path | np.ndarray, out: Path | None, spec: Spec) -> Ou
     t0 = time.perf_counter()
     name = "<array>" if isinstance(inp, np.ndarray) else str(inp)
     if out is not None and out.exists() and not spec.overwrite:
-        return Outcome(name, "skipped", output=out, reason="exists")
+        return Outcome(name, "skipped", output=out, reason=_kept(out, spec.config))
     pm = _plugins()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -193,6 +193,22 @@ def dream_task(inp: str | Path | np.ndarray, out: Path | None, spec: Spec) -> Ou
     outcome.warnings = tuple(str(w.message) for w in caught)
     outcome.seconds = time.perf_counter() - t0
     return outcome
+
+
+def _kept(out: Path, config: DreamConfig) -> str:
+    """Why an existing output is kept: ``"exists"`` when its recipe holds
+    this dream (the seed aside: a rerun without one draws another),
+    ``"other settings"`` when it holds another dream or none."""
+    from inceptionism.engine.image import read_recipe
+
+    def unseeded(d: Any) -> Any:
+        return {k: v for k, v in d.items() if k != "seed"} if isinstance(d, dict) else d
+
+    try:
+        old = (read_recipe(out) or {}).get("config")
+    except Exception:  # not a picture any more: still not ours to replace
+        old = None
+    return "exists" if unseeded(old) == unseeded(config.to_dict()) else "other settings"
 
 
 def _reason(exc: BaseException) -> str:

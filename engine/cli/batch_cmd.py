@@ -156,7 +156,9 @@ class _Report:
             self.progress.message(f"inceptionism: warning: {outcome.input}: {w}")
         if outcome.status == "done" and self.listing:
             print(outcome.output, flush=True)
-        what = {"done": f"{outcome.seconds:.1f} s", "skipped": "already there",
+        kept = "already there" + (", made with other settings"
+                                  if outcome.reason == "other settings" else "")
+        what = {"done": f"{outcome.seconds:.1f} s", "skipped": kept,
                 "failed": outcome.reason}[outcome.status]  # fmt: skip
         shown = outcome.output if self.by_output else outcome.input
         if outcome.status == "failed" and self.progress.tty:  # above the bar
@@ -176,8 +178,10 @@ class _Report:
         count = {s: [o for o in self.outcomes if o.status == s]
                  for s in ("done", "skipped", "failed")}  # fmt: skip
         parts = [f"{len(count['done'])} done"]
+        other = sum(o.reason == "other settings" for o in count["skipped"])
         if count["skipped"]:
-            parts.append(f"{len(count['skipped'])} skipped (already there; "
+            some = f", {other} made with other settings" if other else ""
+            parts.append(f"{len(count['skipped'])} skipped (already there{some}; "
                          "--overwrite redoes them)")  # fmt: skip
         parts.append(f"{len(count['failed'])} failed")
         seconds = time.monotonic() - self.t0

@@ -172,9 +172,18 @@ def test_skip_existing_and_overwrite(run, photos, tmp_path):
     (out / "p1-dream.png").write_bytes(b"mine")
     rc, stdout, err = run("dream", photos, "-o", out, *FAST)
     assert rc == 0, err
-    assert "2 done, 1 skipped" in _summary(err)
+    assert "2 done, 1 skipped (already there, 1 made with other settings;" in (
+        _summary(err)
+    )
     assert (out / "p1-dream.png").read_bytes() == b"mine"
     assert str(out / "p1-dream.png") not in stdout
+    # a rerun keeps this dream's own pictures (another seed drawn or not)...
+    rc, _, err = run("dream", photos, "-o", out, *FAST[:-2], "--seed", "99")
+    assert rc == 0, err
+    assert "0 done, 3 skipped (already there, 1 made with other" in _summary(err)
+    # ...and names the ones another dream made
+    rc, _, err = run("dream", photos, "-o", out, *FAST, "--steps", "3")
+    assert "0 done, 3 skipped (already there, 3 made with other" in _summary(err)
     rc, _, err = run("dream", photos, "-o", out, "--overwrite", *FAST)
     assert rc == 0, err
     assert "3 done, 0 failed" in _summary(err)
