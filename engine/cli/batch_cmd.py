@@ -156,8 +156,9 @@ class _Report:
             self.progress.message(f"inceptionism: warning: {outcome.input}: {w}")
         if outcome.status == "done" and self.listing:
             print(outcome.output, flush=True)
-        kept = "already there" + (", made with other settings"
-                                  if outcome.reason == "other settings" else "")
+        kept = "already there" + (
+            ", made with other settings" if outcome.reason == "other settings" else ""
+        )
         what = {"done": f"{outcome.seconds:.1f} s", "skipped": kept,
                 "failed": outcome.reason}[outcome.status]  # fmt: skip
         shown = outcome.output if self.by_output else outcome.input
