@@ -348,3 +348,22 @@ def test_class_objective_still_dreams_at_any_size(run, tmp_path):
     )  # fmt: skip
     assert rc == 0, err
     assert load_image(out).shape == (300, 300, 3)
+
+
+@pytest.mark.parametrize(
+    "shape, match",
+    [
+        ((2, 256), "v.npy has shape (2, 256); a direction is a 1-D vector"),
+        ((256,), "v.npy has shape (256,); inception_4c/output has 512 channels: "
+         "give shape (512,)"),
+    ],
+    ids=["2-d", "too-short"],
+)  # fmt: skip
+def test_direction_file_of_the_wrong_shape_refused(
+    run_fails, picture, tmp_path, shape, match
+):
+    np.save(tmp_path / "v.npy", np.ones(shape))
+    out = tmp_path / "out.png"
+    spec = f"direction:inception_4c/output:{tmp_path / 'v.npy'}"
+    run_fails("dream", picture, "-o", out, "--objective", spec, *FAST[2:], match=match)
+    assert not out.exists()
