@@ -331,10 +331,13 @@ def prepare(
         if twice:
             raise ValueError(f"--layers gives {', '.join(twice)} twice; name each once")
         shapes = net.shapes(hw)
-        flat = [x for x in names if x in shapes and len(shapes[x]) != 4]
+        # the topology's shapes: a classifier is flat at any size (at a size
+        # its weights do not take, net.shapes leaves it out)
+        kinds = net.graph.shapes((1, 3, *hw))
+        flat = [x for x in names if x in kinds and len(kinds[x]) != 4]
         if flat:
             raise ValueError(
-                f"{flat[0]} is {shapes[flat[0]]}: no channel maps to dream on; "
+                f"{flat[0]} is {kinds[flat[0]]}: no channel maps to dream on; "
                 "give convolution or inception layers (--layers)"
             )
         empty = [x for x in names if x not in shapes]

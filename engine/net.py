@@ -28,6 +28,10 @@ import numpy as np
 from inceptionism.engine.graph import Graph
 from inceptionism.kernels.backend import get_array_module, to_numpy, xp_for_device
 
+#: In the reason :meth:`Net.shapes` gives for a layer whose weights do not
+#: fit its input at that size (an InnerProduct: one picture size only).
+SIZE_FIXED = "picture only: "
+
 
 class _Sibling(NamedTuple):
     """The backward state of a layer that ran with its siblings."""
@@ -117,9 +121,40 @@ class Net:
     def shapes(self, input_hw: tuple[int, int], problems: dict | None = None):
         """``{name: shape}`` of every blob for a (1, 3, H, W) input, from the
         ops' ``output_shapes`` without running the net. Blobs that would be
-        empty at this size are left out (see :meth:`Graph.shapes`)."""
+        empty at this size are left out (see :meth:`Graph.shapes`), and so
+        is a layer whose weights do not fit its input at this size (an
+        InnerProduct's fix the picture's size), with all after it;
+        ``problems`` gets the reason for each."""
         h, w = (int(v) for v in input_hw)
-        return self.graph.shapes((1, 3, h, w), problems)
+        shapes = self.graph.shapes((1, 3, h, w), problems)
+        dropped: set[str] = set()
+        for node in self.graph.nodes.values():
+            if node.name not in shapes:
+                continue
+            if any(i in dropped for i in node.inputs):
+                dropped.add(node.name)
+            elif why := self._weights_misfit(node, shapes, (h, w)):
+                dropped.add(node.name)
+                if problems is not None:
+                    problems[node.name] = why
+        return {k: v for k, v in shapes.items() if k not in dropped}
+
+    def _weights_misfit(self, node, shapes: dict, hw: tuple[int, int]) -> str | None:
+        """Why ``node``'s weights cannot take its input at input size ``hw``
+        (an InnerProduct's weights fix the picture's size), or None."""
+        if not node.op.WEIGHTS or node.name not in self.params:
+            return None
+        ins = tuple(shapes[i] for i in node.inputs)
+        want = node.op.weight_shapes(ins, node.params)[node.op.WEIGHTS[0]]
+        have = tuple(self.params[node.name][node.op.WEIGHTS[0]].shape)  # type: ignore[attr-defined]
+        if tuple(want) == have:
+            return None
+        nominal = self.graph.input_shape
+        size = f"a {nominal[3]}x{nominal[2]}" if nominal else "one"
+        return (
+            f"{node.name} ({node.type}) takes {size} {SIZE_FIXED}its weights "
+            f"are {have}, a {hw[1]}x{hw[0]} picture needs {tuple(want)}"
+        )
 
     def resolve(self, name: str) -> str:
         """The layer name for ``name``; unknown names raise

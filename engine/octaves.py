@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import warnings
 
-from inceptionism.engine.resample import zoom
+from inceptionism.engine.net import SIZE_FIXED
+from inceptionism.engine.resample import zoom, zoom_size
 
 
 class OctaveSkippedWarning(UserWarning):
@@ -21,40 +22,67 @@ def octave_bases(x, octaves: int, octave_scale: float) -> list:
     return bases
 
 
-def _fits(net, hw, layers) -> str | None:
-    """None if every blob of ``layers`` is non-empty at input size ``hw``;
-    otherwise the reason."""
+def _fits(net, hw, layers) -> tuple[str | None, bool]:
+    """``(None, False)`` if every blob of ``layers`` is non-empty at input
+    size ``hw``; otherwise the reason, and whether it is a layer whose
+    weights fix the picture's size (an InnerProduct) rather than an empty
+    blob."""
     problems: dict = {}
     try:
         shapes = net.shapes(hw, problems)
     except ValueError as exc:
-        return str(exc)
+        return str(exc), False
     missing = [name for name in layers if name not in shapes]
     if not missing:
-        return None
+        return None, False
+    fixed = [v for v in problems.values() if SIZE_FIXED in v]
+    if fixed:
+        return fixed[0], True
     why = "; ".join(f"{k}: {v}" for k, v in list(problems.items())[:1])
-    return f"{', '.join(missing)} would be empty" + (f" ({why})" if why else "")
+    return f"{', '.join(missing)} would be empty" + (f" ({why})" if why else ""), False
+
+
+def octave_sizes(hw, octaves: int, octave_scale: float) -> list[tuple[int, int]]:
+    """The (H, W) of :func:`octave_bases`, largest first, without the arrays."""
+    sizes = [(int(hw[0]), int(hw[1]))]
+    for _ in range(octaves - 1):
+        h, w = sizes[-1]
+        f = 1.0 / octave_scale
+        sizes.append((zoom_size(h, f), zoom_size(w, f)))
+    return sizes
+
+
+def check_octaves(net, sizes, layers) -> list[tuple[int, tuple, str]]:
+    """The octaves (index, size, reason) of ``sizes`` (largest first) that
+    are too small for ``layers`` and are skipped, with every smaller one;
+    ValueError, before any dreaming, when the largest does not fit: too
+    small, or the wrong size for a layer whose weights fix it."""
+    skipped: list[tuple[int, tuple, str]] = []
+    for i, hw in enumerate(sizes):
+        why, fixed = _fits(net, hw, layers) if not skipped else ("smaller still", False)
+        if why is None:
+            continue
+        if i == 0 and fixed:
+            raise ValueError(
+                f"{why}; resize or crop the picture to that size, dream at an "
+                "earlier layer, or use class:INDEX, which works at any size"
+            )
+        if i == 0:
+            raise ValueError(
+                f"the image ({hw[0]}x{hw[1]}) is too small for the objective: "
+                f"{why}; use a larger image or a shallower layer"
+            )
+        skipped.append((i, hw, why))
+    return skipped
 
 
 def plan_octaves(net, x, layers, octaves: int, octave_scale: float) -> list:
     """The octave bases of ``x`` to dream, smallest first; octaves too small
     for ``layers`` are skipped with one :class:`OctaveSkippedWarning`, and
-    ValueError when even the picture itself is too small."""
+    ValueError when the picture itself does not fit (:func:`check_octaves`)."""
     bases = octave_bases(x, octaves, octave_scale)
-    todo: list = []
-    skipped: list[tuple[int, tuple, str]] = []
-    for i, base in enumerate(bases):
-        hw = tuple(base.shape[-2:])
-        why = _fits(net, hw, layers) if not skipped else "smaller still"
-        if why is None:
-            todo.append(base)
-        elif i == 0:
-            raise ValueError(
-                f"the image ({hw[0]}x{hw[1]}) is too small for the objective: "
-                f"{why}; use a larger image or a shallower layer"
-            )
-        else:
-            skipped.append((i, hw, why))
+    skipped = check_octaves(net, [tuple(b.shape[-2:]) for b in bases], layers)
+    todo = bases[: len(bases) - len(skipped)]
     if skipped:  # one warning, however many octaves were asked for
         i, hw, why = skipped[0]
         first = f"octave {i + 1} of {octaves} ({hw[0]}x{hw[1]})"

@@ -305,8 +305,10 @@ def out_of_memory(
 
 
 def check_job(job: Any, pm: Any = None) -> None:
-    """The job's guides and memory (the output is checked apart): call it
-    after building a job and before rendering it."""
+    """The job's guides, the size of each octave
+    (:func:`~inceptionism.engine.octaves.check_octaves`) and memory (the
+    output is checked apart): call it after building a job and before
+    rendering it."""
     from inceptionism.engine.recipe import guide_paths
     from inceptionism.plugins.spec import parse_objective
 
@@ -317,6 +319,11 @@ def check_job(job: Any, pm: Any = None) -> None:
 
     Extras.build(config, objective, job.net, pm)  # --param, --transforms, masks
     hw = (int(job.rgb.shape[0]), int(job.rgb.shape[1]))
+    from inceptionism.engine.octaves import check_octaves, octave_sizes
+
+    layers = [job.net.resolve(name) for name in objective.layers]
+    sizes = octave_sizes(hw, config.octaves, config.octave_scale)
+    check_octaves(job.net, sizes, layers)  # each octave the dream will run
     tile = (job.recipe.tiling or {}).get("tile")
     check_memory(
         job.net, hw, objective.layers, job.recipe.device, tile, objective.pointwise

@@ -30,7 +30,7 @@ def read_vector(text: str) -> tuple[np.ndarray, str | None]:
         v = np.load(path, allow_pickle=False)
         if v.dtype.kind not in "fiu":
             raise ValueError(f"{path} holds {v.dtype}, not numbers")
-        return v.astype(np.float64).ravel(), str(path)
+        return v.astype(np.float64), str(path)
     try:
         v = np.array([float(t) for t in text.split(",") if t.strip()])
     except ValueError:
@@ -56,9 +56,30 @@ class Direction(Objective):
         if isinstance(vector, str):
             self.vector, self.path = read_vector(vector)
         else:
-            self.vector, self.path = np.asarray(vector, np.float64).ravel(), None
+            self.vector, self.path = np.asarray(vector, np.float64), None
+        if self.vector.ndim != 1:  # a (2, 256) array is not 512 channels' worth
+            raise ValueError(
+                f"{self._source()} has shape {self.vector.shape}; a direction is "
+                f"a 1-D vector, shape (C,), one number per channel of {layer}"
+            )
         if self.vector.size == 0 or not np.isfinite(self.vector).all():
             raise ValueError("direction needs a finite, non-empty vector")
+
+    def _source(self) -> str:
+        return self.path or "the direction"
+
+    def bind(self, net) -> None:
+        """Refuse a vector whose length is not the layer's channel count,
+        before the first step (from the topology's shapes at its own input
+        size: channels do not depend on the picture's)."""
+        layer = net.resolve(self.layers[0])
+        nominal = net.graph.input_shape or (1, 3, 224, 224)
+        shape = net.graph.shapes((1, 3, *nominal[2:])).get(layer)
+        if shape is not None and len(shape) > 1 and shape[1] != self.vector.size:
+            raise ValueError(
+                f"{self._source()} has shape {self.vector.shape}; {layer} has "
+                f"{shape[1]} channels: give shape ({shape[1]},)"
+            )
 
     def _v(self, a):
         xp = get_array_module(a)

@@ -21,6 +21,8 @@ verbatim, whatever it holds; ``dream --guide PATH`` writes the path that way
 ``a*b`` is the product of two objectives (lucid's ``*``;
 ``channel:inception_4c/output:7*channel:inception_4c/output:9``): a ``*``
 joins factors only when what follows reads as a term, like ``+`` and ``-``.
+A factor ending in ``*NUMBER`` is a weight written after its term
+(``channel:L:7*2``): refused, suggesting ``2*channel:L:7``.
 ``@MASK`` weights a factor over space by a mask image's grey levels
 (``deepdream:inception_4c/output@sky.png``,
 :class:`~inceptionism.plugins.fvis.Masked`); the text after a factor's last
@@ -47,6 +49,7 @@ _FLOAT = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _NAME = r"[A-Za-z_][\w.]*"
 _TERM_START = re.compile(rf"\s*([+-])?\s*(?:({_FLOAT})\s*\*\s*)?")
 _AFTER_SIGN = re.compile(rf"\s*(?:{_FLOAT}\s*\*\s*)?({_NAME})(\s*:|\s*$|\s*[+-])")
+_TRAILING_WEIGHT = re.compile(rf"(.*?)\s*\*\s*({_FLOAT})\s*", re.S)
 
 _NOUN = {
     "objectives": "objective",
@@ -212,11 +215,33 @@ def split_terms(spec: str, names: Collection[str]) -> list[tuple[float, str]]:
             raise ValueError(
                 f"objective spec {spec!r}: a term is empty at column {start}"
             )
+        moved = _trailing_weight(body, names)
+        if moved is not None:  # "channel:L:7*2": say where the weight goes
+            w, fixed = moved
+            before = spec[: m.start(2)] if m.group(2) else spec[:start]
+            hint = f"{before}{coef * w:g}*{fixed}{spec[i:]}"
+            raise ValueError(
+                f"objective spec {spec!r}: a weight goes before its term, not "
+                f"after it; write {hint!r}"
+            )
         terms.append((sign * coef, body))
         if i >= len(spec):
             return terms
         sign = 1.0 if spec[i] == "+" else -1.0
         pos = i + 1
+
+
+def _trailing_weight(body: str, names: Collection[str]) -> tuple[float, str] | None:
+    """``(2.0, "channel:L:7")`` for a term whose factors end in ``*NUMBER``
+    (``channel:L:7*2``, a weight written after its term), else None."""
+    weight, fixed, found = 1.0, [], False
+    for factor in split_factors(body, names):
+        t = _TRAILING_WEIGHT.fullmatch(factor)
+        if t and t.group(1):
+            weight *= float(t.group(2))
+            factor, found = t.group(1), True
+        fixed.append(factor)
+    return (weight, "*".join(fixed)) if found else None
 
 
 def _split_at(text: str, i0: int, ok: Callable[[int], bool], sep: str) -> list[str]:

@@ -38,9 +38,10 @@ def run_channels(
     net, wpath, sha1 = batch.loaded_net(sources[0].spec(spec))
     layer = net.resolve(args.channels)
     shape = net.shapes((args.size, args.size)).get(layer)
-    if shape is not None and len(shape) != 4:
+    kind = net.graph.shapes((1, 3, args.size, args.size)).get(layer)  # any size
+    if kind is not None and len(kind) != 4:
         raise ValueError(
-            f"{layer} is {shape}: no channel maps to render; give a convolution "
+            f"{layer} is {kind}: no channel maps to render; give a convolution "
             "or inception layer (`inceptionism layers` lists them)"
         )
     if shape is None:

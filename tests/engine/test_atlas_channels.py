@@ -160,6 +160,10 @@ def test_tiled_channel_render_matches_untiled(googlenet, tmp_path):
             ["--channels", "loss3/classifier", "--size", "224"],
             "loss3/classifier is (1, 1000): no channel maps to render",
         ),
+        (  # at a size its weights do not take, still flat, not "too small"
+            ["--channels", "loss3/classifier", "--size", "300"],
+            "loss3/classifier is (1, 1000): no channel maps to render",
+        ),
     ],
     ids=[
         "top-without-picture",
@@ -176,6 +180,7 @@ def test_tiled_channel_render_matches_untiled(googlenet, tmp_path):
         "halo",
         "picture-without-top",
         "classifier",
+        "classifier-at-300",
     ],
 )
 def test_bad_channel_sheets_refused(capsys, home, googlenet_h5, tmp_path, extra, match):

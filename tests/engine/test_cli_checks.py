@@ -295,3 +295,75 @@ def test_output_that_is_a_folder_is_refused_even_with_overwrite(
     folder = tmp_path / "x.png"
     folder.mkdir()
     run_fails("dream", picture, "-o", folder, "--overwrite", *FAST, match="is a folder")
+
+
+# -- layers whose weights fix the picture's size (InnerProduct) ----------------
+
+
+def _square(tmp_path, side):
+    from PIL import Image
+
+    a = np.random.default_rng(3).integers(0, 256, size=(side, side, 3))
+    path = tmp_path / f"in{side}.png"
+    Image.fromarray(a.astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.mark.parametrize("layer", ["loss3/classifier", "prob"])
+def test_classifier_layer_at_another_size_refused_up_front(run_fails, tmp_path, layer):
+    """300x300: octave 2 (214x214) fits the classifier, so the dream used to
+    run it, then fail at octave 1; now nothing runs."""
+    out = tmp_path / "out.png"
+    run_fails(
+        "dream", _square(tmp_path, 300), "-o", out, "--layer", layer,
+        "--steps", "1",
+        match="loss3/classifier (InnerProduct) takes a 224x224 picture only: "
+        "its weights are (1000, 1024), a 300x300 picture needs (1000, 9216); "
+        "resize or crop the picture",
+    )  # fmt: skip
+    assert not out.exists()
+
+
+def test_classifier_layer_checked_at_every_octave(googlenet):
+    """The octaves the dream runs fit; smaller ones are skipped as the loop
+    skips them; the largest is never skipped."""
+    from inceptionism.engine.octaves import check_octaves, octave_sizes
+
+    net = Net(googlenet)
+    sizes = octave_sizes((224, 224), 4, 1.4)
+    assert sizes == [(224, 224), (160, 160), (114, 114), (81, 81)]
+    assert [i for i, *_ in check_octaves(net, sizes, ["prob"])] == [1, 2, 3]
+    # 240x240 fits too (pool5 is 1x1); at 1.05 the next octave, 229x229, as well
+    assert check_octaves(net, octave_sizes((240, 240), 2, 1.05), ["prob"]) == []
+    with pytest.raises(ValueError, match="a 256x256 picture needs"):
+        check_octaves(net, octave_sizes((256, 256), 2, 1.4), ["prob"])
+    assert net.shapes((256, 256))["pool5/7x7_s1"] == (1, 1024, 2, 2)
+
+
+def test_class_objective_still_dreams_at_any_size(run, tmp_path):
+    out = tmp_path / "out.png"
+    rc, _, err = run(
+        "dream", _square(tmp_path, 300), "-o", out, "--objective", "class:3",
+        "--steps", "1", "--octaves", "1",
+    )  # fmt: skip
+    assert rc == 0, err
+    assert load_image(out).shape == (300, 300, 3)
+
+
+@pytest.mark.parametrize(
+    "shape, match",
+    [
+        ((2, 256), "v.npy has shape (2, 256); a direction is a 1-D vector"),
+        ((256,), "v.npy has shape (256,); inception_4c/output has 512 channels: "
+         "give shape (512,)"),
+    ],
+    ids=["2-d", "too-short"],
+)  # fmt: skip
+def test_direction_file_of_the_wrong_shape_refused(
+    run_fails, picture, tmp_path, shape, match
+):
+    np.save(tmp_path / "v.npy", np.ones(shape))
+    out = tmp_path / "out.png"
+    spec = f"direction:inception_4c/output:{tmp_path / 'v.npy'}"
+    run_fails("dream", picture, "-o", out, "--objective", spec, *FAST[2:], match=match)
+    assert not out.exists()

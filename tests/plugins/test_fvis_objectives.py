@@ -46,6 +46,16 @@ def test_direction_from_npy(tmp_path, rng):
         Direction(L, "a,b")
 
 
+def test_direction_must_be_one_dimensional(tmp_path):
+    """A (2, 2) array was flattened into four channels' worth."""
+    np.save(tmp_path / "m.npy", np.ones((2, 2)))
+    want = r"m.npy has shape \(2, 2\); a direction is a 1-D vector, shape \(C,\)"
+    with pytest.raises(ValueError, match=want):
+        parse_objective(f"direction:{L}:{tmp_path / 'm.npy'}")
+    with pytest.raises(ValueError, match=r"has shape \(1, 4\)"):
+        Direction(L, np.ones((1, 4)))
+
+
 def test_diversity_gradient(rng):
     a = rng.standard_normal((3, 4, 3, 2))
     _check(Diversity(L), {L: a}, eps=1e-4)

@@ -265,3 +265,26 @@ def test_objective_sums_refuse_non_finite_weights(pm, weight):
     obj = parse_objective(f"deepdream:{A}", pm)
     with pytest.raises(ValueError, match="finite number"):
         obj * weight  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    "spec, fixed",
+    [
+        (f"channel:{B}:7*2", f"2*channel:{B}:7"),
+        (f"channel:{B}:7 * 2", f"2*channel:{B}:7"),
+        ("deepdream*2", "2*deepdream"),
+        (f"deepdream:{A}*0.5+channel:{B}:7", f"0.5*deepdream:{A}+channel:{B}:7"),
+        (f"deepdream - channel:{B}:7*2", f"deepdream - 2*channel:{B}:7"),
+        (f"0.5*channel:{B}:7*3", f"1.5*channel:{B}:7"),
+    ],
+)
+def test_a_weight_after_its_term_suggests_the_right_form(pm, spec, fixed):
+    want = f"a weight goes before its term, not after it; write '{fixed}'"
+    with pytest.raises(ValueError) as err:
+        parse_objective(spec, pm)
+    assert want in str(err.value)
+    parse_objective(fixed, pm)  # the suggestion parses
+
+
+def test_a_quoted_argument_ending_in_a_number_is_no_weight(pm):
+    assert repr(parse_objective(f'guide:{A}:"a*2"', pm)) == f"guide:{A}:a*2"
