@@ -29,8 +29,9 @@ from inceptionism.engine.graph import Graph
 from inceptionism.kernels.backend import get_array_module, to_numpy, xp_for_device
 
 #: In the reason :meth:`Net.shapes` gives for a layer whose weights do not
-#: fit its input at that size (an InnerProduct: one picture size only).
-SIZE_FIXED = "picture only: "
+#: fit its input at that size (an InnerProduct: the picture size it was
+#: trained at, or one that pools to the same grid).
+SIZE_FIXED = "takes its training picture size"
 
 
 class _Sibling(NamedTuple):
@@ -150,9 +151,9 @@ class Net:
         if tuple(want) == have:
             return None
         nominal = self.graph.input_shape
-        size = f"a {nominal[3]}x{nominal[2]}" if nominal else "one"
+        size = f" ({nominal[3]}x{nominal[2]})" if nominal else ""
         return (
-            f"{node.name} ({node.type}) takes {size} {SIZE_FIXED}its weights "
+            f"{node.name} ({node.type}) {SIZE_FIXED}{size}: its weights "
             f"are {have}, a {hw[1]}x{hw[0]} picture needs {tuple(want)}"
         )
 

@@ -317,9 +317,9 @@ def test_classifier_layer_at_another_size_refused_up_front(run_fails, tmp_path, 
     run_fails(
         "dream", _square(tmp_path, 300), "-o", out, "--layer", layer,
         "--steps", "1",
-        match="loss3/classifier (InnerProduct) takes a 224x224 picture only: "
-        "its weights are (1000, 1024), a 300x300 picture needs (1000, 9216); "
-        "resize or crop the picture",
+        match="loss3/classifier (InnerProduct) takes its training picture size "
+        "(224x224): its weights are (1000, 1024), a 300x300 picture needs "
+        "(1000, 9216); resize or crop the picture",
     )  # fmt: skip
     assert not out.exists()
 
