@@ -62,6 +62,9 @@ DEFAULT_OBJECTIVE = "deepdream:inception_4c/output"
 #: with 10**9 octaves hung its replay.
 LIMITS = {"octaves": 10_000, "octave_scale": 100.0, "steps": 1_000_000,
           "step_size": 1e6, "jitter": 10_000}  # fmt: skip
+#: Most frames of a zoom (``zoom --frames``, a recipe's ``zoom.frames``):
+#: 10**12 ran until stopped; 100000 frames are over two hours at 12.5/s.
+MAX_FRAMES = 100_000
 
 
 @dataclass(frozen=True)
@@ -394,8 +397,8 @@ def zoom_frames(
     seed gives the same frames. ``overrides`` are :func:`run`'s keyword
     arguments (objective/regularizer/prior objects).
     """
-    if frames < 1:
-        raise ValueError(f"frames must be >= 1, got {frames}")
+    if not 1 <= frames <= MAX_FRAMES:
+        raise ValueError(f"frames must be >= 1 and <= {MAX_FRAMES}, got {frames}")
     pm = _manager(pm)
     rng = np.random.default_rng(config.seed)
     frame = np.asarray(rgb, dtype=np.float32)

@@ -8,7 +8,12 @@ import argparse
 import math
 
 from inceptionism.engine.cli.argtypes import positive_int
-from inceptionism.engine.dream import DEFAULT_OBJECTIVE, LIMITS, DreamConfig
+from inceptionism.engine.dream import (
+    DEFAULT_OBJECTIVE,
+    LIMITS,
+    MAX_FRAMES,
+    DreamConfig,
+)
 from inceptionism.engine.models import DEFAULT_MODEL
 
 DEFAULT_LAYER = DEFAULT_OBJECTIVE.split(":", 1)[1]
@@ -27,6 +32,7 @@ _RANGES = {
     "jitter": ("--jitter", 0, LIMITS["jitter"], False),
     "seed": ("--seed", 0, None, False),
     "scale": ("--scale", 0.0, 1.0, False),
+    "frames": ("--frames", 1, MAX_FRAMES, False),
 }
 
 
