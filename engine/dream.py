@@ -266,7 +266,7 @@ def run(
         pm.hook.inceptionism_dream_start(net=net, config=config, rgb=rgb)
         batch, rgb = rgb.ndim == 4, None  # lean: the observers have had it
         detail = net.xp.zeros_like(todo[0])
-        watch = Watch(net.xp)
+        watch = Watch(net.xp, config.objective)
         last = len(todo) - 1
         for octave in range(len(todo)):
             base, todo[octave] = todo[octave], None  # each base only while used
