@@ -192,7 +192,8 @@ def add_common(
         "--mean",
         choices=("file", "notebook"),
         default="file",
-        help="mean pixel: the weight file's, or dream.ipynb's 104/116/122",
+        help="mean pixel: the weight file's, or dream.ipynb's 104/116/122 "
+        "(BGR models taking 0..255 pixels only)",
     )
     p.add_argument("--bits", type=int, choices=(8, 16), default=8, help="PNG depth")
     p.add_argument(
