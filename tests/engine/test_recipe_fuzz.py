@@ -179,3 +179,42 @@ def test_zoom_frames_has_an_upper_bound(googlenet_h5, picture, tmp_path, capsys)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--frames must be an integer >= 1 and <= " in err
     assert not folder.exists()
+
+
+VIDEO = {"flow": "off", "blend": 0.8, "steps_after": None, "cut_threshold": 0.3,
+         "frames": 2, "fps": "25", "frame": 1, "restart": False,
+         "previous": None, "motion": {}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "key, value, names",
+    [
+        ("blend", "x", "video.blend"),
+        ("flow", 7, "video.flow"),
+        ("steps_after", [1], "video.steps_after"),
+        ("fps", _DROP, "video.fps"),
+        ("fps", [25], "video.fps"),
+        ("fps", "25/0", "video.fps"),
+        ("frames", "2", "video.frames"),
+        ("frame", 1.5, "video.frame"),
+    ],
+)
+def test_damaged_video_frame_recipe_is_one_line(
+    made, tmp_path, capsys, key, value, names
+):
+    """``video --replay`` read these fields unchecked ("'<=' not supported
+    between instances of 'float' and 'str'")."""
+    pytest.importorskip("av")
+    pixels, recipe = made
+    video = dict(VIDEO)
+    _set(video, (key,), value)
+    bad, out = tmp_path / "000001.png", tmp_path / "again.png"
+    save_image(bad, pixels, recipe={**recipe, "video": video})
+    capsys.readouterr()
+    rc = main(["video", "--replay", str(bad), "-o", str(out)])
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert rc != 0 and len(lines) == 1, err
+    assert not any(w in err for w in PYTHON_WORDS), err
+    assert "damaged recipe" in lines[0] and names in lines[0], lines[0]
+    assert not out.exists()
