@@ -62,6 +62,9 @@ DEFAULT_OBJECTIVE = "deepdream:inception_4c/output"
 #: with 10**9 octaves hung its replay.
 LIMITS = {"octaves": 10_000, "octave_scale": 100.0, "steps": 1_000_000,
           "step_size": 1e6, "jitter": 10_000}  # fmt: skip
+#: Most frames of a zoom (``zoom --frames``, a recipe's ``zoom.frames``):
+#: 10**12 ran until stopped; 100000 frames are over two hours at 12.5/s.
+MAX_FRAMES = 100_000
 
 
 @dataclass(frozen=True)
@@ -263,7 +266,7 @@ def run(
         pm.hook.inceptionism_dream_start(net=net, config=config, rgb=rgb)
         batch, rgb = rgb.ndim == 4, None  # lean: the observers have had it
         detail = net.xp.zeros_like(todo[0])
-        watch = Watch(net.xp)
+        watch = Watch(net.xp, config.objective)
         last = len(todo) - 1
         for octave in range(len(todo)):
             base, todo[octave] = todo[octave], None  # each base only while used
@@ -396,8 +399,8 @@ def zoom_frames(
     frames. ``overrides`` are :func:`run`'s keyword arguments
     (objective/regularizer/prior objects).
     """
-    if frames < 1:
-        raise ValueError(f"frames must be >= 1, got {frames}")
+    if not 1 <= frames <= MAX_FRAMES:
+        raise ValueError(f"frames must be >= 1 and <= {MAX_FRAMES}, got {frames}")
     pm = _manager(pm)
     rng = np.random.default_rng(config.seed) if rng is None else rng
     frame = np.asarray(rgb, dtype=np.float32)

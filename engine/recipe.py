@@ -39,8 +39,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from inceptionism.engine.dream import DreamConfig
+from inceptionism.engine.dream import MAX_FRAMES, DreamConfig
 from inceptionism.engine.image import read_recipe, sample_image_path
+from inceptionism.engine.recipe_check import UnknownField, check
 from inceptionism.weights.files import sha1_file
 
 #: ``FileRef.path`` of the shipped sample picture (wherever it is installed).
@@ -98,6 +99,16 @@ class Zoom:
     scale: float
     duration_ms: int | None = None  # animations: time per frame
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.frames <= MAX_FRAMES:
+            raise ValueError(f"zoom frames must be >= 1 and <= {MAX_FRAMES}")
+        if self.frame is not None and not 0 <= self.frame < self.frames:
+            raise ValueError(f"zoom frame must be >= 0 and < {self.frames}")
+        if not 0 <= self.scale < 1:  # as zoom --scale
+            raise ValueError("zoom scale must be >= 0 and < 1")
+        if self.duration_ms is not None and self.duration_ms < 1:
+            raise ValueError("zoom duration_ms must be >= 1")
+
 
 @dataclass(frozen=True)
 class Stop:
@@ -106,6 +117,10 @@ class Stop:
 
     octave: int
     step: int
+
+    def __post_init__(self) -> None:
+        if self.octave < 0 or self.step < 0:
+            raise ValueError("stop octave and step must be >= 0")
 
 
 _PARTS: dict[str, Any] = {
@@ -171,6 +186,8 @@ class Recipe:
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "recipe") -> Recipe:
         """Inverse of :meth:`to_dict`; :class:`ReplayError` names what is wrong."""
+        if not isinstance(d, dict):
+            raise ReplayError(f"{where}: damaged recipe (not a JSON object)")
         d = dict(d)
         kind = d.get("atlas") or d.get("channel")
         if isinstance(kind, dict) and kind.get("diverse"):
@@ -194,6 +211,17 @@ class Recipe:
                 f"{where} records {', '.join(unknown)}, which inceptionism "
                 f"{version()} does not know; replay it with inceptionism {made_by}"
             )
+        try:
+            _check_fields(d)
+        except UnknownField as exc:
+            raise ReplayError(
+                f"{where} records {exc}, which inceptionism {version()} does "
+                f"not know; replay it with inceptionism {made_by}"
+            ) from None
+        except ValueError as exc:
+            raise ReplayError(
+                f"{where}: incomplete or damaged recipe ({exc})"
+            ) from None
         try:
             kw: dict[str, Any] = {"version": str(made_by)}
             for key, value in d.items():
@@ -226,6 +254,19 @@ class Recipe:
         if d is None:
             raise ReplayError(f"{path}: no inceptionism recipe in this file")
         return cls.from_dict(d, str(path))
+
+
+def _check_fields(d: dict[str, Any]) -> None:
+    """ValueError naming a missing field or one of the wrong JSON type. Every
+    field :meth:`Recipe.to_dict` always writes is required (a recipe without
+    ``steps`` would replay with the default); fvis's settings are written
+    only when set."""
+    from inceptionism.engine import fvis
+
+    fields = [f.name for f in dataclasses.fields(Recipe)]
+    check(d, Recipe, "", [f for f in fields if f not in (*_OPTIONAL, "version")])
+    config = [f.name for f in dataclasses.fields(DreamConfig)]
+    check(d["config"], DreamConfig, "config", set(config) - set(fvis.FIELDS))
 
 
 def guide_paths(spec: str, pm: Any = None) -> list[Path]:

@@ -50,8 +50,19 @@ class Job:
 
 
 def with_mean(model: Model, mean: str) -> Model:
-    """``model`` with ``mean="notebook"``'s pixel mean, or as it is."""
+    """``model`` with ``mean="notebook"``'s pixel mean, or as it is.
+    ValueError for a model whose pixels are not BGR in 0..255: the notebook's
+    104/116/122 is a BGR mean in those units (the net subtracts its mean after
+    scaling to 0..scale, in its channel order), so there it would be wrong."""
     if mean == "notebook":
+        scale = float(model.preprocess.get("scale", 255.0))
+        order = str(model.preprocess.get("channel_order", "BGR")).upper()
+        if scale != 255.0 or order != "BGR":
+            raise ValueError(
+                f"--mean notebook is dream.ipynb's BGR mean 104/116/122 in 0..255 "
+                f"pixel units, but {model.name} takes {order} pixels in "
+                f"0..{scale:g}; use --mean file (the model's own mean)"
+            )
         pre = {**model.preprocess, "mean": list(NOTEBOOK_MEAN)}
         return dataclasses.replace(model, preprocess=pre)
     return model

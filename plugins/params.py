@@ -201,10 +201,9 @@ def step(param: Parameterization, x, g, step_size: float, watch=None, n: int = 0
     gp = param.backward(p, g)
     a = xp.abs(gp)
     m = a.mean()
-    if watch is not None:
-        watch.step(m, n)
-    m = xp.where(m > 0, m, xp.ones_like(m))  # g == 0: no update, no 0/0
-    k = (step_size / m).astype(p.dtype)
+    k = (step_size / xp.where(m > 0, m, xp.ones_like(m))).astype(p.dtype)
+    if watch is not None:  # g == 0: no update (k = step_size), no 0/0
+        watch.step(m, n, k)
     if a.dtype != p.dtype or a.shape != p.shape:
         return param.to_image(p + k * gp)
     # p + k * gp computed in |gp|'s buffer (ours alone): the same bits, one

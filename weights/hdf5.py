@@ -191,13 +191,21 @@ def load_model(path: str | os.PathLike) -> Model:
     malformed graph, a missing dataset, or a parameter shape that disagrees
     with the graph.
     """
+    check_file(path)
+    return read_model(path)
+
+
+def check_file(path: str | os.PathLike) -> None:
+    """:func:`load_model`'s checks, same errors, without loading the weights
+    here: the whole read runs in the child (and is remembered, so the later
+    :func:`load_model` of the file skips it). For a command that takes weight
+    files now and loads them later (``studio --weights``)."""
     where = os.fspath(path)
     if not os.path.exists(where):
         raise FileNotFoundError(f"{where}: no such weight file")
     if os.path.isdir(where):
         raise WeightsFileError(f"{where}: is a directory, not a weight file")
     check_in_child(where, "inceptionism.weights.hdf5:read_model", _ADVICE)
-    return read_model(where)
 
 
 def read_model(path: str | os.PathLike) -> Model:

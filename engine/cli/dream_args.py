@@ -8,7 +8,12 @@ import argparse
 import math
 
 from inceptionism.engine.cli.argtypes import positive_int
-from inceptionism.engine.dream import DEFAULT_OBJECTIVE, LIMITS, DreamConfig
+from inceptionism.engine.dream import (
+    DEFAULT_OBJECTIVE,
+    LIMITS,
+    MAX_FRAMES,
+    DreamConfig,
+)
 from inceptionism.engine.models import DEFAULT_MODEL
 
 DEFAULT_LAYER = DEFAULT_OBJECTIVE.split(":", 1)[1]
@@ -27,6 +32,7 @@ _RANGES = {
     "jitter": ("--jitter", 0, LIMITS["jitter"], False),
     "seed": ("--seed", 0, None, False),
     "scale": ("--scale", 0.0, 1.0, False),
+    "frames": ("--frames", 1, MAX_FRAMES, False),
 }
 
 
@@ -186,7 +192,8 @@ def add_common(
         "--mean",
         choices=("file", "notebook"),
         default="file",
-        help="mean pixel: the weight file's, or dream.ipynb's 104/116/122",
+        help="mean pixel: the weight file's, or dream.ipynb's 104/116/122 "
+        "(BGR models taking 0..255 pixels only)",
     )
     p.add_argument("--bits", type=int, choices=(8, 16), default=8, help="PNG depth")
     p.add_argument(

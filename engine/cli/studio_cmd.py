@@ -7,9 +7,10 @@ defaults to 8765 and moves up to the next free port (0: any free port); the
 URL printed (and opened unless ``--no-browser``) carries the random token.
 The work folder (uploads by content hash, results) defaults to ``studio/``
 in the cache folder (``$INCEPTIONISM_HOME``). Models offered: each
-``--weights FILE``, then every registry model (those not downloaded are
-listed as such). Layer thumbnails: each ``--atlas DIR`` and the channel
-renders in ``<cache>/channels`` (:mod:`inceptionism.engine.studio.thumbs`).
+``--weights FILE`` (checked at start, with ``dream``'s errors), then
+every registry model (those not downloaded are listed as such). Layer
+thumbnails: each ``--atlas DIR`` and the channel renders in
+``<cache>/channels`` (:mod:`inceptionism.engine.studio.thumbs`).
 """
 
 from __future__ import annotations
@@ -132,12 +133,12 @@ def models(weights: list[str], pm=None) -> dict:
     from inceptionism.engine.models import model_specs
     from inceptionism.engine.studio.settings import Model
     from inceptionism.weights.files import cached_model
+    from inceptionism.weights.hdf5 import check_file
 
     out = {}
     for i, w in enumerate(weights):
         path = Path(w)
-        if not path.is_file():
-            raise ValueError(f"{w}: no such weight file")
+        check_file(path)  # dream's errors, now rather than when a job runs
         out[f"file{i}"] = Model(f"file{i}", path.name, weights=str(path.resolve()))
     for name in model_specs(pm):
         cached = cached_model(name).exists()

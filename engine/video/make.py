@@ -229,12 +229,13 @@ def replay_video(
     recipe is missing or the input is not the one it was made from."""
     from inceptionism.engine.recipe import ReplayError
     from inceptionism.engine.remake import recorded_tiling
-    from inceptionism.engine.video.recipe import settings_of
+    from inceptionism.engine.video.recipe import check_video, settings_of
 
     d = io.read_metadata_recipe(path)
     if d is None or "video" not in d:
         raise ReplayError(f"{path}: no inceptionism video recipe in its metadata")
     v = d["video"]
+    check_video(v, str(path))
     encoder = {k: v.pop(k) for k in ("codec", "crf", "audio") if k in v}
     recipe = Recipe.from_dict(d, str(path))
     if recipe.config.seed is None:

@@ -73,6 +73,33 @@ def video_dict(settings: Settings, frames: int, fps: Fraction) -> dict[str, Any]
     return {**dataclasses.asdict(settings), "frames": frames, "fps": str(fps)}
 
 
+def check_video(v: Any, where: str) -> None:
+    """ReplayError naming a field of a recipe's ``video`` part that is
+    missing or of the wrong JSON type (the replays read them unchecked)."""
+    from inceptionism.engine.recipe_check import check, kind
+
+    try:
+        if not isinstance(v, dict):
+            raise ValueError(f"video must be an object, not {kind(v)}")
+        names = {f.name for f in dataclasses.fields(Settings)}
+        check({k: v[k] for k in names if k in v}, Settings, "video")
+        fps = v.get("fps")
+        try:
+            ok = isinstance(fps, str) and Fraction(fps) > 0
+        except (ValueError, ZeroDivisionError):
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"video.fps must be a rate like '25' or '30000/1001', not {kind(fps)}"
+            )
+        for key in ("frames", "frame", "segments"):
+            n = v.get(key)
+            if n is not None and (isinstance(n, bool) or not isinstance(n, int)):
+                raise ValueError(f"video.{key} must be an integer, not {kind(n)}")
+    except ValueError as exc:
+        raise ReplayError(f"{where}: incomplete or damaged recipe ({exc})") from None
+
+
 def settings_of(recipe: Recipe) -> Settings:
     v = recipe.video or {}
     names = {f.name for f in dataclasses.fields(Settings)}
@@ -124,6 +151,7 @@ def replay_frame(
             f"{path} is not a frame of `inceptionism video`; re-make pictures "
             "with inceptionism dream --replay"
         )
+    check_video(v, str(path))
     if recipe.config.seed is None:
         raise ReplayError(f"{path} records no seed, so it cannot be re-made")
     k = int(v["frame"])

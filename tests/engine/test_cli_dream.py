@@ -183,6 +183,25 @@ def test_sample_max_size_mean_and_save_every(run, tmp_path):
     ]
 
 
+def test_mean_notebook_needs_bgr_pixels_in_0_255(capsys, picture, tmp_path):
+    """The notebook's 104/116/122 is a BGR mean in 0..255 units; a model taking
+    0..1 pixels (or RGB) had it subtracted as it was."""
+    import dataclasses
+
+    small = synthetic_model("bvlc_googlenet", seed=0)
+    for i, pre in enumerate(
+        [{"scale": 1.0, "mean": [0.4, 0.4, 0.5]}, {"channel_order": "RGB"}]
+    ):
+        weights = tmp_path / f"other{i}.h5"
+        model = dataclasses.replace(small, preprocess={**small.preprocess, **pre})
+        save_model(model, weights)
+        out = tmp_path / f"o{i}.png"
+        argv = ["dream", picture, "-o", out, *FAST, "--weights", weights]
+        line = fails(capsys, *argv, "--mean", "notebook", match="--mean notebook")
+        assert "use --mean file" in line and not out.exists()
+        assert cli(capsys, *argv, "--mean", "file")[0] == 0
+
+
 def test_guide(run, picture, tmp_path):
     guide = tmp_path / "g.png"
     Image.new("RGB", (40, 40), (200, 30, 30)).save(guide)

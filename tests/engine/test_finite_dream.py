@@ -88,6 +88,22 @@ def test_overflowing_weights_stop_the_cli_and_write_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.h5", "in.png"]
 
 
+def test_a_vanishing_gradient_is_named_not_blamed_on_the_step_size(
+    run_fails, picture, tmp_path
+):
+    """Under a 1e-45 weight, ``1.5 / mean|g|`` overflows; the error said
+    "Try a lower --step-size"."""
+    out = tmp_path / "out.png"
+    spec = "1e-45 * deepdream:conv2/3x3"
+    line = run_fails(
+        "dream", picture, "-o", out, *FAST[2:], "--objective", spec,
+        match=f"the gradient of the objective '{spec}' vanished at octave 1 of 1, "
+        "step 1 of 2",
+    )  # fmt: skip
+    assert "--step-size" not in line and "larger weight" in line
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".gif"])
 def test_save_refuses_a_non_finite_image(tmp_path, suffix):
     rgb = np.full((4, 5, 3), 128.0, np.float32)

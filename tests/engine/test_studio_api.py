@@ -392,3 +392,41 @@ def test_without_any_model_the_studio_says_how_to_get_one(
     assert main(["studio", "--no-browser", "--work", str(tmp_path / "w")]) == 1
     err = capsys.readouterr().err
     assert "no model to dream with" in err and "weights fetch" in err
+
+
+def _bad_weights(good, folder):
+    """A truncated copy, a text file, and a weight file whose conv1 bias has
+    the wrong shape (a file of another net's layer)."""
+    import h5py
+
+    truncated = folder / "truncated.h5"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    text = folder / "notes.h5"
+    text.write_text("not HDF5 at all\n")
+    wrong = folder / "wrong.h5"
+    wrong.write_bytes(good.read_bytes())
+    with h5py.File(wrong, "r+") as f:
+        del f["layers/conv1/7x7_s2/bias"]
+        f["layers/conv1/7x7_s2/bias"] = np.zeros(3, np.float32)
+    return [truncated, text, wrong, folder / "missing.h5"]
+
+
+def test_bad_weight_files_are_refused_at_start_as_dream_does(
+    googlenet_h5, picture, tmp_path, capsys, monkeypatch
+):
+    """They were accepted and failed only when a job ran."""
+    import uvicorn
+
+    started = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda *a, **k: started.append(a))
+    for bad in _bad_weights(googlenet_h5, tmp_path):
+        dream = ["dream", picture, "-o", tmp_path / "o.png", "--weights", bad]
+        assert main([str(a) for a in dream]) == 1
+        expected = capsys.readouterr().err
+        args = ["studio", "--no-browser", "--port", "0", "--work", tmp_path / "w"]
+        argv = [*args, "--weights", googlenet_h5, "--weights", bad]
+        assert main([str(a) for a in argv]) == 1, bad
+        err = capsys.readouterr().err
+        assert err == expected and err.count("\n") == 1, (err, expected)
+        assert str(bad) in err
+    assert started == [] and not (tmp_path / "o.png").exists()
