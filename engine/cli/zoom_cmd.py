@@ -98,22 +98,24 @@ def write_state(folder: Path, run: dict[str, Any], state: Resume) -> None:
 def resume_point(
     folder: Path, job: remake.Job, args: argparse.Namespace
 ) -> tuple[remake.Job, Resume | None]:
-    """``job`` (with the earlier seed when ``--seed`` was not given) and
-    where to continue, if ``folder`` holds this run's interrupted frames."""
+    """Where to continue, if ``folder`` holds this run's interrupted frames:
+    the job (with the earlier seed when ``--seed`` was not given) and the
+    state; else ``job`` as it is and None."""
     found = read_state(folder) if folder.is_dir() else None
     if found is None:
         return job, None
     run, state = found
+    resumed = job
     if args.seed is None:
         seed = run.get("config", {}).get("seed")
         config = dataclasses.replace(job.recipe.config, seed=seed)
-        job = _with(job, config=config)
+        resumed = _with(job, config=config)
     # the last frame may be missing: its state is saved first
-    if run != _run_recipe(job, args.frames, args.scale) or not all(
+    if run != _run_recipe(resumed, args.frames, args.scale) or not all(
         frame_path(folder, i).is_file() for i in range(state.done - 1)
     ):
         return job, None
-    return job, state
+    return resumed, state
 
 
 def run_zoom(args: argparse.Namespace) -> int:
@@ -126,10 +128,7 @@ def run_zoom(args: argparse.Namespace) -> int:
         raise ValueError("zoom writes a folder of frames; give -o FOLDER, not -")
     pm = get_plugin_manager()
     folder = Path(args.output)
-    fresh = _named_stdin(_new_job(args, pm), args)
-    job, resume = resume_point(folder, fresh, args)
-    if resume is None:
-        job = fresh
+    job, resume = resume_point(folder, _named_stdin(_new_job(args, pm), args), args)
     mp4 = getattr(args, "mp4", False)
     if mp4:  # the video extra is there, before any frame is dreamed
         from inceptionism.engine.video.io import output_format
@@ -153,6 +152,8 @@ def run_zoom(args: argparse.Namespace) -> int:
     keep = args.gif or args.webp or mp4
     frames = [load_image(frame_path(folder, i)) for i in range(done)] if keep else []
     if done < args.frames:
+        tile = (job.recipe.tiling or {}).get("tile")
+        memory = tiling_settings(args).memory
         progress = _progress(args, args.frames - done, label="zoom")
         gen = zoom_frames(
             job.net, start, args.frames - done, args.scale, job.recipe.config,
@@ -162,10 +163,7 @@ def run_zoom(args: argparse.Namespace) -> int:
         try:
             for i in range(done, args.frames):
                 frame = _dream_quietly(
-                    lambda: next(gen),  # noqa: B023
-                    job.rgb.shape[:2],
-                    (job.recipe.tiling or {}).get("tile"),
-                    tiling_settings(args).memory,
+                    lambda: next(gen), job.rgb.shape[:2], tile, memory
                 )
                 # rng is where the generator stopped: before frame i + 1
                 write_state(
