@@ -98,6 +98,18 @@ def all_layers(net: Any, hw: tuple[int, int]) -> list[str]:
     return [n for n in net.blob_names[1:] if len(shapes.get(n, ())) == 4]
 
 
+def flat_layer(
+    net: Any, names: Sequence[str], hw: tuple[int, int]
+) -> tuple[str, tuple] | None:
+    """The first of ``names`` (resolved) without channel maps, with its
+    shape: a classifier, flat at any size. From the topology's shapes, as
+    :meth:`Net.shapes` leaves a classifier out at a size its weights do not
+    take."""
+    kinds = net.graph.shapes((1, 3, *hw))
+    flat = [(x, kinds[x]) for x in names if x in kinds and len(kinds[x]) != 4]
+    return flat[0] if flat else None
+
+
 def describe(net: Any, layer: str, hw: tuple[int, int]) -> str:
     """``"192 ch, pre-ReLU"``: channels at this size, and whether the blob is
     a convolution's value before its in-place ReLU."""
@@ -331,13 +343,10 @@ def prepare(
         if twice:
             raise ValueError(f"--layers gives {', '.join(twice)} twice; name each once")
         shapes = net.shapes(hw)
-        # the topology's shapes: a classifier is flat at any size (at a size
-        # its weights do not take, net.shapes leaves it out)
-        kinds = net.graph.shapes((1, 3, *hw))
-        flat = [x for x in names if x in kinds and len(kinds[x]) != 4]
+        flat = flat_layer(net, names, hw)
         if flat:
             raise ValueError(
-                f"{flat[0]} is {kinds[flat[0]]}: no channel maps to dream on; "
+                f"{flat[0]} is {flat[1]}: no channel maps to dream on; "
                 "give convolution or inception layers (--layers)"
             )
         empty = [x for x in names if x not in shapes]

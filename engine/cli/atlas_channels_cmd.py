@@ -18,7 +18,7 @@ def run_channels(
 ) -> int:
     from inceptionism.engine import atlas_channels as ac
     from inceptionism.engine import batch
-    from inceptionism.engine.atlas import describe
+    from inceptionism.engine.atlas import describe, flat_layer
     from inceptionism.engine.image import load_image
 
     if len(sources) > 1:
@@ -38,10 +38,10 @@ def run_channels(
     net, wpath, sha1 = batch.loaded_net(sources[0].spec(spec))
     layer = net.resolve(args.channels)
     shape = net.shapes((args.size, args.size)).get(layer)
-    kind = net.graph.shapes((1, 3, args.size, args.size)).get(layer)  # any size
-    if kind is not None and len(kind) != 4:
+    flat = flat_layer(net, [layer], (args.size, args.size))
+    if flat:
         raise ValueError(
-            f"{layer} is {kind}: no channel maps to render; give a convolution "
+            f"{layer} is {flat[1]}: no channel maps to render; give a convolution "
             "or inception layer (`inceptionism layers` lists them)"
         )
     if shape is None:
